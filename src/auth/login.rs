@@ -1,0 +1,255 @@
+//! Signing in and out.
+
+use askama::Template;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+use super::password::{self, Verified};
+use super::session;
+use super::{Role, Session, User};
+use crate::audit::{self, Outcome};
+use crate::startup::AppState;
+use crate::web::error::Result;
+use crate::web::form::{FieldErrors, Form};
+use crate::web::layout::{Flash, Layout};
+
+const WRONG_CREDENTIALS: &str = "That e-mail and password do not match an active account.";
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    layout: Layout,
+    email: String,
+    next: String,
+    errors: FieldErrors,
+    message: Option<&'static str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// The login form. A visitor without a session gets an anonymous one, so that the form's
+/// CSRF token is bound to something.
+pub async fn show(State(state): State<AppState>, session: Session, Query(query): Query<NextQuery>) -> Result<Response> {
+    if session.user.is_some() {
+        return Ok(Redirect::to("/").into_response());
+    }
+    let next = safe_next(query.next.as_deref()).to_string();
+    render_form(&state, session, String::new(), next, FieldErrors::default(), None, StatusCode::OK).await
+}
+
+/// Renders the login form, creating an anonymous session first when there is none.
+async fn render_form(
+    state: &AppState,
+    mut session: Session,
+    email: String,
+    next: String,
+    errors: FieldErrors,
+    message: Option<&'static str>,
+    status: StatusCode,
+) -> Result<Response> {
+    let mut headers = HeaderMap::new();
+    if session.csrf_token.is_none() {
+        let new = session::create(&state.pool, None, None, state.clock.now()).await?;
+        headers.insert(header::SET_COOKIE, session::set_cookie(&new.token, state.config.secure_cookies()));
+        session.csrf_token = Some(new.csrf_token);
+    }
+    let page = LoginPage {
+        layout: Layout::new(&session, "Sign in", "/login"),
+        email,
+        next,
+        errors,
+        message,
+    };
+    Ok((status, headers, Html(page.render()?)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct Account {
+    id: i64,
+    email: String,
+    name: String,
+    role: String,
+    vendor_id: Option<i64>,
+    password_hash: Option<String>,
+    time_zone: String,
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response> {
+    let email = form.email.trim().to_string();
+    let next = safe_next(Some(&form.next)).to_string();
+    let addr = crate::web::client_addr(&headers, Some(peer), &state.config.trusted_proxies);
+    let mut errors = FieldErrors::default();
+    if email.is_empty() {
+        errors.add("email", "Enter your e-mail address.");
+    }
+    if form.password.is_empty() {
+        errors.add("password", "Enter your password.");
+    }
+    if !errors.is_empty() {
+        return render_form(&state, session, email, next, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+
+    let account: Option<Account> = sqlx::query_as(
+        "select id, email, name, role, vendor_id, password_hash, time_zone
+         from users where lower(email) = lower($1) and disabled_at is null",
+    )
+    .bind(&email)
+    .fetch_optional(&state.pool)
+    .await?;
+    let stored = account.as_ref().and_then(|a| a.password_hash.clone());
+    let verified = password::verify(form.password.clone(), stored).await?;
+    let now = state.clock.now();
+
+    let account = match (account, verified) {
+        (Some(account), Verified::Yes | Verified::YesButRehash) => {
+            if verified == Verified::YesButRehash {
+                let rehashed = password::hash(form.password).await?;
+                sqlx::query("update users set password_hash = $2 where id = $1")
+                    .bind(account.id)
+                    .bind(rehashed)
+                    .execute(&state.pool)
+                    .await?;
+            }
+            account
+        }
+        (account, _) => {
+            let mut entry = audit::Entry::anonymous("login", Outcome::Failure)
+                .claimed_email(&email)
+                .client_addr(addr);
+            if let Some(account) = account {
+                entry = entry.target(format!("user:{}", account.id));
+            }
+            entry.write(&state.pool, now).await?;
+            return render_form(
+                &state,
+                session,
+                email,
+                next,
+                FieldErrors::default(),
+                Some(WRONG_CREDENTIALS),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+
+    // A new session id at login: whatever cookie came before is worthless now.
+    let mut tx = state.pool.begin().await?;
+    if let Some(old) = &session.id_hash {
+        session::delete(&mut *tx, old).await?;
+    }
+    let new = session::create(&mut *tx, Some(account.id), None, now).await?;
+    let user = User {
+        id: account.id,
+        email: account.email,
+        name: account.name,
+        role: Role::parse(&account.role).unwrap_or(Role::Vendor),
+        vendor: account.vendor_id.map(|id| (id, String::new())),
+        time_zone: account.time_zone,
+    };
+    audit::Entry::by(&user, "login", Outcome::Success)
+        .target(format!("user:{}", user.id))
+        .client_addr(addr)
+        .write(&mut *tx, now)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(user_id = user.id, "signed in");
+
+    let mut response = Redirect::to(&next).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session::set_cookie(&new.token, state.config.secure_cookies()));
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogoutForm {}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(_): Form<LogoutForm>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let addr = crate::web::client_addr(&headers, Some(peer), &state.config.trusted_proxies);
+    let mut tx = state.pool.begin().await?;
+    if let Some(id_hash) = &session.id_hash {
+        session::delete(&mut *tx, id_hash).await?;
+    }
+    if let Some(user) = &session.user {
+        audit::Entry::by(user, "logout", Outcome::Success)
+            .target(format!("user:{}", user.id))
+            .client_addr(addr)
+            .write(&mut *tx, now)
+            .await?;
+    }
+    // A fresh anonymous session carries the goodbye to the login page.
+    let new = session::create(&mut *tx, None, Some(&Flash::success("You are signed out.")), now).await?;
+    tx.commit().await?;
+    let mut response = Redirect::to("/login").into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session::set_cookie(&new.token, state.config.secure_cookies()));
+    Ok(response)
+}
+
+/// Where to go after signing in: only ever a path on this site.
+pub fn safe_next(next: Option<&str>) -> &str {
+    let Some(next) = next else { return "/" };
+    let bytes = next.as_bytes();
+    let on_this_site = bytes.first() == Some(&b'/')
+        && bytes.get(1) != Some(&b'/')
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && !next.starts_with("/login");
+    if on_this_site { next } else { "/" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_only_ever_leads_to_a_path_on_this_site() {
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https:evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "/\tevil",
+            "",
+            "/login?next=/x",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(Some("/vendors/3?tab=kpis")), "/vendors/3?tab=kpis");
+        assert_eq!(safe_next(None), "/");
+    }
+}

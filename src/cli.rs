@@ -1,0 +1,192 @@
+//! The `trellis` command line: serve (the default), migrate, user create, seed demo.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::auth::Role;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Database;
+use crate::startup::{AppState, Application, shutdown_signal};
+use crate::{seed, users};
+
+#[derive(Debug, Parser)]
+#[command(name = "trellis", version, about = "Govern outsourced IT vendors without micromanaging them.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web application (the default when no command is given).
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Load example data.
+    Seed {
+        #[command(subcommand)]
+        command: SeedCommand,
+    },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// Create or reset the demo accounts before serving, and print them.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from standard input when it is not a terminal,
+    /// and asked for (twice, unechoed) when it is.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The vendor of a vendor user, by name (created if it does not exist yet).
+        #[arg(long)]
+        vendor: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SeedCommand {
+    /// Create or reset the demo accounts and print them: `<role> <email> <password> [<vendor>]`.
+    Demo,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Manager,
+    Vendor,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Role {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Manager => Role::Manager,
+            RoleArg::Vendor => Role::Vendor,
+        }
+    }
+}
+
+pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    let clock = Clock::system();
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(config, clock, args).await,
+        Command::Migrate => {
+            let database = Database::open(&config).await?;
+            println!("migrations applied");
+            database.close().await
+        }
+        Command::User {
+            command: UserCommand::Create { email, name, role, vendor },
+        } => {
+            let password = read_password()?;
+            let database = Database::open(&config).await?;
+            let result = users::create(
+                &database.pool,
+                users::NewUser {
+                    email: &email,
+                    name: &name,
+                    role: role.into(),
+                    vendor: vendor.as_deref(),
+                    password: &password,
+                    time_zone: config.time_zone.name(),
+                },
+                clock.now(),
+            )
+            .await;
+            database.close().await?;
+            let id = result?;
+            println!("created user {id} <{}>", email.trim());
+            Ok(())
+        }
+        Command::Seed { command: SeedCommand::Demo } => {
+            let database = Database::open(&config).await?;
+            let result = seed::demo(&database.pool, config.time_zone.name(), clock.now()).await;
+            database.close().await?;
+            for account in result? {
+                println!("{account}");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, clock: Clock, args: ServeArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let database = Database::open(&config).await?;
+    if args.demo {
+        println!("Demo accounts (role, e-mail, password, vendor):");
+        for account in seed::demo(&database.pool, config.time_zone.name(), clock.now()).await? {
+            println!("  {account}");
+        }
+    }
+    let public_url_explicit = config.public_url_explicit;
+    let public_url = config.public_url.clone();
+    let state = AppState::new(config, database.pool.clone(), clock);
+    let app = Application::build(state).await?;
+    let address = if public_url_explicit {
+        public_url
+    } else {
+        format!("http://{}", app.local_addr())
+    };
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
+    println!("Trellis is listening on {address}");
+    let _ = std::io::stdout().flush();
+    let served = app.run_until(shutdown_signal()).await;
+    database.close().await?;
+    tracing::info!("stopped");
+    Ok(served?)
+}
+
+/// Reads a password: a line from standard input when it is piped, or asked for twice
+/// without echo at a terminal.
+fn read_password() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\n', '\r']).to_string());
+    }
+    let first = prompt_hidden("Password: ")?;
+    let second = prompt_hidden("Repeat the password: ")?;
+    anyhow::ensure!(first == second, "the two passwords differ");
+    Ok(first)
+}
+
+fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    let fd = libc::STDIN_FILENO;
+    // SAFETY: termios is plain data; we restore the saved state before returning.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    let has_tty = unsafe { libc::tcgetattr(fd, &mut saved) } == 0;
+    if has_tty {
+        let mut quiet = saved;
+        quiet.c_lflag &= !libc::ECHO;
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
+    }
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    if has_tty {
+        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+    }
+    eprintln!();
+    read?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}

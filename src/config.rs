@@ -1,0 +1,206 @@
+//! Settings read from the environment (and `.env`); every variable is listed in `.env.example`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// An existing PostgreSQL server; without it Trellis runs its own cluster.
+    pub database_url: Option<String>,
+    pub bind: SocketAddr,
+    /// The address people use: links in e-mail and calendars, and the Origin check.
+    pub public_url: String,
+    /// Whether `public_url` was given rather than derived from the bind address.
+    pub public_url_explicit: bool,
+    pub data_dir: PathBuf,
+    pub pg_bin: Option<PathBuf>,
+    /// The organisation's time zone.
+    pub time_zone: Tz,
+    pub smtp_url: Option<String>,
+    pub log_format: LogFormat,
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed; nobody else's is.
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{name} is {value:?}, but {expected}")]
+pub struct ConfigError {
+    name: &'static str,
+    value: String,
+    expected: &'static str,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can pass their own.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let bind: SocketAddr = parse(get("TRELLIS_BIND"), "TRELLIS_BIND", "127.0.0.1:8080", "an address like 127.0.0.1:8080")?;
+        let (public_url, public_url_explicit) = match get("TRELLIS_PUBLIC_URL") {
+            Some(url) => {
+                let url = url.trim_end_matches('/').to_string();
+                if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "https://".len() {
+                    return Err(ConfigError {
+                        name: "TRELLIS_PUBLIC_URL",
+                        value: url,
+                        expected: "it must be an http:// or https:// address",
+                    });
+                }
+                (url, true)
+            }
+            None => (derive_public_url(bind), false),
+        };
+        let time_zone: Tz = match get("TRELLIS_TIME_ZONE") {
+            None => Tz::UTC,
+            Some(value) => value.parse().map_err(|_| ConfigError {
+                name: "TRELLIS_TIME_ZONE",
+                value,
+                expected: "it must be an IANA time zone such as Europe/Berlin or UTC",
+            })?,
+        };
+        let log_format = match get("TRELLIS_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "TRELLIS_LOG_FORMAT",
+                    value: other.to_string(),
+                    expected: "it must be text or json",
+                });
+            }
+        };
+        let idle_minutes: u64 = parse(get("TRELLIS_SESSION_IDLE_MINUTES"), "TRELLIS_SESSION_IDLE_MINUTES", "60", "a whole number of minutes")?;
+        let absolute_hours: u64 = parse(get("TRELLIS_SESSION_MAX_HOURS"), "TRELLIS_SESSION_MAX_HOURS", "12", "a whole number of hours")?;
+        let trusted_proxies = match get("TRELLIS_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|part| part.trim().parse::<IpAddr>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| ConfigError {
+                    name: "TRELLIS_TRUSTED_PROXIES",
+                    value: list.clone(),
+                    expected: "it must be a comma-separated list of IP addresses",
+                })?,
+        };
+        Ok(Config {
+            database_url: get("DATABASE_URL"),
+            bind,
+            public_url,
+            public_url_explicit,
+            data_dir: PathBuf::from(get("TRELLIS_DATA_DIR").unwrap_or_else(|| "./data".into())),
+            pg_bin: get("TRELLIS_PG_BIN").map(PathBuf::from),
+            time_zone,
+            smtp_url: get("SMTP_URL"),
+            log_format,
+            session_idle: Duration::from_secs(idle_minutes.max(1) * 60),
+            session_absolute: Duration::from_secs(absolute_hours.max(1) * 3600),
+            trusted_proxies,
+        })
+    }
+
+    /// Cookies carry `Secure` when people reach Trellis over TLS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// The origins a browser may post from: the public URL's, and, when that was derived
+    /// from a loopback bind address, its `localhost` twin.
+    pub fn allowed_origins(&self) -> Vec<String> {
+        let mut origins = vec![origin_of(&self.public_url)];
+        if !self.public_url_explicit && self.bind.ip().is_loopback() {
+            origins.push(format!("http://localhost:{}", self.bind.port()));
+        }
+        origins
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    value: Option<String>,
+    name: &'static str,
+    default: &str,
+    expected: &'static str,
+) -> Result<T, ConfigError> {
+    let value = value.unwrap_or_else(|| default.to_string());
+    value.parse().map_err(|_| ConfigError {
+        name,
+        value,
+        expected,
+    })
+}
+
+fn derive_public_url(bind: SocketAddr) -> String {
+    if bind.ip().is_unspecified() {
+        format!("http://localhost:{}", bind.port())
+    } else {
+        format!("http://{bind}")
+    }
+}
+
+/// `scheme://host[:port]` of an absolute URL.
+fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let host = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{host}").to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.time_zone, Tz::UTC);
+        assert!(config.database_url.is_none());
+        assert!(!config.secure_cookies());
+        assert_eq!(config.allowed_origins(), vec!["http://127.0.0.1:8080", "http://localhost:8080"]);
+    }
+
+    #[test]
+    fn an_https_public_url_makes_cookies_secure_and_is_the_only_origin() {
+        let config = config(&[("TRELLIS_PUBLIC_URL", "https://Trellis.Example.com/")]).unwrap();
+        assert!(config.secure_cookies());
+        assert_eq!(config.allowed_origins(), vec!["https://trellis.example.com"]);
+    }
+
+    #[test]
+    fn bad_values_are_named_in_the_error() {
+        let err = config(&[("TRELLIS_TIME_ZONE", "Mars/Olympus")]).unwrap_err().to_string();
+        assert!(err.contains("TRELLIS_TIME_ZONE") && err.contains("Mars/Olympus"), "{err}");
+        let err = config(&[("TRELLIS_BIND", "nowhere")]).unwrap_err().to_string();
+        assert!(err.contains("TRELLIS_BIND"), "{err}");
+        let err = config(&[("TRELLIS_PUBLIC_URL", "ftp://x")]).unwrap_err().to_string();
+        assert!(err.contains("TRELLIS_PUBLIC_URL"), "{err}");
+    }
+
+    #[test]
+    fn the_organisation_time_zone_is_read() {
+        let config = config(&[("TRELLIS_TIME_ZONE", "Europe/Berlin")]).unwrap();
+        assert_eq!(config.time_zone, chrono_tz::Europe::Berlin);
+    }
+}

@@ -1,0 +1,14 @@
+//! Trellis: a web portal for governing outsourced IT vendors without micromanaging them.
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod home;
+pub mod seed;
+pub mod startup;
+pub mod telemetry;
+pub mod users;
+pub mod web;

@@ -1,0 +1,49 @@
+//! Liveness, readiness and metrics endpoints.
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::{Role, Session};
+use crate::db::MIGRATOR;
+use crate::startup::AppState;
+
+use super::error::AppError;
+
+/// The process is alive; no database involved.
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// The database answers and every migration this binary knows has been applied.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let applied: Result<i64, sqlx::Error> =
+        sqlx::query_scalar("select count(*) from _sqlx_migrations where success")
+            .fetch_one(&state.pool)
+            .await;
+    match applied {
+        Ok(n) if n as usize >= MIGRATOR.iter().count() => (StatusCode::OK, "ready\n").into_response(),
+        Ok(_) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending\n").into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response(),
+    }
+}
+
+/// Prometheus metrics, for loopback clients (not through a proxy) and signed-in admins;
+/// everyone else gets the same 404 as a missing page.
+pub async fn metrics(State(state): State<AppState>, request: Request) -> Result<Response, AppError> {
+    let direct_loopback = super::peer(&request).is_some_and(|p| p.ip().is_loopback())
+        && !request.headers().contains_key("x-forwarded-for");
+    let admin = request
+        .extensions()
+        .get::<Session>()
+        .and_then(|s| s.user.as_ref())
+        .is_some_and(|u| u.role == Role::Admin);
+    if !(direct_loopback || admin) {
+        return Err(AppError::NotFound);
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(),
+    )
+        .into_response())
+}

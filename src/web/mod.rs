@@ -1,0 +1,121 @@
+//! The web frame every feature shares: layout, errors, forms with CSRF, security headers,
+//! the cross-site request guard, static files, request telemetry and health endpoints.
+
+pub mod assets;
+pub mod error;
+pub mod form;
+pub mod health;
+pub mod layout;
+pub mod metrics;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use crate::audit;
+use crate::startup::AppState;
+use error::AppError;
+
+/// The address of the client: the peer, or the forwarded address when the peer is a
+/// trusted proxy.
+pub fn client_addr(headers: &HeaderMap, peer: Option<SocketAddr>, trusted_proxies: &[IpAddr]) -> String {
+    let Some(peer) = peer.map(|p| p.ip()) else {
+        return "unknown".into();
+    };
+    if trusted_proxies.contains(&peer) {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+            .rev()
+            .find(|ip| !trusted_proxies.contains(ip));
+        if let Some(ip) = forwarded {
+            return ip.to_string();
+        }
+    }
+    peer.to_string()
+}
+
+pub fn peer(request: &Request) -> Option<SocketAddr> {
+    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+}
+
+const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data:";
+
+/// Security headers on every response, errors and static files included.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+/// Refuses unsafe requests that a browser says come from another site, before any session
+/// or form is looked at. Requests without either header (scripts, old browsers) still need
+/// the form's CSRF token.
+pub async fn cross_site_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if is_safe(request.method()) {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let cross_site = matches!(site, Some(s) if s != "same-origin" && s != "none")
+        || origin.is_some_and(|o| !state.allowed_origins.iter().any(|allowed| allowed.eq_ignore_ascii_case(o)));
+    if !cross_site {
+        return next.run(request).await;
+    }
+    let addr = client_addr(request.headers(), peer(&request), &state.config.trusted_proxies);
+    let entry = audit::Entry::anonymous("request.cross_site", audit::Outcome::Refused)
+        .target(request.uri().path())
+        .client_addr(addr)
+        .details(serde_json::json!({ "origin": origin, "sec_fetch_site": site }));
+    if let Err(e) = entry.write(&state.pool, state.clock.now()).await {
+        tracing::warn!(error = %e, "could not audit a refused cross-site request");
+    }
+    AppError::Csrf.into_response()
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// One span per request with its method, matched route and request id; logs the status
+/// and latency when it ends and counts it in the metrics.
+pub async fn telemetry(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let span = tracing::info_span!("request", %method, route = %route, request_id = %request_id);
+    let response = next.run(request).instrument(span.clone()).await;
+    let latency = started.elapsed();
+    let status = response.status().as_u16();
+    span.in_scope(|| {
+        tracing::info!(status, latency_ms = latency.as_secs_f64() * 1000.0, "finished");
+    });
+    state.metrics.observe(method.as_str(), &route, status, latency);
+    response
+}

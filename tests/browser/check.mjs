@@ -1,0 +1,229 @@
+#!/usr/bin/env node
+// Trellis browser check: logs in through the real /login form, visits pages at
+// two viewport widths, writes full-page screenshots and runs axe-core.
+//
+// Exit status: 0 = clean; 1 = a serious/critical axe finding, an HTTP status
+// >= 400, a failed login, or a page that could not be loaded; 2 = bad config
+// or the browser could not be started.
+//
+// Environment:
+//   TRELLIS_URL  base URL of a running server, e.g. http://127.0.0.1:8080 (required)
+//   ACCOUNTS     JSON array: [{"role":"admin","email":"a@x","password":"p","pages":["/"]}]
+//                (default [])
+//   ANON_PAGES   JSON array of paths checked logged out (default ["/login"])
+//   SHOTS_DIR    screenshot directory (default ./target/screenshots)
+//   WIDTHS       comma-separated viewport widths (default 390,1280)
+//   TIMEOUT_MS   navigation/action timeout in ms (default 30000)
+//   CHROMIUM     browser executable (default /usr/bin/chromium)
+
+import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+
+function fail(msg) {
+  console.error(`check.mjs: ${msg}`);
+  process.exit(2);
+}
+
+function parseJsonEnv(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  try {
+    return JSON.parse(raw);
+  } catch (e) {
+    fail(`${name} is not valid JSON: ${e.message}`);
+  }
+}
+
+const base = (process.env.TRELLIS_URL || '').replace(/\/+$/, '');
+if (!base) fail('TRELLIS_URL is required (e.g. http://127.0.0.1:8080)');
+try {
+  new URL(base);
+} catch {
+  fail(`TRELLIS_URL is not a URL: ${base}`);
+}
+const shotsDir = path.resolve(process.env.SHOTS_DIR || './target/screenshots');
+const accounts = parseJsonEnv('ACCOUNTS', []);
+const anonPages = parseJsonEnv('ANON_PAGES', ['/login']);
+const widths = (process.env.WIDTHS || '390,1280')
+  .split(',')
+  .map((w) => Number.parseInt(w.trim(), 10))
+  .filter((w) => Number.isFinite(w) && w > 0);
+const timeout = Number.parseInt(process.env.TIMEOUT_MS || '30000', 10);
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+if (!Array.isArray(accounts)) fail('ACCOUNTS must be a JSON array');
+if (!Array.isArray(anonPages)) fail('ANON_PAGES must be a JSON array');
+if (widths.length === 0) fail('WIDTHS has no valid width');
+for (const [i, a] of accounts.entries()) {
+  if (!a || typeof a !== 'object') fail(`ACCOUNTS[${i}] is not an object`);
+  for (const k of ['role', 'email', 'password']) {
+    if (typeof a[k] !== 'string' || a[k] === '') fail(`ACCOUNTS[${i}].${k} must be a non-empty string`);
+  }
+  if (!Array.isArray(a.pages)) fail(`ACCOUNTS[${i}].pages must be an array`);
+}
+
+const BLOCKING = new Set(['serious', 'critical']);
+const MAX_NODES = 10; // selectors listed per violation on one report line
+
+const axeSource = await readFile(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const url = (p) => base + (p.startsWith('/') ? p : `/${p}`);
+const pathOf = (u) => new URL(u).pathname;
+const homePath = pathOf(url('/'));
+const loginPath = pathOf(url('/login'));
+
+function slug(p) {
+  const s = p
+    .replace(/^\/+|\/+$/g, '')
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return s || 'home';
+}
+
+function selector(target) {
+  // axe targets are arrays when crossing iframes/shadow roots.
+  return Array.isArray(target) ? target.map((t) => (Array.isArray(t) ? t.join(' >>> ') : t)).join(' | ') : String(target);
+}
+
+let checked = 0;
+let findings = 0; // serious/critical violating nodes
+let problems = 0; // HTTP errors, failed logins, load errors
+
+async function checkPage(page, role, p, loggedIn) {
+  for (const width of widths) {
+    const where = `${role} ${p} @${width}`;
+    await page.setViewportSize({ width, height: width < 600 ? 844 : 800 });
+    let status = '-';
+    let response;
+    try {
+      response = await page.goto(url(p), { waitUntil: 'load', timeout });
+    } catch (e) {
+      problems++;
+      console.log(`FAIL ${where}: load error: ${e.message.split('\n')[0]}`);
+      continue;
+    }
+    const notes = [];
+    if (response) {
+      status = response.status();
+      if (status >= 400) {
+        problems++;
+        notes.push(`HTTP ${status}`);
+      }
+    }
+    const finalPath = pathOf(page.url());
+    if (loggedIn && finalPath === loginPath && pathOf(url(p)) !== loginPath) {
+      problems++;
+      notes.push('redirected to /login (session lost?)');
+    }
+
+    const file = path.join(shotsDir, `${role}-${slug(p)}-${width}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+
+    let violations;
+    try {
+      await page.addScriptTag({ content: axeSource });
+      violations = await page.evaluate(async () => {
+        // eslint-disable-next-line no-undef
+        const r = await axe.run(document, { resultTypes: ['violations'] });
+        return r.violations.map((v) => ({
+          id: v.id,
+          impact: v.impact,
+          nodes: v.nodes.map((n) => ({ impact: n.impact, target: n.target })),
+        }));
+      });
+    } catch (e) {
+      problems++;
+      console.log(`FAIL ${where} (${status}): axe could not run: ${e.message.split('\n')[0]}`);
+      continue;
+    }
+    checked++;
+
+    for (const v of violations) {
+      const nodes = v.nodes.filter((n) => BLOCKING.has(n.impact || v.impact));
+      if (nodes.length === 0) continue;
+      findings += nodes.length;
+      const shown = nodes.slice(0, MAX_NODES).map((n) => selector(n.target));
+      const more = nodes.length > MAX_NODES ? ` (+${nodes.length - MAX_NODES} more)` : '';
+      notes.push(`${v.id}[${v.impact}]: ${shown.join(', ')}${more}`);
+    }
+    console.log(`${notes.length ? 'FAIL' : 'ok  '} ${where} (${status})${notes.length ? ': ' + notes.join('; ') : ''}`);
+  }
+}
+
+async function login(page, account) {
+  const resp = await page.goto(url('/login'), { waitUntil: 'load', timeout });
+  if (resp && resp.status() >= 400) throw new Error(`GET /login returned HTTP ${resp.status()}`);
+  const form = page.locator('form:has(input[name="email"])').first();
+  await form.locator('input[name="email"]').fill(account.email, { timeout });
+  await form.locator('input[name="password"]').fill(account.password, { timeout });
+  const submit = form.locator('button[type="submit"], input[type="submit"], button:not([type])').first();
+  const [navResp] = await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load', timeout }),
+    submit.click({ timeout }),
+  ]);
+  if (navResp && navResp.status() >= 400) throw new Error(`login submit ended with HTTP ${navResp.status()} at ${page.url()}`);
+  const landed = pathOf(page.url());
+  if (landed !== homePath) throw new Error(`expected redirect to ${homePath}, landed on ${landed}`);
+}
+
+await mkdir(shotsDir, { recursive: true });
+
+let browser;
+try {
+  browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+} catch (e) {
+  fail(`could not launch ${executablePath}: ${e.message.split('\n')[0]}`);
+}
+
+const contextOptions = { bypassCSP: true, viewport: { width: widths[0], height: 800 } };
+
+try {
+  const runs = [];
+  if (anonPages.length) runs.push({ role: 'anon', pages: anonPages });
+  runs.push(...accounts);
+
+  for (const run of runs) {
+    const context = await browser.newContext(contextOptions);
+    context.setDefaultTimeout(timeout);
+    const page = await context.newPage();
+    try {
+      const loggedIn = Boolean(run.email);
+      if (loggedIn) {
+        try {
+          await login(page, run);
+          console.log(`ok   ${run.role} login as ${run.email}`);
+        } catch (e) {
+          problems++;
+          console.log(`FAIL ${run.role} login as ${run.email}: ${e.message.split('\n')[0]}`);
+          continue;
+        }
+      }
+      for (const p of run.pages) await checkPage(page, run.role, String(p), loggedIn);
+    } finally {
+      await context.close();
+    }
+  }
+} finally {
+  await browser.close();
+}
+
+console.log(`screenshots: ${shotsDir}`);
+console.log(`axe: ${checked} pages checked, ${findings} serious or critical findings`);
+if (problems) console.log(`problems: ${problems} (HTTP >= 400, failed login or load error)`);
+process.exit(findings || problems ? 1 : 0);
