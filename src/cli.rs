@@ -8,7 +8,7 @@ use crate::auth::Role;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::Database;
-use crate::startup::{AppState, Application, shutdown_signal};
+use crate::startup::{Application, shutdown_signal};
 use crate::{seed, users};
 
 #[derive(Debug, Parser)]
@@ -136,15 +136,8 @@ async fn serve(config: Config, clock: Clock, args: ServeArgs) -> anyhow::Result<
             println!("  {account}");
         }
     }
-    let public_url_explicit = config.public_url_explicit;
-    let public_url = config.public_url.clone();
-    let state = AppState::new(config, database.pool.clone(), clock);
-    let app = Application::build(state).await?;
-    let address = if public_url_explicit {
-        public_url
-    } else {
-        format!("http://{}", app.local_addr())
-    };
+    let app = Application::build(config, database.pool.clone(), clock).await?;
+    let address = app.state().config.public_url.clone();
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
     println!("Trellis is listening on {address}");
     let _ = std::io::stdout().flush();

@@ -144,7 +144,7 @@ fn parse<T: std::str::FromStr>(
     })
 }
 
-fn derive_public_url(bind: SocketAddr) -> String {
+pub(crate) fn derive_public_url(bind: SocketAddr) -> String {
     if bind.ip().is_unspecified() {
         format!("http://localhost:{}", bind.port())
     } else {

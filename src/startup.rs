@@ -84,16 +84,28 @@ pub fn router(state: AppState) -> Router {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    state: AppState,
 }
 
 impl Application {
     /// Binds the listener (port 0 picks a free port, as the tests do) and builds the router.
-    pub async fn build(state: AppState) -> std::io::Result<Application> {
-        let listener = TcpListener::bind(state.config.bind).await?;
+    /// A public URL derived from the bind address takes the port actually bound.
+    pub async fn build(mut config: Config, pool: PgPool, clock: Clock) -> std::io::Result<Application> {
+        let listener = TcpListener::bind(config.bind).await?;
+        config.bind = listener.local_addr()?;
+        if !config.public_url_explicit {
+            config.public_url = crate::config::derive_public_url(config.bind);
+        }
+        let state = AppState::new(config, pool, clock);
         Ok(Application {
             listener,
-            router: router(state),
+            router: router(state.clone()),
+            state,
         })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     pub fn local_addr(&self) -> SocketAddr {

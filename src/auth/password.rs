@@ -21,9 +21,10 @@ fn hasher() -> Argon2<'static> {
 
 /// A hash of a password nobody has, verified when the e-mail is unknown so that a wrong
 /// e-mail costs the same work as a wrong password.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_now("a password that no account has"));
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_blocking("a password that no account has"));
 
-fn hash_now(password: &str) -> String {
+/// Hashes on the current thread; async code calls [`hash`] instead.
+pub fn hash_blocking(password: &str) -> String {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).expect("the operating system provides randomness");
     let salt = SaltString::encode_b64(&salt).expect("16 bytes make a valid salt");
@@ -35,7 +36,7 @@ fn hash_now(password: &str) -> String {
 
 /// Hashes a password on the blocking pool.
 pub async fn hash(password: String) -> anyhow::Result<String> {
-    Ok(tokio::task::spawn_blocking(move || hash_now(&password)).await?)
+    Ok(tokio::task::spawn_blocking(move || hash_blocking(&password)).await?)
 }
 
 /// The outcome of checking a password against a stored hash.

@@ -35,8 +35,8 @@ where
                 AppError::BadRequest("The form could not be read.".into())
             }
         })?;
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-            .map_err(|_| AppError::BadRequest("The form could not be read: it is not valid text.".into()))?;
+        let pairs = decode_pairs(&body)
+            .ok_or_else(|| AppError::BadRequest("The form could not be read: it is not valid UTF-8 text.".into()))?;
         let mut tokens = pairs.iter().filter(|(name, _)| name == CSRF_FIELD).map(|(_, value)| value);
         let token = tokens.next();
         let (Some(expected), Some(token), None) = (expected, token, tokens.next()) else {
@@ -61,6 +61,37 @@ fn describe(error: &serde_urlencoded::de::Error) -> String {
     }
 }
 
+/// Decodes `application/x-www-form-urlencoded`, refusing anything that is not UTF-8 once
+/// decoded (the usual decoders replace bad bytes silently).
+fn decode_pairs(body: &[u8]) -> Option<Vec<(String, String)>> {
+    fn decode(part: &[u8]) -> Option<String> {
+        let mut out = Vec::with_capacity(part.len());
+        let mut i = 0;
+        while i < part.len() {
+            match part[i] {
+                b'+' => out.push(b' '),
+                b'%' => {
+                    let hex = std::str::from_utf8(part.get(i + 1..i + 3)?).ok()?;
+                    out.push(u8::from_str_radix(hex, 16).ok()?);
+                    i += 2;
+                }
+                byte => out.push(byte),
+            }
+            i += 1;
+        }
+        String::from_utf8(out).ok()
+    }
+    body.split(|&b| b == b'&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut halves = part.splitn(2, |&b| b == b'=');
+            let name = decode(halves.next().unwrap_or_default())?;
+            let value = decode(halves.next().unwrap_or_default())?;
+            Some((name, value))
+        })
+        .collect()
+}
+
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -80,5 +111,22 @@ impl FieldErrors {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_pairs;
+
+    #[test]
+    fn forms_decode_strictly() {
+        assert_eq!(
+            decode_pairs(b"a=1+2&b=%C3%A9&c"),
+            Some(vec![("a".into(), "1 2".into()), ("b".into(), "é".into()), ("c".into(), "".into())])
+        );
+        assert_eq!(decode_pairs(b"a=%FF"), None);
+        assert_eq!(decode_pairs(&[b'a', b'=', 0xff]), None);
+        assert_eq!(decode_pairs(b"a=%G1"), None);
+        assert_eq!(decode_pairs(b"a=%2"), None);
     }
 }

@@ -1,0 +1,329 @@
+//! The black-box harness: one private PostgreSQL cluster per test run, a template database
+//! migrated once (named by a hash of the migrations), and per test a fresh clone of it, an
+//! application on port 0, and a cookie-keeping HTTP client that never follows redirects.
+
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+
+use chrono::Utc;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::redirect::Policy;
+use sha2::{Digest, Sha256};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use tokio::sync::OnceCell;
+
+use trellis::auth::{Role, password};
+use trellis::clock::Clock;
+use trellis::config::Config;
+use trellis::db::embedded::Cluster;
+use trellis::db::{self, MIGRATOR};
+use trellis::startup::Application;
+
+/// The password every test user has.
+pub const PASSWORD: &str = "correct horse battery";
+
+static CLUSTER: Mutex<Option<Cluster>> = Mutex::new(None);
+static SERVER: OnceLock<PgConnectOptions> = OnceLock::new();
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+static PASSWORD_HASH: LazyLock<String> = LazyLock::new(|| password::hash_blocking(PASSWORD));
+
+extern "C" fn leave_cluster() {
+    if let Some(cluster) = CLUSTER.lock().ok().and_then(|mut c| c.take()) {
+        let _ = cluster.leave();
+    }
+}
+
+/// Options to reach the test cluster's server, starting it on first use.
+fn server() -> PgConnectOptions {
+    SERVER
+        .get_or_init(|| {
+            if std::env::var_os("TEST_LOG").is_some() {
+                trellis::telemetry::init(trellis::config::LogFormat::Text);
+            }
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("test-pg");
+            let cluster = Cluster::start(
+                &dir,
+                None,
+                &[
+                    ("fsync", "off"),
+                    ("synchronous_commit", "off"),
+                    ("full_page_writes", "off"),
+                    ("max_connections", "300"),
+                ],
+            )
+            .expect("the test cluster starts");
+            let options = cluster.connect_options("postgres");
+            *CLUSTER.lock().unwrap() = Some(cluster);
+            // SAFETY: registering a plain function to run at process exit.
+            unsafe { libc::atexit(leave_cluster) };
+            options
+        })
+        .clone()
+}
+
+async fn admin_connection() -> PgConnection {
+    server().connect().await.expect("connect to the test cluster")
+}
+
+/// The migrated template database, created once per set of migrations.
+async fn template() -> &'static str {
+    TEMPLATE
+        .get_or_init(|| async {
+            let mut hasher = Sha256::new();
+            for migration in MIGRATOR.iter() {
+                hasher.update(migration.version.to_le_bytes());
+                hasher.update(&*migration.checksum);
+            }
+            let digest = hasher.finalize();
+            let name = format!("tpl_{}", digest[..8].iter().map(|b| format!("{b:02x}")).collect::<String>());
+            let mut conn = admin_connection().await;
+            sqlx::query("select pg_advisory_lock(7031)").execute(&mut conn).await.unwrap();
+            let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+                .bind(&name)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+            if !exists {
+                let building = format!("{name}_building");
+                sqlx::query(&format!("drop database if exists {building}")).execute(&mut conn).await.unwrap();
+                sqlx::query(&format!("create database {building}")).execute(&mut conn).await.unwrap();
+                let mut db = server().database(&building).connect().await.unwrap();
+                MIGRATOR.run(&mut db).await.expect("migrations apply");
+                db.close().await.unwrap();
+                sqlx::query(&format!("alter database {building} rename to {name}")).execute(&mut conn).await.unwrap();
+            }
+            sqlx::query("select pg_advisory_unlock(7031)").execute(&mut conn).await.unwrap();
+            name
+        })
+        .await
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    pub clock: Clock,
+    database: String,
+}
+
+/// Starts the application on a fresh database with default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the application after `configure` has adjusted the settings.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let template = template().await;
+    let database = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = admin_connection().await;
+    sqlx::query(&format!("create database {database} template {template}"))
+        .execute(&mut conn)
+        .await
+        .expect("clone the template");
+    conn.close().await.ok();
+
+    let mut config = Config::from_lookup(|_| None).unwrap();
+    config.bind = "127.0.0.1:0".parse().unwrap();
+    configure(&mut config);
+    let pool = db::pool(server().database(&database), 5).await.expect("pool");
+    let clock = Clock::fixed(Utc::now());
+    let app = Application::build(config, pool.clone(), clock.clone()).await.expect("bind");
+    let address = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp {
+        address,
+        pool,
+        clock,
+        database,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The test's runtime is busy dropping us, so the clean-up runs on a runtime of its own;
+        // `with (force)` ends the connections the pool still holds.
+        let database = self.database.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let mut conn = admin_connection().await;
+                let _ = sqlx::query(&format!("drop database if exists {database} with (force)"))
+                    .execute(&mut conn)
+                    .await;
+            });
+        })
+        .join()
+        .ok();
+    }
+}
+
+pub struct TestUser {
+    pub id: i64,
+    pub email: String,
+    #[allow(dead_code)] // read by the vendor-isolation tests
+    pub vendor_id: Option<i64>,
+}
+
+impl TestApp {
+    pub fn client(&self) -> TestClient {
+        TestClient::new(&self.address)
+    }
+
+    /// Creates an enabled user whose password is [`PASSWORD`]; a vendor user gets `vendor`.
+    pub async fn create_user(&self, role: Role, vendor: Option<&str>) -> TestUser {
+        let vendor_id = match vendor {
+            Some(name) => {
+                let mut conn = self.pool.acquire().await.unwrap();
+                Some(trellis::users::vendor_id_by_name(&mut conn, name).await.unwrap())
+            }
+            None => None,
+        };
+        let email = format!("{}-{}@test.example", role, &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let id = sqlx::query_scalar(
+            "insert into users (email, name, role, vendor_id, password_hash) values ($1, $2, $3, $4, $5) returning id",
+        )
+        .bind(&email)
+        .bind(format!("Test {}", role.label()))
+        .bind(role.as_str())
+        .bind(vendor_id)
+        .bind(&*PASSWORD_HASH)
+        .fetch_one(&self.pool)
+        .await
+        .unwrap();
+        TestUser { id, email, vendor_id }
+    }
+
+    /// A client signed in as a new user of `role`.
+    pub async fn signed_in(&self, role: Role) -> (TestClient, TestUser) {
+        let vendor = (role == Role::Vendor).then_some("Acme Outsourcing");
+        let user = self.create_user(role, vendor).await;
+        let client = self.client();
+        let response = client.login(&user.email, PASSWORD).await;
+        assert_eq!(response.status(), 303, "login as {role}");
+        (client, user)
+    }
+
+    pub async fn audit_actions(&self) -> Vec<(String, String)> {
+        sqlx::query_as("select action, outcome from audit_log order by id")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+pub struct TestClient {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub jar: Arc<Jar>,
+}
+
+impl TestClient {
+    pub fn new(base: &str) -> TestClient {
+        let jar = Arc::new(Jar::default());
+        let http = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .cookie_provider(jar.clone())
+            .build()
+            .unwrap();
+        TestClient {
+            http,
+            base: base.to_string(),
+            jar,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_html(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    /// Posts a form as it is, without adding a CSRF token.
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        self.http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Reads the CSRF token from the form on `page`, then posts `fields` with it to `path`.
+    pub async fn post_form(&self, page: &str, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf_token(page).await;
+        let mut all = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    pub async fn csrf_token(&self, page: &str) -> String {
+        let html = self.get_html(page).await;
+        csrf_in(&html)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_form("/login", "/login", &[("email", email), ("password", password)]).await
+    }
+
+    pub async fn logout(&self) -> reqwest::Response {
+        self.post_form("/", "/logout", &[]).await
+    }
+
+    /// The session cookie's value as the browser holds it.
+    pub fn session_cookie(&self) -> Option<String> {
+        let url = self.base.parse().unwrap();
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == "trellis_session")
+            .map(|(_, value)| value.to_string())
+    }
+
+    pub fn set_session_cookie(&self, value: &str) {
+        let url = self.base.parse().unwrap();
+        self.jar.add_cookie_str(&format!("trellis_session={value}; Path=/"), &url);
+    }
+}
+
+/// The value of the first `csrf_token` field in a page.
+pub fn csrf_in(html: &str) -> String {
+    let document = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse("input[name=csrf_token]").unwrap();
+    document
+        .select(&selector)
+        .next()
+        .and_then(|input| input.value().attr("value"))
+        .expect("the page has a CSRF token")
+        .to_string()
+}
+
+/// The text of the elements matching `css`.
+pub fn texts(html: &str, css: &str) -> Vec<String> {
+    let document = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse(css).unwrap();
+    document
+        .select(&selector)
+        .map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+pub fn location(response: &reqwest::Response) -> &str {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
