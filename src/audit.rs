@@ -79,7 +79,11 @@ impl Entry {
         self
     }
 
-    pub async fn write(self, db: impl PgExecutor<'_>, at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    pub async fn write(
+        self,
+        db: impl PgExecutor<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "insert into audit_log (at, actor_id, actor_email, actor_role, action, target, outcome, client_addr, details)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",

@@ -12,7 +12,11 @@ use crate::startup::{Application, shutdown_signal};
 use crate::{seed, users};
 
 #[derive(Debug, Parser)]
-#[command(name = "trellis", version, about = "Govern outsourced IT vendors without micromanaging them.")]
+#[command(
+    name = "trellis",
+    version,
+    about = "Govern outsourced IT vendors without micromanaging them."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -93,7 +97,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             database.close().await
         }
         Command::User {
-            command: UserCommand::Create { email, name, role, vendor },
+            command:
+                UserCommand::Create {
+                    email,
+                    name,
+                    role,
+                    vendor,
+                },
         } => {
             let password = read_password()?;
             let database = Database::open(&config).await?;
@@ -115,7 +125,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("created user {id} <{}>", email.trim());
             Ok(())
         }
-        Command::Seed { command: SeedCommand::Demo } => {
+        Command::Seed {
+            command: SeedCommand::Demo,
+        } => {
             let database = Database::open(&config).await?;
             let result = seed::demo(&database.pool, config.time_zone.name(), clock.now()).await;
             database.close().await?;

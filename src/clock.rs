@@ -25,7 +25,9 @@ impl Clock {
 
     pub fn now(&self) -> DateTime<Utc> {
         match &self.fixed {
-            Some(instant) => *instant.lock().unwrap_or_else(|poisoned| poisoned.into_inner()),
+            Some(instant) => *instant
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
             None => Utc::now(),
         }
     }
@@ -38,7 +40,9 @@ impl Clock {
     /// Moves a fixed clock; a system clock cannot be moved.
     pub fn set(&self, now: DateTime<Utc>) {
         let instant = self.fixed.as_ref().expect("only a fixed clock can be set");
-        *instant.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = now;
+        *instant
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = now;
     }
 
     pub fn advance(&self, by: chrono::Duration) {
@@ -54,9 +58,18 @@ mod tests {
     #[test]
     fn today_depends_on_the_time_zone() {
         let clock = Clock::fixed(Utc.with_ymd_and_hms(2026, 11, 29, 23, 30, 0).unwrap());
-        assert_eq!(clock.today(chrono_tz::UTC), NaiveDate::from_ymd_opt(2026, 11, 29).unwrap());
-        assert_eq!(clock.today(chrono_tz::Asia::Tokyo), NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
-        assert_eq!(clock.today(chrono_tz::America::New_York), NaiveDate::from_ymd_opt(2026, 11, 29).unwrap());
+        assert_eq!(
+            clock.today(chrono_tz::UTC),
+            NaiveDate::from_ymd_opt(2026, 11, 29).unwrap()
+        );
+        assert_eq!(
+            clock.today(chrono_tz::Asia::Tokyo),
+            NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
+        );
+        assert_eq!(
+            clock.today(chrono_tz::America::New_York),
+            NaiveDate::from_ymd_opt(2026, 11, 29).unwrap()
+        );
     }
 
     #[test]

@@ -49,12 +49,23 @@ impl Config {
 
     /// Reads settings through `lookup`, so tests can pass their own.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let bind: SocketAddr = parse(get("TRELLIS_BIND"), "TRELLIS_BIND", "127.0.0.1:8080", "an address like 127.0.0.1:8080")?;
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let bind: SocketAddr = parse(
+            get("TRELLIS_BIND"),
+            "TRELLIS_BIND",
+            "127.0.0.1:8080",
+            "an address like 127.0.0.1:8080",
+        )?;
         let (public_url, public_url_explicit) = match get("TRELLIS_PUBLIC_URL") {
             Some(url) => {
                 let url = url.trim_end_matches('/').to_string();
-                if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "https://".len() {
+                if !(url.starts_with("http://") || url.starts_with("https://"))
+                    || url.len() <= "https://".len()
+                {
                     return Err(ConfigError {
                         name: "TRELLIS_PUBLIC_URL",
                         value: url,
@@ -84,8 +95,18 @@ impl Config {
                 });
             }
         };
-        let idle_minutes: u64 = parse(get("TRELLIS_SESSION_IDLE_MINUTES"), "TRELLIS_SESSION_IDLE_MINUTES", "60", "a whole number of minutes")?;
-        let absolute_hours: u64 = parse(get("TRELLIS_SESSION_MAX_HOURS"), "TRELLIS_SESSION_MAX_HOURS", "12", "a whole number of hours")?;
+        let idle_minutes: u64 = parse(
+            get("TRELLIS_SESSION_IDLE_MINUTES"),
+            "TRELLIS_SESSION_IDLE_MINUTES",
+            "60",
+            "a whole number of minutes",
+        )?;
+        let absolute_hours: u64 = parse(
+            get("TRELLIS_SESSION_MAX_HOURS"),
+            "TRELLIS_SESSION_MAX_HOURS",
+            "12",
+            "a whole number of hours",
+        )?;
         let trusted_proxies = match get("TRELLIS_TRUSTED_PROXIES") {
             None => Vec::new(),
             Some(list) => list
@@ -165,7 +186,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
@@ -178,23 +202,38 @@ mod tests {
         assert_eq!(config.time_zone, Tz::UTC);
         assert!(config.database_url.is_none());
         assert!(!config.secure_cookies());
-        assert_eq!(config.allowed_origins(), vec!["http://127.0.0.1:8080", "http://localhost:8080"]);
+        assert_eq!(
+            config.allowed_origins(),
+            vec!["http://127.0.0.1:8080", "http://localhost:8080"]
+        );
     }
 
     #[test]
     fn an_https_public_url_makes_cookies_secure_and_is_the_only_origin() {
         let config = config(&[("TRELLIS_PUBLIC_URL", "https://Trellis.Example.com/")]).unwrap();
         assert!(config.secure_cookies());
-        assert_eq!(config.allowed_origins(), vec!["https://trellis.example.com"]);
+        assert_eq!(
+            config.allowed_origins(),
+            vec!["https://trellis.example.com"]
+        );
     }
 
     #[test]
     fn bad_values_are_named_in_the_error() {
-        let err = config(&[("TRELLIS_TIME_ZONE", "Mars/Olympus")]).unwrap_err().to_string();
-        assert!(err.contains("TRELLIS_TIME_ZONE") && err.contains("Mars/Olympus"), "{err}");
-        let err = config(&[("TRELLIS_BIND", "nowhere")]).unwrap_err().to_string();
+        let err = config(&[("TRELLIS_TIME_ZONE", "Mars/Olympus")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("TRELLIS_TIME_ZONE") && err.contains("Mars/Olympus"),
+            "{err}"
+        );
+        let err = config(&[("TRELLIS_BIND", "nowhere")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("TRELLIS_BIND"), "{err}");
-        let err = config(&[("TRELLIS_PUBLIC_URL", "ftp://x")]).unwrap_err().to_string();
+        let err = config(&[("TRELLIS_PUBLIC_URL", "ftp://x")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("TRELLIS_PUBLIC_URL"), "{err}");
     }
 

@@ -20,9 +20,18 @@ pub async fn show(current: CurrentUser) -> Result<Html<String>> {
     let user = &current.user;
     let page = HomePage {
         layout: Layout::new(&current.session, "Home", "/"),
-        first_name: user.name.split_whitespace().next().unwrap_or(&user.name).to_string(),
+        first_name: user
+            .name
+            .split_whitespace()
+            .next()
+            .unwrap_or(&user.name)
+            .to_string(),
         role: user.role,
-        vendor_name: user.vendor.as_ref().map(|(_, name)| name.clone()).unwrap_or_default(),
+        vendor_name: user
+            .vendor
+            .as_ref()
+            .map(|(_, name)| name.clone())
+            .unwrap_or_default(),
     };
     Ok(Html(page.render()?))
 }

@@ -30,16 +30,56 @@ impl std::fmt::Display for DemoAccount {
 
 /// Vendor names are distinct and none contains another.
 pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
-    DemoAccount { role: Role::Admin, email: "admin@trellis.example", name: "Ada Admin", password: "demo-admin-trellis", vendor: None },
-    DemoAccount { role: Role::Manager, email: "maria.manager@trellis.example", name: "Maria Lopez", password: "demo-manager-maria", vendor: None },
-    DemoAccount { role: Role::Manager, email: "tom.manager@trellis.example", name: "Tom Becker", password: "demo-manager-tom", vendor: None },
-    DemoAccount { role: Role::Vendor, email: "priya@northwind-it.example", name: "Priya Nair", password: "demo-vendor-northwind", vendor: Some("Northwind IT Services") },
-    DemoAccount { role: Role::Vendor, email: "li@bluepeak.example", name: "Li Wei", password: "demo-vendor-bluepeak", vendor: Some("Bluepeak Cloud") },
-    DemoAccount { role: Role::Vendor, email: "sam@bluepeak.example", name: "Sam Okafor", password: "demo-vendor-bluepeak2", vendor: Some("Bluepeak Cloud") },
+    DemoAccount {
+        role: Role::Admin,
+        email: "admin@trellis.example",
+        name: "Ada Admin",
+        password: "demo-admin-trellis",
+        vendor: None,
+    },
+    DemoAccount {
+        role: Role::Manager,
+        email: "maria.manager@trellis.example",
+        name: "Maria Lopez",
+        password: "demo-manager-maria",
+        vendor: None,
+    },
+    DemoAccount {
+        role: Role::Manager,
+        email: "tom.manager@trellis.example",
+        name: "Tom Becker",
+        password: "demo-manager-tom",
+        vendor: None,
+    },
+    DemoAccount {
+        role: Role::Vendor,
+        email: "priya@northwind-it.example",
+        name: "Priya Nair",
+        password: "demo-vendor-northwind",
+        vendor: Some("Northwind IT Services"),
+    },
+    DemoAccount {
+        role: Role::Vendor,
+        email: "li@bluepeak.example",
+        name: "Li Wei",
+        password: "demo-vendor-bluepeak",
+        vendor: Some("Bluepeak Cloud"),
+    },
+    DemoAccount {
+        role: Role::Vendor,
+        email: "sam@bluepeak.example",
+        name: "Sam Okafor",
+        password: "demo-vendor-bluepeak2",
+        vendor: Some("Bluepeak Cloud"),
+    },
 ];
 
 /// Creates or resets the demo accounts; returns them for printing.
-pub async fn demo(pool: &PgPool, time_zone: &str, now: DateTime<Utc>) -> anyhow::Result<&'static [DemoAccount]> {
+pub async fn demo(
+    pool: &PgPool,
+    time_zone: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<&'static [DemoAccount]> {
     let mut hashes = Vec::with_capacity(DEMO_ACCOUNTS.len());
     for account in DEMO_ACCOUNTS {
         hashes.push(password::hash(account.password.to_string()).await?);
@@ -81,7 +121,11 @@ mod tests {
     #[test]
     fn demo_passwords_meet_the_policy_and_have_no_spaces() {
         for account in DEMO_ACCOUNTS {
-            assert!(password::check_policy(account.password).is_ok(), "{}", account.email);
+            assert!(
+                password::check_policy(account.password).is_ok(),
+                "{}",
+                account.email
+            );
             assert!(!account.password.contains(' '));
         }
     }
@@ -91,7 +135,10 @@ mod tests {
         let names: Vec<&str> = DEMO_ACCOUNTS.iter().filter_map(|a| a.vendor).collect();
         for a in &names {
             for b in &names {
-                assert!(a == b || !a.to_lowercase().contains(&b.to_lowercase()), "{a} contains {b}");
+                assert!(
+                    a == b || !a.to_lowercase().contains(&b.to_lowercase()),
+                    "{a} contains {b}"
+                );
             }
         }
     }

@@ -73,7 +73,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(from_fn(web::security_headers))
                 .layer(from_fn_with_state(state.clone(), web::telemetry))
                 .layer(CatchPanicLayer::custom(|_| internal_error_page()))
-                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    REQUEST_TIMEOUT,
+                ))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT))
                 .layer(from_fn_with_state(state.clone(), web::cross_site_guard)),
         )
@@ -90,7 +93,11 @@ pub struct Application {
 impl Application {
     /// Binds the listener (port 0 picks a free port, as the tests do) and builds the router.
     /// A public URL derived from the bind address takes the port actually bound.
-    pub async fn build(mut config: Config, pool: PgPool, clock: Clock) -> std::io::Result<Application> {
+    pub async fn build(
+        mut config: Config,
+        pool: PgPool,
+        clock: Clock,
+    ) -> std::io::Result<Application> {
         let listener = TcpListener::bind(config.bind).await?;
         config.bind = listener.local_addr()?;
         if !config.public_url_explicit {
@@ -109,14 +116,20 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         axum::serve(
             self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await

@@ -31,22 +31,36 @@ pub struct NewUser<'a> {
 /// Checks the parts of a new user that do not need the database.
 pub fn validate(user: &NewUser<'_>) -> Result<(), CreateUserError> {
     let email = user.email.trim();
-    if email.len() > 254 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') || email.contains(char::is_whitespace) {
-        return Err(CreateUserError::Invalid(format!("{email:?} is not an e-mail address")));
+    if email.len() > 254
+        || !email.contains('@')
+        || email.starts_with('@')
+        || email.ends_with('@')
+        || email.contains(char::is_whitespace)
+    {
+        return Err(CreateUserError::Invalid(format!(
+            "{email:?} is not an e-mail address"
+        )));
     }
     if user.name.trim().is_empty() || user.name.len() > 200 {
-        return Err(CreateUserError::Invalid("the name must be between 1 and 200 characters".into()));
+        return Err(CreateUserError::Invalid(
+            "the name must be between 1 and 200 characters".into(),
+        ));
     }
     match (user.role, user.vendor.map(str::trim)) {
         (Role::Vendor, None | Some("")) => {
-            return Err(CreateUserError::Invalid("a vendor user needs --vendor with the vendor's name".into()));
+            return Err(CreateUserError::Invalid(
+                "a vendor user needs --vendor with the vendor's name".into(),
+            ));
         }
         (Role::Admin | Role::Manager, Some(_)) => {
-            return Err(CreateUserError::Invalid("only vendor users belong to a vendor; leave out --vendor".into()));
+            return Err(CreateUserError::Invalid(
+                "only vendor users belong to a vendor; leave out --vendor".into(),
+            ));
         }
         _ => {}
     }
-    password::check_policy(user.password).map_err(|m| CreateUserError::Invalid(format!("password: {m}")))
+    password::check_policy(user.password)
+        .map_err(|m| CreateUserError::Invalid(format!("password: {m}")))
 }
 
 /// Finds a vendor by name (case-insensitively) or creates it.
@@ -63,7 +77,11 @@ pub async fn vendor_id_by_name(db: &mut PgConnection, name: &str) -> Result<i64,
 }
 
 /// Creates a user with a password, audit-logged as done from the command line.
-pub async fn create(pool: &PgPool, user: NewUser<'_>, now: DateTime<Utc>) -> Result<i64, CreateUserError> {
+pub async fn create(
+    pool: &PgPool,
+    user: NewUser<'_>,
+    now: DateTime<Utc>,
+) -> Result<i64, CreateUserError> {
     validate(&user)?;
     let hash = password::hash(user.password.to_string()).await?;
     let mut tx = pool.begin().await?;

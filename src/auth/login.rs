@@ -35,12 +35,25 @@ pub struct NextQuery {
 
 /// The login form. A visitor without a session gets an anonymous one, so that the form's
 /// CSRF token is bound to something.
-pub async fn show(State(state): State<AppState>, session: Session, Query(query): Query<NextQuery>) -> Result<Response> {
+pub async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<NextQuery>,
+) -> Result<Response> {
     if session.user.is_some() {
         return Ok(Redirect::to("/").into_response());
     }
     let next = safe_next(query.next.as_deref()).to_string();
-    render_form(&state, session, String::new(), next, FieldErrors::default(), None, StatusCode::OK).await
+    render_form(
+        &state,
+        session,
+        String::new(),
+        next,
+        FieldErrors::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// Renders the login form, creating an anonymous session first when there is none.
@@ -56,7 +69,10 @@ async fn render_form(
     let mut headers = HeaderMap::new();
     if session.csrf_token.is_none() {
         let new = session::create(&state.pool, None, None, state.clock.now()).await?;
-        headers.insert(header::SET_COOKIE, session::set_cookie(&new.token, state.config.secure_cookies()));
+        headers.insert(
+            header::SET_COOKIE,
+            session::set_cookie(&new.token, state.config.secure_cookies()),
+        );
         session.csrf_token = Some(new.csrf_token);
     }
     let page = LoginPage {
@@ -108,7 +124,16 @@ pub async fn submit(
         errors.add("password", "Enter your password.");
     }
     if !errors.is_empty() {
-        return render_form(&state, session, email, next, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return render_form(
+            &state,
+            session,
+            email,
+            next,
+            errors,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
 
     let account: Option<Account> = sqlx::query_as(
@@ -178,9 +203,10 @@ pub async fn submit(
     tracing::info!(user_id = user.id, "signed in");
 
     let mut response = Redirect::to(&next).into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session::set_cookie(&new.token, state.config.secure_cookies()));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session::set_cookie(&new.token, state.config.secure_cookies()),
+    );
     Ok(response)
 }
 
@@ -208,12 +234,19 @@ pub async fn logout(
             .await?;
     }
     // A fresh anonymous session carries the goodbye to the login page.
-    let new = session::create(&mut *tx, None, Some(&Flash::success("You are signed out.")), now).await?;
+    let new = session::create(
+        &mut *tx,
+        None,
+        Some(&Flash::success("You are signed out.")),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     let mut response = Redirect::to("/login").into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session::set_cookie(&new.token, state.config.secure_cookies()));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session::set_cookie(&new.token, state.config.secure_cookies()),
+    );
     Ok(response)
 }
 
@@ -249,7 +282,10 @@ mod tests {
         ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
         }
-        assert_eq!(safe_next(Some("/vendors/3?tab=kpis")), "/vendors/3?tab=kpis");
+        assert_eq!(
+            safe_next(Some("/vendors/3?tab=kpis")),
+            "/vendors/3?tab=kpis"
+        );
         assert_eq!(safe_next(None), "/");
     }
 }

@@ -15,13 +15,15 @@ pub const MIN_LENGTH: usize = 12;
 pub const MAX_LENGTH: usize = 256;
 
 fn hasher() -> Argon2<'static> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("valid argon2 parameters");
+    let params =
+        Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("valid argon2 parameters");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
 /// A hash of a password nobody has, verified when the e-mail is unknown so that a wrong
 /// e-mail costs the same work as a wrong password.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| hash_blocking("a password that no account has"));
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_blocking("a password that no account has"));
 
 /// Hashes on the current thread; async code calls [`hash`] instead.
 pub fn hash_blocking(password: &str) -> String {
@@ -56,7 +58,11 @@ pub async fn verify(password: String, stored: Option<String>) -> anyhow::Result<
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return Verified::No;
         };
-        if hasher().verify_password(password.as_bytes(), &parsed).is_err() || !known {
+        if hasher()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_err()
+            || !known
+        {
             return Verified::No;
         }
         if is_current(&parsed) {
@@ -90,7 +96,9 @@ pub fn check_policy(password: &str) -> Result<(), &'static str> {
     }
     let lowered = password.to_lowercase();
     if COMMON_PASSWORDS.iter().any(|common| *common == lowered)
-        || lowered.chars().all(|c| c == lowered.chars().next().unwrap_or(' '))
+        || lowered
+            .chars()
+            .all(|c| c == lowered.chars().next().unwrap_or(' '))
     {
         return Err("This password is too common; choose another.");
     }
@@ -99,19 +107,71 @@ pub fn check_policy(password: &str) -> Result<(), &'static str> {
 
 /// Common passwords of twelve characters or more, from public breach lists.
 const COMMON_PASSWORDS: &[&str] = &[
-    "123456789012", "1234567890123", "12345678901234", "123456789123", "1234567891011",
-    "password1234", "password12345", "password123456", "passwordpassword", "password123!",
-    "qwertyuiopas", "qwertyuiop123", "qwerty123456", "qwertyuiopasdfgh", "1qaz2wsx3edc",
-    "1q2w3e4r5t6y", "q1w2e3r4t5y6", "zaq12wsxcde3", "iloveyou1234", "abcdefghijkl",
-    "abc123456789", "abcd12345678", "111111111111", "000000000000", "123123123123",
-    "987654321098", "welcome12345", "welcome123456", "letmein12345", "changeme1234",
-    "administrator", "administrator1", "adminadmin123", "trustno1trustno1", "football1234",
-    "baseball1234", "superman1234", "princess1234", "sunshine1234", "starwars1234",
-    "monkey123456", "dragon123456", "michael12345", "computer1234", "internet1234",
-    "corvette1234", "mercedes1234", "whatever1234", "1234qwerasdf", "qwerasdfzxcv",
-    "asdfghjkl123", "zxcvbnm12345", "passw0rd1234", "p@ssw0rd1234", "p@ssword1234",
-    "summer2024!!", "winter2024!!", "spring2025!!", "autumn2025!!", "password2024",
-    "password2025", "password2026", "trellis12345", "trellispassword", "correcthorsebatterystaple",
+    "123456789012",
+    "1234567890123",
+    "12345678901234",
+    "123456789123",
+    "1234567891011",
+    "password1234",
+    "password12345",
+    "password123456",
+    "passwordpassword",
+    "password123!",
+    "qwertyuiopas",
+    "qwertyuiop123",
+    "qwerty123456",
+    "qwertyuiopasdfgh",
+    "1qaz2wsx3edc",
+    "1q2w3e4r5t6y",
+    "q1w2e3r4t5y6",
+    "zaq12wsxcde3",
+    "iloveyou1234",
+    "abcdefghijkl",
+    "abc123456789",
+    "abcd12345678",
+    "111111111111",
+    "000000000000",
+    "123123123123",
+    "987654321098",
+    "welcome12345",
+    "welcome123456",
+    "letmein12345",
+    "changeme1234",
+    "administrator",
+    "administrator1",
+    "adminadmin123",
+    "trustno1trustno1",
+    "football1234",
+    "baseball1234",
+    "superman1234",
+    "princess1234",
+    "sunshine1234",
+    "starwars1234",
+    "monkey123456",
+    "dragon123456",
+    "michael12345",
+    "computer1234",
+    "internet1234",
+    "corvette1234",
+    "mercedes1234",
+    "whatever1234",
+    "1234qwerasdf",
+    "qwerasdfzxcv",
+    "asdfghjkl123",
+    "zxcvbnm12345",
+    "passw0rd1234",
+    "p@ssw0rd1234",
+    "p@ssword1234",
+    "summer2024!!",
+    "winter2024!!",
+    "spring2025!!",
+    "autumn2025!!",
+    "password2024",
+    "password2025",
+    "password2026",
+    "trellis12345",
+    "trellispassword",
+    "correcthorsebatterystaple",
 ];
 
 #[cfg(test)]
@@ -121,25 +181,52 @@ mod tests {
     #[tokio::test]
     async fn a_hash_uses_argon2id_at_the_owasp_parameters_and_verifies() {
         let stored = hash("a long enough passphrase".into()).await.unwrap();
-        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
-        assert_eq!(verify("a long enough passphrase".into(), Some(stored.clone())).await.unwrap(), Verified::Yes);
-        assert_eq!(verify("another passphrase".into(), Some(stored)).await.unwrap(), Verified::No);
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
+        assert_eq!(
+            verify("a long enough passphrase".into(), Some(stored.clone()))
+                .await
+                .unwrap(),
+            Verified::Yes
+        );
+        assert_eq!(
+            verify("another passphrase".into(), Some(stored))
+                .await
+                .unwrap(),
+            Verified::No
+        );
     }
 
     #[tokio::test]
     async fn a_weaker_hash_verifies_but_asks_to_be_replaced() {
-        let weak = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(4096, 1, 1, None).unwrap());
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(4096, 1, 1, None).unwrap(),
+        );
         let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
-        let stored = weak.hash_password(b"a long enough passphrase", &salt).unwrap().to_string();
+        let stored = weak
+            .hash_password(b"a long enough passphrase", &salt)
+            .unwrap()
+            .to_string();
         assert_eq!(
-            verify("a long enough passphrase".into(), Some(stored)).await.unwrap(),
+            verify("a long enough passphrase".into(), Some(stored))
+                .await
+                .unwrap(),
             Verified::YesButRehash
         );
     }
 
     #[tokio::test]
     async fn without_a_stored_hash_nothing_verifies() {
-        assert_eq!(verify("a password that no account has".into(), None).await.unwrap(), Verified::No);
+        assert_eq!(
+            verify("a password that no account has".into(), None)
+                .await
+                .unwrap(),
+            Verified::No
+        );
     }
 
     #[test]

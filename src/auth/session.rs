@@ -49,7 +49,7 @@ struct Row {
 /// extensions. Every response that passes here is marked `no-store`.
 pub async fn load(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let session = match cookie_value(request.headers(), COOKIE) {
-        Some(token) => match find(&state, &token).await {
+        Some(token) => match find(&state, token).await {
             Ok(session) => session,
             Err(e) => return AppError::from(e).into_response(),
         },
@@ -66,9 +66,12 @@ pub async fn load(State(state): State<AppState>, mut request: Request, next: Nex
 async fn find(state: &AppState, token: &str) -> Result<Session, sqlx::Error> {
     let id_hash = hash(token);
     let now = state.clock.now();
-    let idle_since = now - chrono::Duration::from_std(state.config.session_idle).unwrap_or(chrono::Duration::hours(1));
-    let born_after =
-        now - chrono::Duration::from_std(state.config.session_absolute).unwrap_or(chrono::Duration::hours(12));
+    let idle_since = now
+        - chrono::Duration::from_std(state.config.session_idle)
+            .unwrap_or(chrono::Duration::hours(1));
+    let born_after = now
+        - chrono::Duration::from_std(state.config.session_absolute)
+            .unwrap_or(chrono::Duration::hours(12));
     let row: Option<Row> = sqlx::query_as(
         "select s.csrf_token, s.flash, s.last_seen_at, s.user_id as session_user_id,
                 u.id as user_id, u.email, u.name, u.role, u.vendor_id, v.name as vendor_name, u.time_zone
@@ -91,8 +94,14 @@ async fn find(state: &AppState, token: &str) -> Result<Session, sqlx::Error> {
             id,
             email: row.email.unwrap_or_default(),
             name: row.name.unwrap_or_default(),
-            role: row.role.as_deref().and_then(Role::parse).unwrap_or(Role::Vendor),
-            vendor: row.vendor_id.map(|vid| (vid, row.vendor_name.unwrap_or_default())),
+            role: row
+                .role
+                .as_deref()
+                .and_then(Role::parse)
+                .unwrap_or(Role::Vendor),
+            vendor: row
+                .vendor_id
+                .map(|vid| (vid, row.vendor_name.unwrap_or_default())),
             time_zone: row.time_zone.unwrap_or_else(|| "UTC".into()),
         }),
         // The user was disabled: the session is dead.
@@ -151,7 +160,11 @@ pub async fn delete(db: impl PgExecutor<'_>, id_hash: &[u8]) -> Result<(), sqlx:
 }
 
 /// Leaves a message for the next page this session shows.
-pub async fn set_flash(db: impl PgExecutor<'_>, id_hash: &[u8], flash: &Flash) -> Result<(), sqlx::Error> {
+pub async fn set_flash(
+    db: impl PgExecutor<'_>,
+    id_hash: &[u8],
+    flash: &Flash,
+) -> Result<(), sqlx::Error> {
     sqlx::query("update sessions set flash = $2 where id_hash = $1")
         .bind(id_hash)
         .bind(flash.encode())
@@ -162,14 +175,18 @@ pub async fn set_flash(db: impl PgExecutor<'_>, id_hash: &[u8], flash: &Flash) -
 
 pub fn set_cookie(token: &str, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/{secure}"))
-        .expect("a hex token makes a valid header")
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/{secure}"
+    ))
+    .expect("a hex token makes a valid header")
 }
 
 pub fn clear_cookie(secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{secure}"))
-        .expect("a valid header")
+    HeaderValue::from_str(&format!(
+        "{COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{secure}"
+    ))
+    .expect("a valid header")
 }
 
 fn random_token() -> String {
@@ -198,7 +215,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts.extensions.get::<Session>().cloned().unwrap_or_default())
+        Ok(parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .unwrap_or_default())
     }
 }
 
@@ -213,12 +234,21 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let session = parts.extensions.get::<Session>().cloned().unwrap_or_default();
+        let session = parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .unwrap_or_default();
         match session.user.clone() {
             Some(user) => Ok(CurrentUser { user, session }),
             None => Err(AppError::LoginRequired {
-                next: (parts.method == axum::http::Method::GET)
-                    .then(|| parts.uri.path_and_query().map_or("/", |pq| pq.as_str()).to_string()),
+                next: (parts.method == axum::http::Method::GET).then(|| {
+                    parts
+                        .uri
+                        .path_and_query()
+                        .map_or("/", |pq| pq.as_str())
+                        .to_string()
+                }),
             }),
         }
     }
@@ -241,9 +271,15 @@ mod tests {
     fn only_well_formed_session_cookies_are_read() {
         let token = random_token();
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, format!("other=1; {COOKIE}={token}").parse().unwrap());
+        headers.insert(
+            header::COOKIE,
+            format!("other=1; {COOKIE}={token}").parse().unwrap(),
+        );
         assert_eq!(cookie_value(&headers, COOKIE), Some(token.as_str()));
-        headers.insert(header::COOKIE, format!("{COOKIE}=' or 1=1 --").parse().unwrap());
+        headers.insert(
+            header::COOKIE,
+            format!("{COOKIE}=' or 1=1 --").parse().unwrap(),
+        );
         assert_eq!(cookie_value(&headers, COOKIE), None);
     }
 }

@@ -71,7 +71,11 @@ pub fn find_binaries(
     path_env: Option<&std::ffi::OsStr>,
     lib_root: &Path,
 ) -> Result<PathBuf, EmbeddedError> {
-    let complete = |dir: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|b| dir.join(b).is_file());
+    let complete = |dir: &Path| {
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|b| dir.join(b).is_file())
+    };
     if let Some(dir) = explicit {
         return if complete(dir) {
             Ok(dir.to_path_buf())
@@ -101,7 +105,17 @@ pub fn find_binaries(
         })
         .collect();
     versions.sort();
-    versions.pop().map(|(_, bin)| bin).ok_or(EmbeddedError::BinariesNotFound)
+    versions
+        .pop()
+        .map(|(_, bin)| bin)
+        .ok_or(EmbeddedError::BinariesNotFound)
+}
+
+/// The short socket directory of the cluster in `dir` (a socket path must fit in 107 bytes,
+/// which a deep data dir would not).
+pub fn socket_dir_for(dir: &Path) -> PathBuf {
+    let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
+    PathBuf::from(format!("/tmp/trellis-{}", &hex(&digest)[..16]))
 }
 
 impl Cluster {
@@ -132,8 +146,7 @@ impl Cluster {
             check_reachable_by_others(&data_dir)?;
         }
         let dir = data_dir.join("postgres");
-        let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
-        let socket_dir = PathBuf::from(format!("/tmp/trellis-{}", &hex(&digest)[..16]));
+        let socket_dir = socket_dir_for(&dir);
 
         let mut cluster = Cluster {
             dir,
@@ -195,13 +208,18 @@ impl Cluster {
         match probe.try_lock() {
             Ok(()) => {
                 if self.is_running() {
-                    self.pg_ctl(&["stop", "-m", "fast", "-w", "-t", "60"], "stopping PostgreSQL")?;
+                    self.pg_ctl(
+                        &["stop", "-m", "fast", "-w", "-t", "60"],
+                        "stopping PostgreSQL",
+                    )?;
                 }
                 Ok(())
             }
             // Another Trellis process still uses the cluster: it stops it when it leaves.
             Err(std::fs::TryLockError::WouldBlock) => Ok(()),
-            Err(std::fs::TryLockError::Error(e)) => Err(EmbeddedError::Io("probing the data dir lock".into(), e)),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(EmbeddedError::Io("probing the data dir lock".into(), e))
+            }
         }
     }
 
@@ -215,11 +233,16 @@ impl Cluster {
         fs::set_permissions(&staging, fs::Permissions::from_mode(0o700))
             .map_err(io("restricting the cluster directory"))?;
         self.chown(&staging)?;
-        let output = self.command("initdb")
+        let output = self
+            .command("initdb")
             .arg("-D")
             .arg(&staging)
             .args(["-E", "UTF8", "--locale=C.UTF-8", "-U", SUPERUSER])
-            .args(["--auth-local=trust", "--auth-host=reject", "--no-instructions"])
+            .args([
+                "--auth-local=trust",
+                "--auth-host=reject",
+                "--no-instructions",
+            ])
             .output()
             .map_err(io("running initdb"))?;
         check(output, "creating the database cluster (initdb)")?;
@@ -230,7 +253,9 @@ impl Cluster {
     fn prepare_socket_dir(&self) -> Result<(), EmbeddedError> {
         match fs::symlink_metadata(&self.socket_dir) {
             Ok(meta) => {
-                let owner = self.run_as.map_or_else(|| unsafe { libc::geteuid() }, |(uid, _)| uid);
+                let owner = self
+                    .run_as
+                    .map_or_else(|| unsafe { libc::geteuid() }, |(uid, _)| uid);
                 if !meta.is_dir() || meta.uid() != owner {
                     return Err(EmbeddedError::Command {
                         action: "preparing the socket directory".into(),
@@ -282,7 +307,11 @@ impl Cluster {
         for (name, value) in settings {
             options.push_str(&format!(" -c {name}={value}"));
         }
-        let log = self.dir.parent().expect("has a parent").join("postgres.log");
+        let log = self
+            .dir
+            .parent()
+            .expect("has a parent")
+            .join("postgres.log");
         if !log.exists() {
             File::create(&log).map_err(io("creating postgres.log"))?;
             self.chown(&log)?;
@@ -294,7 +323,16 @@ impl Cluster {
         );
         if let Err(EmbeddedError::Command { action, detail }) = result {
             let tail = fs::read_to_string(&log)
-                .map(|text| text.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" | "))
+                .map(|text| {
+                    text.lines()
+                        .rev()
+                        .take(5)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                })
                 .unwrap_or_default();
             return Err(EmbeddedError::Command {
                 action,
@@ -329,8 +367,10 @@ impl Cluster {
 
     fn chown(&self, path: &Path) -> Result<(), EmbeddedError> {
         if let Some((uid, gid)) = self.run_as {
-            std::os::unix::fs::chown(path, Some(uid), Some(gid))
-                .map_err(io(format!("handing {} to the postgres user", path.display())))?;
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(io(format!(
+                "handing {} to the postgres user",
+                path.display()
+            )))?;
         }
         Ok(())
     }
@@ -409,7 +449,10 @@ mod tests {
         fs::create_dir_all(&root).unwrap();
         let err = find_binaries(None, Some(std::ffi::OsStr::new("")), &root).unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("install the `postgresql` package"), "{message}");
+        assert!(
+            message.contains("install the `postgresql` package"),
+            "{message}"
+        );
         assert!(message.contains("DATABASE_URL"), "{message}");
         assert_eq!(message.matches(". ").count(), 0, "one sentence: {message}");
         fs::remove_dir_all(&root).unwrap();
@@ -426,9 +469,15 @@ mod tests {
         assert_eq!(found, root.join("15/bin"));
 
         let explicit = root.join("13/bin");
-        assert_eq!(find_binaries(Some(&explicit), None, &root).unwrap(), explicit);
+        assert_eq!(
+            find_binaries(Some(&explicit), None, &root).unwrap(),
+            explicit
+        );
         let bad = root.join("17/bin");
-        assert!(matches!(find_binaries(Some(&bad), None, &root), Err(EmbeddedError::BadPgBin(_))));
+        assert!(matches!(
+            find_binaries(Some(&bad), None, &root),
+            Err(EmbeddedError::BadPgBin(_))
+        ));
         fs::remove_dir_all(&root).unwrap();
     }
 }

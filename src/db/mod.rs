@@ -71,19 +71,18 @@ pub async fn pool(options: PgConnectOptions, max: u32) -> Result<PgPool, sqlx::E
 
 /// Creates `name` inside the embedded cluster if it is not there yet.
 pub async fn ensure_database(cluster: &Cluster, name: &str) -> anyhow::Result<()> {
-    let mut admin = cluster
-        .connect_options("postgres")
-        .connect()
-        .await?;
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-        .bind(name)
-        .fetch_one(&mut admin)
-        .await?;
+    let mut admin = cluster.connect_options("postgres").connect().await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+            .bind(name)
+            .fetch_one(&mut admin)
+            .await?;
     if !exists {
         // Two processes may race here; the loser's "already exists" is fine.
         let sql = format!("create database \"{}\"", name.replace('"', ""));
         if let Err(e) = sqlx::query(&sql).execute(&mut admin).await {
-            let duplicate = e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42P04");
+            let duplicate =
+                e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42P04");
             if !duplicate {
                 return Err(e.into());
             }

@@ -19,7 +19,11 @@ struct Asset {
 
 macro_rules! asset {
     ($name:literal, $content_type:literal) => {
-        ($name, include_bytes!(concat!("../../static/", $name)).as_slice(), $content_type)
+        (
+            $name,
+            include_bytes!(concat!("../../static/", $name)).as_slice(),
+            $content_type,
+        )
     };
 }
 
@@ -33,22 +37,37 @@ static ASSETS: LazyLock<HashMap<&'static str, Asset>> = LazyLock::new(|| {
         let digest = Sha256::digest(bytes);
         let version: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
         let url = format!("/static/{name}?v={version}");
-        (name, Asset { bytes, content_type, url })
+        (
+            name,
+            Asset {
+                bytes,
+                content_type,
+                url,
+            },
+        )
     })
     .collect()
 });
 
 /// The versioned URL of an embedded file.
 pub fn url(name: &str) -> &'static str {
-    ASSETS.get(name).map_or("/static/missing", |asset| asset.url.as_str())
+    ASSETS
+        .get(name)
+        .map_or("/static/missing", |asset| asset.url.as_str())
 }
 
 pub async fn serve(Path(name): Path<String>) -> Result<Response, AppError> {
     let asset = ASSETS.get(name.as_str()).ok_or(AppError::NotFound)?;
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
-            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(asset.content_type),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
         ],
         asset.bytes,
     )

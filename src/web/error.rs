@@ -33,10 +33,15 @@ pub enum AppError {
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-                AppError::Unavailable(error)
-            }
-            sqlx::Error::Database(ref db) if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) => {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => AppError::Unavailable(error),
+            sqlx::Error::Database(ref db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
+            {
                 AppError::Unavailable(error)
             }
             other => AppError::Internal(other.into()),
@@ -59,7 +64,11 @@ pub struct ErrorPage {
 }
 
 /// Renders the error page with a status; falls back to plain text if even that fails.
-pub fn error_page(status: StatusCode, heading: &'static str, message: impl Into<String>) -> Response {
+pub fn error_page(
+    status: StatusCode,
+    heading: &'static str,
+    message: impl Into<String>,
+) -> Response {
     let page = ErrorPage {
         layout: Layout::bare(heading),
         heading,
@@ -96,7 +105,9 @@ impl IntoResponse for AppError {
                 };
                 Redirect::to(&location).into_response()
             }
-            AppError::BadRequest(message) => error_page(StatusCode::BAD_REQUEST, "Bad request", message),
+            AppError::BadRequest(message) => {
+                error_page(StatusCode::BAD_REQUEST, "Bad request", message)
+            }
             AppError::TooLarge => error_page(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "Too large",
@@ -109,7 +120,9 @@ impl IntoResponse for AppError {
                     "Temporarily unavailable",
                     "Trellis cannot reach its database just now. Try again in a few seconds.",
                 );
-                response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
                 response
             }
             AppError::Internal(error) => {

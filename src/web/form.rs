@@ -28,16 +28,22 @@ where
             .extensions()
             .get::<Session>()
             .and_then(|session| session.csrf_token.clone());
-        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::TooLarge
-            } else {
-                AppError::BadRequest("The form could not be read.".into())
-            }
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::TooLarge
+                } else {
+                    AppError::BadRequest("The form could not be read.".into())
+                }
+            })?;
+        let pairs = decode_pairs(&body).ok_or_else(|| {
+            AppError::BadRequest("The form could not be read: it is not valid UTF-8 text.".into())
         })?;
-        let pairs = decode_pairs(&body)
-            .ok_or_else(|| AppError::BadRequest("The form could not be read: it is not valid UTF-8 text.".into()))?;
-        let mut tokens = pairs.iter().filter(|(name, _)| name == CSRF_FIELD).map(|(_, value)| value);
+        let mut tokens = pairs
+            .iter()
+            .filter(|(name, _)| name == CSRF_FIELD)
+            .map(|(_, value)| value);
         let token = tokens.next();
         let (Some(expected), Some(token), None) = (expected, token, tokens.next()) else {
             return Err(AppError::Csrf);
@@ -45,8 +51,9 @@ where
         if !constant_time_eq(expected.as_bytes(), token.as_bytes()) {
             return Err(AppError::Csrf);
         }
-        let value = serde_urlencoded::from_bytes(&body)
-            .map_err(|e| AppError::BadRequest(format!("The form could not be read: {}.", describe(&e))))?;
+        let value = serde_urlencoded::from_bytes(&body).map_err(|e| {
+            AppError::BadRequest(format!("The form could not be read: {}.", describe(&e)))
+        })?;
         Ok(Form(value))
     }
 }
@@ -54,7 +61,10 @@ where
 /// A serde message names fields, never types or paths; keep only that.
 fn describe(error: &serde_urlencoded::de::Error) -> String {
     let text = error.to_string();
-    if text.starts_with("duplicate field") || text.starts_with("missing field") || text.starts_with("unknown variant") {
+    if text.starts_with("duplicate field")
+        || text.starts_with("missing field")
+        || text.starts_with("unknown variant")
+    {
         text
     } else {
         "a field has a value of the wrong kind".into()
@@ -106,7 +116,10 @@ impl FieldErrors {
     }
 
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.iter().find(|(name, _)| *name == field).map(|(_, message)| message.as_str())
+        self.0
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, message)| message.as_str())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -122,7 +135,11 @@ mod tests {
     fn forms_decode_strictly() {
         assert_eq!(
             decode_pairs(b"a=1+2&b=%C3%A9&c"),
-            Some(vec![("a".into(), "1 2".into()), ("b".into(), "é".into()), ("c".into(), "".into())])
+            Some(vec![
+                ("a".into(), "1 2".into()),
+                ("b".into(), "é".into()),
+                ("c".into(), "".into())
+            ])
         );
         assert_eq!(decode_pairs(b"a=%FF"), None);
         assert_eq!(decode_pairs(&[b'a', b'=', 0xff]), None);

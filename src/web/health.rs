@@ -22,7 +22,9 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
             .fetch_one(&state.pool)
             .await;
     match applied {
-        Ok(n) if n as usize >= MIGRATOR.iter().count() => (StatusCode::OK, "ready\n").into_response(),
+        Ok(n) if n as usize >= MIGRATOR.iter().count() => {
+            (StatusCode::OK, "ready\n").into_response()
+        }
         Ok(_) => (StatusCode::SERVICE_UNAVAILABLE, "migrations pending\n").into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response(),
     }
@@ -30,7 +32,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Prometheus metrics, for loopback clients (not through a proxy) and signed-in admins;
 /// everyone else gets the same 404 as a missing page.
-pub async fn metrics(State(state): State<AppState>, request: Request) -> Result<Response, AppError> {
+pub async fn metrics(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, AppError> {
     let direct_loopback = super::peer(&request).is_some_and(|p| p.ip().is_loopback())
         && !request.headers().contains_key("x-forwarded-for");
     let admin = request
@@ -42,7 +47,10 @@ pub async fn metrics(State(state): State<AppState>, request: Request) -> Result<
         return Err(AppError::NotFound);
     }
     Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response())

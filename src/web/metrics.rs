@@ -63,11 +63,26 @@ impl Metrics {
         for ((method, route), s) in by_route {
             let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
             for (bound, count) in BUCKETS.iter().zip(s.buckets) {
-                let _ = writeln!(out, "trellis_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
+                let _ = writeln!(
+                    out,
+                    "trellis_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
             }
-            let _ = writeln!(out, "trellis_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
-            let _ = writeln!(out, "trellis_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
-            let _ = writeln!(out, "trellis_http_request_duration_seconds_count{{{labels}}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "trellis_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "trellis_http_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum
+            );
+            let _ = writeln!(
+                out,
+                "trellis_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
         }
         out
     }
@@ -88,8 +103,18 @@ mod tests {
         metrics.observe("GET", "/login", 200, Duration::from_millis(30));
         metrics.observe("GET", "/login", 303, Duration::from_millis(2));
         let text = metrics.render();
-        assert!(text.contains("trellis_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"} 2"), "{text}");
+        assert!(
+            text.contains(
+                "trellis_http_requests_total{method=\"GET\",route=\"/login\",status=\"200\"} 2"
+            ),
+            "{text}"
+        );
         assert!(text.contains("trellis_http_request_duration_seconds_bucket{method=\"GET\",route=\"/login\",le=\"0.005\"} 2"), "{text}");
-        assert!(text.contains("trellis_http_request_duration_seconds_count{method=\"GET\",route=\"/login\"} 3"), "{text}");
+        assert!(
+            text.contains(
+                "trellis_http_request_duration_seconds_count{method=\"GET\",route=\"/login\"} 3"
+            ),
+            "{text}"
+        );
     }
 }

@@ -23,7 +23,11 @@ use error::AppError;
 
 /// The address of the client: the peer, or the forwarded address when the peer is a
 /// trusted proxy.
-pub fn client_addr(headers: &HeaderMap, peer: Option<SocketAddr>, trusted_proxies: &[IpAddr]) -> String {
+pub fn client_addr(
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+    trusted_proxies: &[IpAddr],
+) -> String {
     let Some(peer) = peer.map(|p| p.ip()) else {
         return "unknown".into();
     };
@@ -44,7 +48,10 @@ pub fn client_addr(headers: &HeaderMap, peer: Option<SocketAddr>, trusted_proxie
 }
 
 pub fn peer(request: &Request) -> Option<SocketAddr> {
-    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
 }
 
 const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data:";
@@ -53,9 +60,18 @@ const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         HeaderName::from_static("cross-origin-opener-policy"),
@@ -67,7 +83,11 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
 /// Refuses unsafe requests that a browser says come from another site, before any session
 /// or form is looked at. Requests without either header (scripts, old browsers) still need
 /// the form's CSRF token.
-pub async fn cross_site_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn cross_site_guard(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     if is_safe(request.method()) {
         return next.run(request).await;
     }
@@ -75,11 +95,20 @@ pub async fn cross_site_guard(State(state): State<AppState>, request: Request, n
     let site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let cross_site = matches!(site, Some(s) if s != "same-origin" && s != "none")
-        || origin.is_some_and(|o| !state.allowed_origins.iter().any(|allowed| allowed.eq_ignore_ascii_case(o)));
+        || origin.is_some_and(|o| {
+            !state
+                .allowed_origins
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(o))
+        });
     if !cross_site {
         return next.run(request).await;
     }
-    let addr = client_addr(request.headers(), peer(&request), &state.config.trusted_proxies);
+    let addr = client_addr(
+        request.headers(),
+        peer(&request),
+        &state.config.trusted_proxies,
+    );
     let entry = audit::Entry::anonymous("request.cross_site", audit::Outcome::Refused)
         .target(request.uri().path())
         .client_addr(addr)
@@ -114,8 +143,14 @@ pub async fn telemetry(State(state): State<AppState>, request: Request, next: Ne
     let latency = started.elapsed();
     let status = response.status().as_u16();
     span.in_scope(|| {
-        tracing::info!(status, latency_ms = latency.as_secs_f64() * 1000.0, "finished");
+        tracing::info!(
+            status,
+            latency_ms = latency.as_secs_f64() * 1000.0,
+            "finished"
+        );
     });
-    state.metrics.observe(method.as_str(), &route, status, latency);
+    state
+        .metrics
+        .observe(method.as_str(), &route, status, latency);
     response
 }

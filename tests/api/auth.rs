@@ -30,16 +30,25 @@ async fn a_user_signs_in_and_sees_their_name_and_role() {
     assert_eq!(location(&response), "/");
     let html = client.get_html("/").await;
     assert_eq!(texts(&html, ".account-name"), vec!["Test Manager Manager"]);
-    assert_eq!(texts(&html, "form[action='/logout'] button"), vec!["Sign out"]);
+    assert_eq!(
+        texts(&html, "form[action='/logout'] button"),
+        vec!["Sign out"]
+    );
     let actions = app.audit_actions().await;
-    assert!(actions.contains(&("login".into(), "success".into())), "{actions:?}");
+    assert!(
+        actions.contains(&("login".into(), "success".into())),
+        "{actions:?}"
+    );
 }
 
 #[tokio::test]
 async fn the_email_is_matched_without_regard_to_case() {
     let app = spawn_app().await;
     let user = app.create_user(Role::Admin, None).await;
-    let response = app.client().login(&user.email.to_uppercase(), PASSWORD).await;
+    let response = app
+        .client()
+        .login(&user.email.to_uppercase(), PASSWORD)
+        .await;
     assert_eq!(response.status(), 303);
 }
 
@@ -57,10 +66,19 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_message_and_keep_the
     let unknown_html = unknown.text().await.unwrap();
 
     let message = texts(&wrong_html, "[role=alert]");
-    assert_eq!(message, vec!["That e-mail and password do not match an active account."]);
+    assert_eq!(
+        message,
+        vec!["That e-mail and password do not match an active account."]
+    );
     assert_eq!(message, texts(&unknown_html, "[role=alert]"));
-    assert!(wrong_html.contains(&format!("value=\"{}\"", user.email)), "the e-mail is kept");
-    assert!(!wrong_html.contains("not the password at all"), "the password is never echoed");
+    assert!(
+        wrong_html.contains(&format!("value=\"{}\"", user.email)),
+        "the e-mail is kept"
+    );
+    assert!(
+        !wrong_html.contains("not the password at all"),
+        "the password is never echoed"
+    );
     let failures = app
         .audit_actions()
         .await
@@ -76,15 +94,25 @@ async fn empty_fields_are_named_beside_the_field() {
     let response = app.client().login("", "").await;
     assert_eq!(response.status(), 422);
     let html = response.text().await.unwrap();
-    assert_eq!(texts(&html, "#field-email-error"), vec!["Enter your e-mail address."]);
-    assert_eq!(texts(&html, "#field-password-error"), vec!["Enter your password."]);
+    assert_eq!(
+        texts(&html, "#field-email-error"),
+        vec!["Enter your e-mail address."]
+    );
+    assert_eq!(
+        texts(&html, "#field-password-error"),
+        vec!["Enter your password."]
+    );
 }
 
 #[tokio::test]
 async fn a_disabled_user_cannot_sign_in() {
     let app = spawn_app().await;
     let user = app.create_user(Role::Manager, None).await;
-    sqlx::query("update users set disabled_at = now() where id = $1").bind(user.id).execute(&app.pool).await.unwrap();
+    sqlx::query("update users set disabled_at = now() where id = $1")
+        .bind(user.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let response = app.client().login(&user.email, PASSWORD).await;
     assert_eq!(response.status(), 422);
 }
@@ -95,10 +123,16 @@ async fn the_session_cookie_is_http_only_same_site_lax_and_scoped_to_the_site() 
     let user = app.create_user(Role::Manager, None).await;
     let client = app.client();
     let login_page = client.get("/login").await;
-    let anonymous = login_page.headers()["set-cookie"].to_str().unwrap().to_string();
+    let anonymous = login_page.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
     login_page.text().await.unwrap();
     let response = client.login(&user.email, PASSWORD).await;
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
     for cookie in [anonymous, cookie] {
         assert!(cookie.starts_with("trellis_session="), "{cookie}");
         assert!(cookie.contains("; HttpOnly"), "{cookie}");
@@ -126,7 +160,9 @@ async fn signing_in_changes_the_session_id_and_the_old_cookie_is_worthless() {
     let user = app.create_user(Role::Manager, None).await;
     let client = app.client();
     client.get_html("/login").await;
-    let before = client.session_cookie().expect("an anonymous session before login");
+    let before = client
+        .session_cookie()
+        .expect("an anonymous session before login");
     assert_eq!(client.login(&user.email, PASSWORD).await.status(), 303);
     let after = client.session_cookie().unwrap();
     assert_ne!(before, after);
@@ -155,7 +191,11 @@ async fn logout_ends_the_session_and_a_replayed_cookie_lands_on_the_login_page()
     let response = replay.get("/").await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/login");
-    assert!(app.audit_actions().await.contains(&("logout".into(), "success".into())));
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&("logout".into(), "success".into()))
+    );
 }
 
 #[tokio::test]
@@ -164,7 +204,9 @@ async fn a_login_without_a_csrf_token_is_refused() {
     let user = app.create_user(Role::Admin, None).await;
     let client = app.client();
     client.get_html("/login").await;
-    let response = client.post_raw("/login", &[("email", &user.email), ("password", PASSWORD)]).await;
+    let response = client
+        .post_raw("/login", &[("email", &user.email), ("password", PASSWORD)])
+        .await;
     assert_eq!(response.status(), 403);
     assert!(client.get("/").await.status() == 303, "still signed out");
 }
@@ -178,7 +220,14 @@ async fn a_token_from_another_session_is_refused() {
     let client = app.client();
     client.get_html("/login").await;
     let response = client
-        .post_raw("/login", &[("csrf_token", &foreign), ("email", &user.email), ("password", PASSWORD)])
+        .post_raw(
+            "/login",
+            &[
+                ("csrf_token", &foreign),
+                ("email", &user.email),
+                ("password", PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(response.status(), 403);
 }
@@ -197,7 +246,11 @@ async fn cross_site_posts_are_refused_by_origin_and_by_fetch_metadata() {
     let app = spawn_app().await;
     let (client, user) = app.signed_in(Role::Manager).await;
     let token = client.csrf_token("/").await;
-    for (header, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site")] {
+    for (header, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-site", "same-site"),
+    ] {
         let response = client
             .http
             .post(client.url("/logout"))
@@ -225,7 +278,14 @@ async fn cross_site_posts_are_refused_by_origin_and_by_fetch_metadata() {
         .header("origin", app.address.as_str())
         .header("sec-fetch-site", "same-origin")
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(serde_urlencoded::to_string([("csrf_token", token.as_str()), ("email", &user.email), ("password", PASSWORD)]).unwrap())
+        .body(
+            serde_urlencoded::to_string([
+                ("csrf_token", token.as_str()),
+                ("email", &user.email),
+                ("password", PASSWORD),
+            ])
+            .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -237,9 +297,17 @@ async fn an_idle_session_expires_by_the_application_clock() {
     let app = spawn_app().await;
     let (client, _) = app.signed_in(Role::Manager).await;
     app.clock.advance(chrono::Duration::minutes(59));
-    assert_eq!(client.get("/").await.status(), 200, "59 idle minutes are fine");
+    assert_eq!(
+        client.get("/").await.status(),
+        200,
+        "59 idle minutes are fine"
+    );
     app.clock.advance(chrono::Duration::minutes(59));
-    assert_eq!(client.get("/").await.status(), 200, "activity moved the idle deadline");
+    assert_eq!(
+        client.get("/").await.status(),
+        200,
+        "activity moved the idle deadline"
+    );
     app.clock.advance(chrono::Duration::minutes(61));
     let response = client.get("/").await;
     assert_eq!(response.status(), 303);
@@ -264,11 +332,26 @@ async fn next_after_login_leads_only_to_a_path_on_this_site() {
     let user = app.create_user(Role::Manager, None).await;
     let anonymous = app.client().get("/metrics?x=1").await;
     assert_eq!(anonymous.status(), 200, "loopback may read metrics");
-    for (next, expected) in [("/metrics", "/metrics"), ("//evil.example", "/"), ("https://evil.example", "/"), ("/\\evil.example", "/")] {
+    for (next, expected) in [
+        ("/metrics", "/metrics"),
+        ("//evil.example", "/"),
+        ("https://evil.example", "/"),
+        ("/\\evil.example", "/"),
+    ] {
         let client = app.client();
-        let token = client.csrf_token(&format!("/login?next={}", urlencode(next))).await;
+        let token = client
+            .csrf_token(&format!("/login?next={}", urlencode(next)))
+            .await;
         let response = client
-            .post_raw("/login", &[("csrf_token", &token), ("email", &user.email), ("password", PASSWORD), ("next", next)])
+            .post_raw(
+                "/login",
+                &[
+                    ("csrf_token", &token),
+                    ("email", &user.email),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
             .await;
         assert_eq!(location(&response), expected, "next={next}");
     }
@@ -284,10 +367,17 @@ async fn a_page_behind_login_sends_the_visitor_back_after_signing_in() {
 #[tokio::test]
 async fn each_role_gets_its_own_home_page() {
     let app = spawn_app().await;
-    for (role, heading) in [(Role::Admin, "Set-up"), (Role::Manager, "Your engagements"), (Role::Vendor, "Your scorecard")] {
+    for (role, heading) in [
+        (Role::Admin, "Set-up"),
+        (Role::Manager, "Your engagements"),
+        (Role::Vendor, "Your scorecard"),
+    ] {
         let (client, _) = app.signed_in(role).await;
         let html = client.get_html("/").await;
-        assert!(texts(&html, "h2").contains(&heading.to_string()), "{role}: {html}");
+        assert!(
+            texts(&html, "h2").contains(&heading.to_string()),
+            "{role}: {html}"
+        );
     }
 }
 

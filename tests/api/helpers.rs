@@ -63,7 +63,10 @@ fn server() -> PgConnectOptions {
 }
 
 async fn admin_connection() -> PgConnection {
-    server().connect().await.expect("connect to the test cluster")
+    server()
+        .connect()
+        .await
+        .expect("connect to the test cluster")
 }
 
 /// The migrated template database, created once per set of migrations.
@@ -76,24 +79,46 @@ async fn template() -> &'static str {
                 hasher.update(&*migration.checksum);
             }
             let digest = hasher.finalize();
-            let name = format!("tpl_{}", digest[..8].iter().map(|b| format!("{b:02x}")).collect::<String>());
+            let name = format!(
+                "tpl_{}",
+                digest[..8]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            );
             let mut conn = admin_connection().await;
-            sqlx::query("select pg_advisory_lock(7031)").execute(&mut conn).await.unwrap();
-            let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-                .bind(&name)
-                .fetch_one(&mut conn)
+            sqlx::query("select pg_advisory_lock(7031)")
+                .execute(&mut conn)
                 .await
                 .unwrap();
+            let exists: bool =
+                sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+                    .bind(&name)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap();
             if !exists {
                 let building = format!("{name}_building");
-                sqlx::query(&format!("drop database if exists {building}")).execute(&mut conn).await.unwrap();
-                sqlx::query(&format!("create database {building}")).execute(&mut conn).await.unwrap();
+                sqlx::query(&format!("drop database if exists {building}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                sqlx::query(&format!("create database {building}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
                 let mut db = server().database(&building).connect().await.unwrap();
                 MIGRATOR.run(&mut db).await.expect("migrations apply");
                 db.close().await.unwrap();
-                sqlx::query(&format!("alter database {building} rename to {name}")).execute(&mut conn).await.unwrap();
+                sqlx::query(&format!("alter database {building} rename to {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
             }
-            sqlx::query("select pg_advisory_unlock(7031)").execute(&mut conn).await.unwrap();
+            sqlx::query("select pg_advisory_unlock(7031)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
             name
         })
         .await
@@ -125,9 +150,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::from_lookup(|_| None).unwrap();
     config.bind = "127.0.0.1:0".parse().unwrap();
     configure(&mut config);
-    let pool = db::pool(server().database(&database), 5).await.expect("pool");
+    let pool = db::pool(server().database(&database), 5)
+        .await
+        .expect("pool");
     let clock = Clock::fixed(Utc::now());
-    let app = Application::build(config, pool.clone(), clock.clone()).await.expect("bind");
+    let app = Application::build(config, pool.clone(), clock.clone())
+        .await
+        .expect("bind");
     let address = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
@@ -144,7 +173,10 @@ impl Drop for TestApp {
         // `with (force)` ends the connections the pool still holds.
         let database = self.database.clone();
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             runtime.block_on(async move {
                 let mut conn = admin_connection().await;
                 let _ = sqlx::query(&format!("drop database if exists {database} with (force)"))
@@ -174,11 +206,19 @@ impl TestApp {
         let vendor_id = match vendor {
             Some(name) => {
                 let mut conn = self.pool.acquire().await.unwrap();
-                Some(trellis::users::vendor_id_by_name(&mut conn, name).await.unwrap())
+                Some(
+                    trellis::users::vendor_id_by_name(&mut conn, name)
+                        .await
+                        .unwrap(),
+                )
             }
             None => None,
         };
-        let email = format!("{}-{}@test.example", role, &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let email = format!(
+            "{}-{}@test.example",
+            role,
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        );
         let id = sqlx::query_scalar(
             "insert into users (email, name, role, vendor_id, password_hash) values ($1, $2, $3, $4, $5) returning id",
         )
@@ -190,7 +230,11 @@ impl TestApp {
         .fetch_one(&self.pool)
         .await
         .unwrap();
-        TestUser { id, email, vendor_id }
+        TestUser {
+            id,
+            email,
+            vendor_id,
+        }
     }
 
     /// A client signed in as a new user of `role`.
@@ -259,7 +303,12 @@ impl TestClient {
     }
 
     /// Reads the CSRF token from the form on `page`, then posts `fields` with it to `path`.
-    pub async fn post_form(&self, page: &str, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_form(
+        &self,
+        page: &str,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
         let token = self.csrf_token(page).await;
         let mut all = vec![("csrf_token", token.as_str())];
         all.extend_from_slice(fields);
@@ -272,7 +321,12 @@ impl TestClient {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
-        self.post_form("/login", "/login", &[("email", email), ("password", password)]).await
+        self.post_form(
+            "/login",
+            "/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
     }
 
     pub async fn logout(&self) -> reqwest::Response {
@@ -294,7 +348,8 @@ impl TestClient {
 
     pub fn set_session_cookie(&self, value: &str) {
         let url = self.base.parse().unwrap();
-        self.jar.add_cookie_str(&format!("trellis_session={value}; Path=/"), &url);
+        self.jar
+            .add_cookie_str(&format!("trellis_session={value}; Path=/"), &url);
     }
 }
 
@@ -316,7 +371,13 @@ pub fn texts(html: &str, css: &str) -> Vec<String> {
     let selector = scraper::Selector::parse(css).unwrap();
     document
         .select(&selector)
-        .map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|e| {
+            e.text()
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect()
 }
 

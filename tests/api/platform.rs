@@ -17,7 +17,10 @@ async fn healthz_and_readyz_answer() {
 #[tokio::test]
 async fn readyz_says_so_when_migrations_are_missing() {
     let app = spawn_app().await;
-    sqlx::query("delete from _sqlx_migrations").execute(&app.pool).await.unwrap();
+    sqlx::query("delete from _sqlx_migrations")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(app.client().get("/readyz").await.status(), 503);
 }
 
@@ -28,22 +31,46 @@ async fn metrics_count_requests_by_route() {
     client.get_html("/login").await;
     client.get("/no/such/page").await;
     let text = client.get("/metrics").await.text().await.unwrap();
-    assert!(text.contains(r#"trellis_http_requests_total{method="GET",route="/login",status="200"} 1"#), "{text}");
+    assert!(
+        text.contains(r#"trellis_http_requests_total{method="GET",route="/login",status="200"} 1"#),
+        "{text}"
+    );
     assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
-    assert!(text.contains("trellis_http_request_duration_seconds_bucket"), "{text}");
+    assert!(
+        text.contains("trellis_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
 async fn metrics_are_hidden_from_proxied_visitors_but_shown_to_admins() {
     let app = spawn_app().await;
     let anonymous = app.client();
-    let proxied = anonymous.http.get(anonymous.url("/metrics")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    let proxied = anonymous
+        .http
+        .get(anonymous.url("/metrics"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(proxied.status(), 404);
     let (manager, _) = app.signed_in(Role::Manager).await;
-    let response = manager.http.get(manager.url("/metrics")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    let response = manager
+        .http
+        .get(manager.url("/metrics"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 404);
     let (admin, _) = app.signed_in(Role::Admin).await;
-    let response = admin.http.get(admin.url("/metrics")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    let response = admin
+        .http
+        .get(admin.url("/metrics"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
 }
 
@@ -54,12 +81,25 @@ async fn security_headers_are_on_pages_errors_and_static_files() {
     let html = client.get_html("/login").await;
     let css = texts(&html, "head").len();
     assert_eq!(css, 1);
-    let css_url = html.split("href=\"").find(|s| s.starts_with("/static/app.css")).unwrap().split('"').next().unwrap().to_string();
+    let css_url = html
+        .split("href=\"")
+        .find(|s| s.starts_with("/static/app.css"))
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
     for path in ["/login", "/does-not-exist", css_url.as_str(), "/healthz"] {
         let response = client.get(path).await;
         let headers = response.headers();
         let csp = headers["content-security-policy"].to_str().unwrap();
-        for directive in ["default-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "form-action 'self'"] {
+        for directive in [
+            "default-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ] {
             assert!(csp.contains(directive), "{path}: {csp}");
         }
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
@@ -74,11 +114,23 @@ async fn static_files_are_cached_for_a_long_time_and_pages_are_not() {
     let login = client.get("/login").await;
     assert_eq!(login.headers()["cache-control"], "no-store");
     let html = login.text().await.unwrap();
-    let css_url = html.split("href=\"").find(|s| s.starts_with("/static/app.css")).unwrap().split('"').next().unwrap().to_string();
+    let css_url = html
+        .split("href=\"")
+        .find(|s| s.starts_with("/static/app.css"))
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
     let css = client.get(&css_url).await;
     assert_eq!(css.status(), 200);
     assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
-    assert!(css.headers()["cache-control"].to_str().unwrap().contains("max-age=31536000"));
+    assert!(
+        css.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=31536000")
+    );
     assert_eq!(client.get("/static/../Cargo.toml").await.status(), 404);
 }
 
@@ -89,7 +141,10 @@ async fn an_unknown_page_is_a_real_404_page_without_internals() {
     assert_eq!(response.status(), 404);
     let html = response.text().await.unwrap();
     assert_eq!(texts(&html, "h1"), vec!["Page not found"]);
-    assert!(texts(&html, "a.skip-link").len() == 1, "rendered in the layout");
+    assert!(
+        texts(&html, "a.skip-link").len() == 1,
+        "rendered in the layout"
+    );
 }
 
 #[tokio::test]
@@ -98,7 +153,12 @@ async fn an_oversized_body_is_refused_with_413() {
     let client = app.client();
     let token = client.csrf_token("/login").await;
     let big = "x".repeat(100 * 1024);
-    let response = client.post_raw("/login", &[("csrf_token", &token), ("email", &big), ("password", "x")]).await;
+    let response = client
+        .post_raw(
+            "/login",
+            &[("csrf_token", &token), ("email", &big), ("password", "x")],
+        )
+        .await;
     assert_eq!(response.status(), 413);
 }
 
@@ -120,7 +180,15 @@ async fn a_malformed_body_is_refused_with_400_not_500() {
         .unwrap();
     assert_eq!(response.status(), 400);
     let duplicate = client
-        .post_raw("/login", &[("csrf_token", &token), ("email", "a@b.example"), ("email", "c@d.example"), ("password", "x")])
+        .post_raw(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("email", "a@b.example"),
+                ("email", "c@d.example"),
+                ("password", "x"),
+            ],
+        )
         .await;
     assert_eq!(duplicate.status(), 400);
 }
@@ -128,10 +196,21 @@ async fn a_malformed_body_is_refused_with_400_not_500() {
 #[tokio::test]
 async fn every_demo_account_can_sign_in_after_seeding_twice() {
     let app = spawn_app().await;
-    trellis::seed::demo(&app.pool, "UTC", app.clock.now()).await.unwrap();
-    let accounts = trellis::seed::demo(&app.pool, "UTC", app.clock.now()).await.unwrap();
-    let users: i64 = sqlx::query_scalar("select count(*) from users").fetch_one(&app.pool).await.unwrap();
-    assert_eq!(users as usize, DEMO_ACCOUNTS.len(), "a second run creates nothing new");
+    trellis::seed::demo(&app.pool, "UTC", app.clock.now())
+        .await
+        .unwrap();
+    let accounts = trellis::seed::demo(&app.pool, "UTC", app.clock.now())
+        .await
+        .unwrap();
+    let users: i64 = sqlx::query_scalar("select count(*) from users")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        users as usize,
+        DEMO_ACCOUNTS.len(),
+        "a second run creates nothing new"
+    );
     for account in accounts {
         let client = app.client();
         let response = client.login(account.email, account.password).await;
@@ -153,9 +232,24 @@ async fn every_demo_account_can_sign_in_after_seeding_twice() {
 async fn the_audit_log_refuses_updates_and_deletes() {
     let app = spawn_app().await;
     app.signed_in(Role::Admin).await;
-    assert!(sqlx::query("update audit_log set outcome = 'failure'").execute(&app.pool).await.is_err());
-    assert!(sqlx::query("delete from audit_log").execute(&app.pool).await.is_err());
-    assert!(sqlx::query("truncate audit_log").execute(&app.pool).await.is_err());
+    assert!(
+        sqlx::query("update audit_log set outcome = 'failure'")
+            .execute(&app.pool)
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query("delete from audit_log")
+            .execute(&app.pool)
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query("truncate audit_log")
+            .execute(&app.pool)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -164,10 +258,11 @@ async fn no_session_id_or_password_reaches_the_audit_log() {
     let (client, user) = app.signed_in(Role::Admin).await;
     app.client().login(&user.email, "wrong password here").await;
     let cookie = client.session_cookie().unwrap();
-    let dump: String = sqlx::query_scalar("select coalesce(string_agg(audit_log::text, ' '), '') from audit_log")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let dump: String =
+        sqlx::query_scalar("select coalesce(string_agg(audit_log::text, ' '), '') from audit_log")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert!(!dump.contains(&cookie));
     assert!(!dump.contains(crate::helpers::PASSWORD));
     assert!(!dump.contains("wrong password here"));
