@@ -31,6 +31,9 @@ pub struct Config {
     pub session_absolute: Duration,
     /// Proxies whose `X-Forwarded-For` is believed; nobody else's is.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Routes that exist only for the tests (a handler that panics); never from the
+    /// environment.
+    pub test_routes: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +135,7 @@ impl Config {
             session_idle: Duration::from_secs(idle_minutes.max(1) * 60),
             session_absolute: Duration::from_secs(absolute_hours.max(1) * 3600),
             trusted_proxies,
+            test_routes: false,
         })
     }
 

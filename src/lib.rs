@@ -1,5 +1,6 @@
 //! Trellis: a web portal for governing outsourced IT vendors without micromanaging them.
 
+pub mod account;
 pub mod audit;
 pub mod auth;
 pub mod cli;

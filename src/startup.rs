@@ -5,11 +5,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use axum::Router;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::MethodRouter;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -21,7 +25,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::web::error::{AppError, internal_error_page};
 use crate::web::metrics::Metrics;
-use crate::{auth, home, web};
+use crate::{account, audit, auth, home, users, web};
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -49,22 +53,93 @@ impl AppState {
     }
 }
 
-/// Every route of the application.
-pub fn router(state: AppState) -> Router {
-    let pages = Router::new()
-        .route("/", get(home::show))
-        .route("/login", get(auth::login::show).post(auth::login::submit))
-        .route("/logout", post(auth::login::logout))
-        .route("/metrics", get(web::health::metrics))
-        .layer(from_fn_with_state(state.clone(), auth::session::load));
+/// The routes of the application, registered through one builder so that the route-table
+/// test can walk every one of them.
+pub struct Routes {
+    by_path: BTreeMap<&'static str, MethodRouter<AppState>>,
+    list: Vec<(Method, &'static str)>,
+}
 
-    let open = Router::new()
-        .route("/healthz", get(web::health::healthz))
-        .route("/readyz", get(web::health::readyz))
-        .route("/static/{name}", get(web::assets::serve));
+impl Routes {
+    fn new() -> Routes {
+        Routes {
+            by_path: BTreeMap::new(),
+            list: Vec::new(),
+        }
+    }
 
-    pages
-        .merge(open)
+    fn add(mut self, method: Method, path: &'static str, route: impl FnOnce(MethodRouter<AppState>) -> MethodRouter<AppState>) -> Routes {
+        let existing = self.by_path.remove(path).unwrap_or_default();
+        self.by_path.insert(path, route(existing));
+        self.list.push((method, path));
+        self
+    }
+
+    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Routes {
+        self.add(Method::GET, path, |r| r.get(handler))
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Routes {
+        self.add(Method::POST, path, |r| r.post(handler))
+    }
+
+    /// Every (method, path) registered.
+    pub fn list(&self) -> &[(Method, &'static str)] {
+        &self.list
+    }
+
+    fn into_router(self) -> Router<AppState> {
+        self.by_path
+            .into_iter()
+            .fold(Router::new(), |router, (path, route)| router.route(path, route))
+    }
+}
+
+/// Pages: behind the session loader.
+fn pages(config: &Config) -> Routes {
+    let routes = Routes::new()
+        .get("/", home::show)
+        .get("/login", auth::login::show)
+        .post("/login", auth::login::submit)
+        .post("/logout", auth::login::logout)
+        .get("/account/password", account::show)
+        .post("/account/password", account::change)
+        .get("/set-password/{token}", users::invite::show)
+        .post("/set-password/{token}", users::invite::set)
+        .get("/admin/users", users::admin::list)
+        .get("/admin/users/new", users::admin::new)
+        .post("/admin/users/new", users::admin::create)
+        .get("/admin/users/{id}", users::admin::show)
+        .post("/admin/users/{id}", users::admin::update)
+        .post("/admin/users/{id}/disable", users::admin::disable)
+        .post("/admin/users/{id}/enable", users::admin::enable)
+        .post("/admin/users/{id}/password-link", users::admin::password_link)
+        .get("/admin/audit", audit::pages::list)
+        .get("/metrics", web::health::metrics);
+    if config.test_routes {
+        routes.get("/__test/panic", web::health::panic)
+    } else {
+        routes
+    }
+}
+
+/// Open routes: no session involved.
+fn open() -> Routes {
+    Routes::new()
+        .get("/healthz", web::health::healthz)
+        .get("/readyz", web::health::readyz)
+        .get("/static/{name}", web::assets::serve)
+}
+
+/// Every route of the application with the list of what was registered.
+pub fn router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
+    let pages = pages(&state.config);
+    let open = open();
+    let list = pages.list().iter().chain(open.list()).cloned().collect();
+    let router = pages
+        .into_router()
+        .layer(from_fn_with_state(state.clone(), auth::session::load))
+        .merge(open.into_router())
         .fallback(|| async { AppError::NotFound })
         .layer(
             ServiceBuilder::new()
@@ -73,20 +148,19 @@ pub fn router(state: AppState) -> Router {
                 .layer(from_fn(web::security_headers))
                 .layer(from_fn_with_state(state.clone(), web::telemetry))
                 .layer(CatchPanicLayer::custom(|_| internal_error_page()))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    REQUEST_TIMEOUT,
-                ))
+                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT))
                 .layer(from_fn_with_state(state.clone(), web::cross_site_guard)),
         )
-        .with_state(state)
+        .with_state(state);
+    (router, list)
 }
 
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    routes: Vec<(Method, &'static str)>,
     state: AppState,
 }
 
@@ -104,11 +178,18 @@ impl Application {
             config.public_url = crate::config::derive_public_url(config.bind);
         }
         let state = AppState::new(config, pool, clock);
+        let (router, routes) = router(state.clone());
         Ok(Application {
             listener,
-            router: router(state.clone()),
+            router,
+            routes,
             state,
         })
+    }
+
+    /// Every (method, path) the router serves.
+    pub fn routes(&self) -> &[(Method, &'static str)] {
+        &self.routes
     }
 
     pub fn state(&self) -> &AppState {

@@ -1,17 +1,17 @@
 //! Signing in and out.
 
 use askama::Template;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use std::net::SocketAddr;
 
 use super::password::{self, Verified};
-use super::session;
-use super::{Role, Session, User};
+use super::throttle::{self, Verdict};
+use super::{Role, Session, User, session};
 use crate::audit::{self, Outcome};
 use crate::startup::AppState;
+use crate::web::ClientAddr;
 use crate::web::error::Result;
 use crate::web::form::{FieldErrors, Form};
 use crate::web::layout::{Flash, Layout};
@@ -25,7 +25,7 @@ struct LoginPage {
     email: String,
     next: String,
     errors: FieldErrors,
-    message: Option<&'static str>,
+    message: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -33,59 +33,38 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// The login form. A visitor without a session gets an anonymous one, so that the form's
-/// CSRF token is bound to something.
-pub async fn show(
-    State(state): State<AppState>,
-    session: Session,
-    Query(query): Query<NextQuery>,
-) -> Result<Response> {
+/// The login form.
+pub async fn show(State(state): State<AppState>, session: Session, Query(query): Query<NextQuery>) -> Result<Response> {
     if session.user.is_some() {
         return Ok(Redirect::to("/").into_response());
     }
     let next = safe_next(query.next.as_deref()).to_string();
-    render_form(
-        &state,
-        session,
-        String::new(),
-        next,
-        FieldErrors::default(),
-        None,
-        StatusCode::OK,
-    )
-    .await
+    render_form(&state, session, LoginForm { next, ..LoginForm::default() }, FieldErrors::default(), None, StatusCode::OK).await
 }
 
-/// Renders the login form, creating an anonymous session first when there is none.
 async fn render_form(
     state: &AppState,
     mut session: Session,
-    email: String,
-    next: String,
+    form: LoginForm,
     errors: FieldErrors,
-    message: Option<&'static str>,
+    message: Option<String>,
     status: StatusCode,
 ) -> Result<Response> {
     let mut headers = HeaderMap::new();
-    if session.csrf_token.is_none() {
-        let new = session::create(&state.pool, None, None, state.clock.now()).await?;
-        headers.insert(
-            header::SET_COOKIE,
-            session::set_cookie(&new.token, state.config.secure_cookies()),
-        );
-        session.csrf_token = Some(new.csrf_token);
+    if let Some(cookie) = session::ensure(state, &mut session).await? {
+        headers.insert(header::SET_COOKIE, cookie);
     }
     let page = LoginPage {
         layout: Layout::new(&session, "Sign in", "/login"),
-        email,
-        next,
+        email: form.email.trim().to_string(),
+        next: safe_next(Some(&form.next)).to_string(),
         errors,
         message,
     };
     Ok((status, headers, Html(page.render()?)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
     email: String,
@@ -109,13 +88,10 @@ struct Account {
 pub async fn submit(
     State(state): State<AppState>,
     session: Session,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    ClientAddr(addr): ClientAddr,
     Form(form): Form<LoginForm>,
 ) -> Result<Response> {
     let email = form.email.trim().to_string();
-    let next = safe_next(Some(&form.next)).to_string();
-    let addr = crate::web::client_addr(&headers, Some(peer), &state.config.trusted_proxies);
     let mut errors = FieldErrors::default();
     if email.is_empty() {
         errors.add("email", "Enter your e-mail address.");
@@ -124,16 +100,20 @@ pub async fn submit(
         errors.add("password", "Enter your password.");
     }
     if !errors.is_empty() {
-        return render_form(
-            &state,
-            session,
-            email,
-            next,
-            errors,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return render_form(&state, session, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let now = state.clock.now();
+
+    if let Verdict::Locked { minutes, by_account } = throttle::check(&state.pool, &email, &addr, now).await? {
+        audit::Entry::anonymous("login.locked", Outcome::Refused)
+            .claimed_email(&email)
+            .client_addr(addr)
+            .details(serde_json::json!({ "by": if by_account { "account" } else { "address" } }))
+            .write(&state.pool, now)
+            .await?;
+        let unit = if minutes == 1 { "minute" } else { "minutes" };
+        let message = format!("Too many failed sign-ins. Try again in {minutes} {unit}.");
+        return render_form(&state, session, form, FieldErrors::default(), Some(message), StatusCode::TOO_MANY_REQUESTS).await;
     }
 
     let account: Option<Account> = sqlx::query_as(
@@ -145,21 +125,11 @@ pub async fn submit(
     .await?;
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
     let verified = password::verify(form.password.clone(), stored).await?;
-    let now = state.clock.now();
 
     let account = match (account, verified) {
-        (Some(account), Verified::Yes | Verified::YesButRehash) => {
-            if verified == Verified::YesButRehash {
-                let rehashed = password::hash(form.password).await?;
-                sqlx::query("update users set password_hash = $2 where id = $1")
-                    .bind(account.id)
-                    .bind(rehashed)
-                    .execute(&state.pool)
-                    .await?;
-            }
-            account
-        }
+        (Some(account), Verified::Yes | Verified::YesButRehash) => account,
         (account, _) => {
+            throttle::record(&state.pool, &email, &addr, false, now).await?;
             let mut entry = audit::Entry::anonymous("login", Outcome::Failure)
                 .claimed_email(&email)
                 .client_addr(addr);
@@ -167,21 +137,24 @@ pub async fn submit(
                 entry = entry.target(format!("user:{}", account.id));
             }
             entry.write(&state.pool, now).await?;
-            return render_form(
-                &state,
-                session,
-                email,
-                next,
-                FieldErrors::default(),
-                Some(WRONG_CREDENTIALS),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            let message = Some(WRONG_CREDENTIALS.to_string());
+            return render_form(&state, session, form, FieldErrors::default(), message, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
+    };
+    let rehashed = match verified {
+        Verified::YesButRehash => Some(password::hash(form.password).await?),
+        _ => None,
     };
 
     // A new session id at login: whatever cookie came before is worthless now.
     let mut tx = state.pool.begin().await?;
+    if let Some(rehashed) = rehashed {
+        sqlx::query("update users set password_hash = $2 where id = $1")
+            .bind(account.id)
+            .bind(rehashed)
+            .execute(&mut *tx)
+            .await?;
+    }
     if let Some(old) = &session.id_hash {
         session::delete(&mut *tx, old).await?;
     }
@@ -196,32 +169,30 @@ pub async fn submit(
     };
     audit::Entry::by(&user, "login", Outcome::Success)
         .target(format!("user:{}", user.id))
-        .client_addr(addr)
+        .client_addr(addr.clone())
         .write(&mut *tx, now)
         .await?;
     tx.commit().await?;
+    throttle::record(&state.pool, &email, &addr, true, now).await?;
     tracing::info!(user_id = user.id, "signed in");
 
-    let mut response = Redirect::to(&next).into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        session::set_cookie(&new.token, state.config.secure_cookies()),
-    );
+    let mut response = Redirect::to(safe_next(Some(&form.next))).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session::set_cookie(&new.token, state.config.secure_cookies()));
     Ok(response)
 }
 
 #[derive(Debug, Deserialize)]
-pub struct LogoutForm {}
+pub struct EmptyForm {}
 
 pub async fn logout(
     State(state): State<AppState>,
     session: Session,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(_): Form<LogoutForm>,
+    ClientAddr(addr): ClientAddr,
+    Form(_): Form<EmptyForm>,
 ) -> Result<Response> {
     let now = state.clock.now();
-    let addr = crate::web::client_addr(&headers, Some(peer), &state.config.trusted_proxies);
     let mut tx = state.pool.begin().await?;
     if let Some(id_hash) = &session.id_hash {
         session::delete(&mut *tx, id_hash).await?;
@@ -234,19 +205,12 @@ pub async fn logout(
             .await?;
     }
     // A fresh anonymous session carries the goodbye to the login page.
-    let new = session::create(
-        &mut *tx,
-        None,
-        Some(&Flash::success("You are signed out.")),
-        now,
-    )
-    .await?;
+    let new = session::create(&mut *tx, None, Some(&Flash::success("You are signed out.")), now).await?;
     tx.commit().await?;
     let mut response = Redirect::to("/login").into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        session::set_cookie(&new.token, state.config.secure_cookies()),
-    );
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session::set_cookie(&new.token, state.config.secure_cookies()));
     Ok(response)
 }
 
@@ -282,10 +246,7 @@ mod tests {
         ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
         }
-        assert_eq!(
-            safe_next(Some("/vendors/3?tab=kpis")),
-            "/vendors/3?tab=kpis"
-        );
+        assert_eq!(safe_next(Some("/vendors/3?tab=kpis")), "/vendors/3?tab=kpis");
         assert_eq!(safe_next(None), "/");
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod login;
 pub mod password;
+pub mod policy;
 pub mod session;
+pub mod throttle;
 
 use std::fmt;
 

@@ -151,6 +151,27 @@ pub async fn create(
     Ok(NewSession { token, csrf_token })
 }
 
+/// Gives a visitor without a session an anonymous one, so that a form's CSRF token is bound
+/// to something; returns the cookie to set when it did.
+pub async fn ensure(state: &AppState, session: &mut Session) -> Result<Option<HeaderValue>, sqlx::Error> {
+    if session.csrf_token.is_some() {
+        return Ok(None);
+    }
+    let new = create(&state.pool, None, None, state.clock.now()).await?;
+    session.csrf_token = Some(new.csrf_token);
+    Ok(Some(set_cookie(&new.token, state.config.secure_cookies())))
+}
+
+/// Ends every session of a user, or every one but `keep`.
+pub async fn delete_for_user(db: impl PgExecutor<'_>, user_id: i64, keep: Option<&[u8]>) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query("delete from sessions where user_id = $1 and id_hash is distinct from $2")
+        .bind(user_id)
+        .bind(keep)
+        .execute(db)
+        .await?;
+    Ok(result.rows_affected())
+}
+
 pub async fn delete(db: impl PgExecutor<'_>, id_hash: &[u8]) -> Result<(), sqlx::Error> {
     sqlx::query("delete from sessions where id_hash = $1")
         .bind(id_hash)

@@ -6,7 +6,9 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
+use crate::audit::{self, Outcome};
 use crate::auth::Session;
+use crate::startup::AppState;
 
 use super::error::AppError;
 
@@ -16,18 +18,18 @@ pub const CSRF_FIELD: &str = "csrf_token";
 #[derive(Debug)]
 pub struct Form<T>(pub T);
 
-impl<S, T> FromRequest<S> for Form<T>
+impl<T> FromRequest<AppState> for Form<T>
 where
-    S: Send + Sync,
     T: DeserializeOwned,
 {
     type Rejection = AppError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let expected = request
-            .extensions()
-            .get::<Session>()
-            .and_then(|session| session.csrf_token.clone());
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = request.extensions().get::<Session>().cloned().unwrap_or_default();
+        let expected = session.csrf_token.clone();
+        let path = request.uri().path().to_string();
+        let peer = super::peer(&request);
+        let addr = super::client_addr(request.headers(), peer, &state.config.trusted_proxies);
         let body = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
@@ -45,10 +47,18 @@ where
             .filter(|(name, _)| name == CSRF_FIELD)
             .map(|(_, value)| value);
         let token = tokens.next();
-        let (Some(expected), Some(token), None) = (expected, token, tokens.next()) else {
-            return Err(AppError::Csrf);
+        let valid = match (expected, token, tokens.next()) {
+            (Some(expected), Some(token), None) => constant_time_eq(expected.as_bytes(), token.as_bytes()),
+            _ => false,
         };
-        if !constant_time_eq(expected.as_bytes(), token.as_bytes()) {
+        if !valid {
+            let entry = match &session.user {
+                Some(user) => audit::Entry::by(user, "request.csrf", Outcome::Refused),
+                None => audit::Entry::anonymous("request.csrf", Outcome::Refused),
+            };
+            if let Err(e) = entry.target(path).client_addr(addr).write(&state.pool, state.clock.now()).await {
+                tracing::warn!(error = %e, "could not audit a refused form");
+            }
             return Err(AppError::Csrf);
         }
         let value = serde_urlencoded::from_bytes(&body).map_err(|e| {

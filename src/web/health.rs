@@ -55,3 +55,8 @@ pub async fn metrics(
     )
         .into_response())
 }
+
+/// Panics, so the tests can see a panic become a 500 page while the server keeps serving.
+pub async fn panic() -> &'static str {
+    panic!("the test route panicked on purpose")
+}

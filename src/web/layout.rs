@@ -30,6 +30,7 @@ impl Flash {
             "success" => "success",
             "warning" => "warning",
             "error" => "error",
+            "link" => "link",
             _ => "info",
         };
         Flash {
@@ -68,7 +69,7 @@ pub struct Layout {
 /// The navigation each role gets; `current` marks the page shown.
 fn navigation(role: Role, current: &str) -> Vec<NavItem> {
     let items: &[(&'static str, &'static str)] = match role {
-        Role::Admin => &[("/", "Home")],
+        Role::Admin => &[("/", "Home"), ("/admin/users", "Users"), ("/admin/audit", "Audit log")],
         Role::Manager => &[("/", "Home")],
         Role::Vendor => &[("/", "Home")],
     };
@@ -77,7 +78,7 @@ fn navigation(role: Role, current: &str) -> Vec<NavItem> {
         .map(|&(href, label)| NavItem {
             href,
             label,
-            current: href == current,
+            current: href == current || (href != "/" && current.starts_with(href)),
         })
         .collect()
 }

@@ -7,6 +7,7 @@ pub mod form;
 pub mod health;
 pub mod layout;
 pub mod metrics;
+pub mod paging;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -45,6 +46,22 @@ pub fn client_addr(
         }
     }
     peer.to_string()
+}
+
+/// The client's address as [`client_addr`] decides it.
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub String);
+
+impl axum::extract::FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+        Ok(ClientAddr(client_addr(&parts.headers, peer, &state.config.trusted_proxies)))
+    }
 }
 
 pub fn peer(request: &Request) -> Option<SocketAddr> {

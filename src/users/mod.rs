@@ -1,4 +1,8 @@
-//! Creating user accounts (the CLI today; the admin pages build on it).
+//! User accounts: creation from the command line, administration pages, and the
+//! set-password links new users start from.
+
+pub mod admin;
+pub mod invite;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -113,4 +117,41 @@ pub async fn create(
         .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// How long a set-password link stays valid.
+pub const LINK_LIFETIME: chrono::Duration = chrono::Duration::hours(72);
+
+/// Replaces any unused set-password link of a user with a new one and returns its token.
+/// Only the token's hash is stored.
+pub async fn new_password_link(
+    db: &mut PgConnection,
+    user_id: i64,
+    created_by: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<String, sqlx::Error> {
+    sqlx::query("delete from password_tokens where user_id = $1 and used_at is null")
+        .bind(user_id)
+        .execute(&mut *db)
+        .await?;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    sqlx::query(
+        "insert into password_tokens (token_hash, user_id, created_by, created_at, expires_at)
+         values ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_hash(&token))
+    .bind(user_id)
+    .bind(created_by)
+    .bind(now)
+    .bind(now + LINK_LIFETIME)
+    .execute(&mut *db)
+    .await?;
+    Ok(token)
+}
+
+pub fn token_hash(token: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes()).to_vec()
 }

@@ -1,5 +1,8 @@
 //! The append-only audit log: who did what to what, when, from where, and how it ended.
+//! Writing entries lives here; the admin pages in [`pages`].
 //! Never give it a password, token or session id.
+
+pub mod pages;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
