@@ -26,7 +26,11 @@ struct PasswordPage {
 
 fn page(current: &CurrentUser, errors: FieldErrors, status: StatusCode) -> Result<Response> {
     let page = PasswordPage {
-        layout: Layout::new(&current.session, "Change your password", "/account/password"),
+        layout: Layout::new(
+            &current.session,
+            "Change your password",
+            "/account/password",
+        ),
         errors,
         email: current.user.email.clone(),
     };
@@ -68,14 +72,20 @@ pub async fn change(
         return page(&current, errors, StatusCode::UNPROCESSABLE_ENTITY);
     }
     // Guessing the current password from a borrowed session is throttled like a login.
-    if let Verdict::Locked { minutes, .. } = throttle::check(&state.pool, &user.email, &addr, now).await? {
-        errors.add("current", format!("Too many wrong passwords. Try again in {minutes} minutes."));
+    if let Verdict::Locked { minutes, .. } =
+        throttle::check(&state.pool, &user.email, &addr, now).await?
+    {
+        errors.add(
+            "current",
+            format!("Too many wrong passwords. Try again in {minutes} minutes."),
+        );
         return page(&current, errors, StatusCode::TOO_MANY_REQUESTS);
     }
-    let stored: Option<String> = sqlx::query_scalar("select password_hash from users where id = $1")
-        .bind(user.id)
-        .fetch_one(&state.pool)
-        .await?;
+    let stored: Option<String> =
+        sqlx::query_scalar("select password_hash from users where id = $1")
+            .bind(user.id)
+            .fetch_one(&state.pool)
+            .await?;
     if password::verify(form.current, stored).await? == Verified::No {
         throttle::record(&state.pool, &user.email, &addr, false, now).await?;
         audit::Entry::by(user, "password.change", Outcome::Failure)
@@ -93,7 +103,8 @@ pub async fn change(
         .bind(hash)
         .execute(&mut *tx)
         .await?;
-    let ended = session::delete_for_user(&mut *tx, user.id, current.session.id_hash.as_deref()).await?;
+    let ended =
+        session::delete_for_user(&mut *tx, user.id, current.session.id_hash.as_deref()).await?;
     audit::Entry::by(user, "password.change", Outcome::Success)
         .target(format!("user:{}", user.id))
         .client_addr(addr)
@@ -101,7 +112,8 @@ pub async fn change(
         .write(&mut *tx, now)
         .await?;
     if let Some(id_hash) = &current.session.id_hash {
-        let flash = Flash::success("Your password has been changed. Any other sessions were signed out.");
+        let flash =
+            Flash::success("Your password has been changed. Any other sessions were signed out.");
         session::set_flash(&mut *tx, id_hash, &flash).await?;
     }
     tx.commit().await?;

@@ -8,12 +8,12 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::Method;
-use axum::routing::MethodRouter;
-use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::MethodRouter;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -68,7 +68,12 @@ impl Routes {
         }
     }
 
-    fn add(mut self, method: Method, path: &'static str, route: impl FnOnce(MethodRouter<AppState>) -> MethodRouter<AppState>) -> Routes {
+    fn add(
+        mut self,
+        method: Method,
+        path: &'static str,
+        route: impl FnOnce(MethodRouter<AppState>) -> MethodRouter<AppState>,
+    ) -> Routes {
         let existing = self.by_path.remove(path).unwrap_or_default();
         self.by_path.insert(path, route(existing));
         self.list.push((method, path));
@@ -91,7 +96,9 @@ impl Routes {
     fn into_router(self) -> Router<AppState> {
         self.by_path
             .into_iter()
-            .fold(Router::new(), |router, (path, route)| router.route(path, route))
+            .fold(Router::new(), |router, (path, route)| {
+                router.route(path, route)
+            })
     }
 }
 
@@ -113,7 +120,10 @@ fn pages(config: &Config) -> Routes {
         .post("/admin/users/{id}", users::admin::update)
         .post("/admin/users/{id}/disable", users::admin::disable)
         .post("/admin/users/{id}/enable", users::admin::enable)
-        .post("/admin/users/{id}/password-link", users::admin::password_link)
+        .post(
+            "/admin/users/{id}/password-link",
+            users::admin::password_link,
+        )
         .get("/admin/audit", audit::pages::list)
         .get("/metrics", web::health::metrics);
     if config.test_routes {
@@ -148,7 +158,10 @@ pub fn router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
                 .layer(from_fn(web::security_headers))
                 .layer(from_fn_with_state(state.clone(), web::telemetry))
                 .layer(CatchPanicLayer::custom(|_| internal_error_page()))
-                .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    REQUEST_TIMEOUT,
+                ))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT))
                 .layer(from_fn_with_state(state.clone(), web::cross_site_guard)),
         )

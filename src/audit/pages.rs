@@ -1,7 +1,7 @@
 //! The audit log for admins: newest first, filtered by actor, action and date range.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::auth::policy::Admin;
 use crate::startup::AppState;
 use crate::web::error::Result;
-use crate::web::form::FieldErrors;
+use crate::web::form::{FieldErrors, Query};
 use crate::web::layout::Layout;
 use crate::web::paging::{self, Pager};
 
@@ -88,7 +88,11 @@ fn start_of(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
         .and_local_timezone(zone)
         .earliest()
         // A zone that skips midnight starts the day an hour later.
-        .or_else(|| (midnight + chrono::Duration::hours(1)).and_local_timezone(zone).earliest())
+        .or_else(|| {
+            (midnight + chrono::Duration::hours(1))
+                .and_local_timezone(zone)
+                .earliest()
+        })
         .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
 }
 
@@ -106,19 +110,30 @@ fn parse_date(raw: &str, field: &'static str, errors: &mut FieldErrors) -> Optio
     }
 }
 
-pub async fn list(State(state): State<AppState>, Admin(current): Admin, Query(query): Query<AuditQuery>) -> Result<Response> {
-    let zone: Tz = current.user.time_zone.parse().unwrap_or(state.config.time_zone);
+pub async fn list(
+    State(state): State<AppState>,
+    Admin(current): Admin,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response> {
+    let zone: Tz = current
+        .user
+        .time_zone
+        .parse()
+        .unwrap_or(state.config.time_zone);
     let actor = query.actor.unwrap_or_default();
-    let action = query.action.filter(|a| ACTIONS.contains(&a.as_str())).unwrap_or_default();
+    let action = query
+        .action
+        .filter(|a| ACTIONS.contains(&a.as_str()))
+        .unwrap_or_default();
     let from = query.from.unwrap_or_default();
     let to = query.to.unwrap_or_default();
     let mut errors = FieldErrors::default();
     let from_date = parse_date(&from, "from", &mut errors);
     let to_date = parse_date(&to, "to", &mut errors);
-    if let (Some(f), Some(t)) = (from_date, to_date) {
-        if t < f {
-            errors.add("to", "The end date is before the start date.");
-        }
+    if let (Some(f), Some(t)) = (from_date, to_date)
+        && t < f
+    {
+        errors.add("to", "The end date is before the start date.");
     }
     let page = paging::page_number(query.page.as_deref());
     let rows: Vec<Row> = sqlx::query_as(
@@ -142,7 +157,12 @@ pub async fn list(State(state): State<AppState>, Admin(current): Admin, Query(qu
     let total = rows.first().map_or(0, |r| r.total);
     let pager = Pager::new(
         "/admin/audit",
-        &[("actor", &actor), ("action", &action), ("from", &from), ("to", &to)],
+        &[
+            ("actor", &actor),
+            ("action", &action),
+            ("from", &from),
+            ("to", &to),
+        ],
         page,
         PER_PAGE,
         total,
@@ -150,7 +170,11 @@ pub async fn list(State(state): State<AppState>, Admin(current): Admin, Query(qu
     let entries = rows
         .into_iter()
         .map(|r| Entry {
-            at: r.at.with_timezone(&zone).format("%Y-%m-%d %H:%M:%S").to_string(),
+            at: r
+                .at
+                .with_timezone(&zone)
+                .format("%Y-%m-%d %H:%M:%S")
+                .to_string(),
             actor: r.actor_email.unwrap_or_else(|| "—".into()),
             role: r.actor_role.unwrap_or_default(),
             action: r.action,
@@ -159,7 +183,11 @@ pub async fn list(State(state): State<AppState>, Admin(current): Admin, Query(qu
             client_addr: r.client_addr.unwrap_or_default(),
         })
         .collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let page = AuditPage {
         layout: Layout::new(&current.session, "Audit log", "/admin/audit"),
         entries,

@@ -1,7 +1,7 @@
 //! Signing in and out.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use crate::audit::{self, Outcome};
 use crate::startup::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::Result;
-use crate::web::form::{FieldErrors, Form};
+use crate::web::form::{FieldErrors, Form, Query};
 use crate::web::layout::{Flash, Layout};
 
 const WRONG_CREDENTIALS: &str = "That e-mail and password do not match an active account.";
@@ -34,12 +34,27 @@ pub struct NextQuery {
 }
 
 /// The login form.
-pub async fn show(State(state): State<AppState>, session: Session, Query(query): Query<NextQuery>) -> Result<Response> {
+pub async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<NextQuery>,
+) -> Result<Response> {
     if session.user.is_some() {
         return Ok(Redirect::to("/").into_response());
     }
     let next = safe_next(query.next.as_deref()).to_string();
-    render_form(&state, session, LoginForm { next, ..LoginForm::default() }, FieldErrors::default(), None, StatusCode::OK).await
+    render_form(
+        &state,
+        session,
+        LoginForm {
+            next,
+            ..LoginForm::default()
+        },
+        FieldErrors::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 async fn render_form(
@@ -100,11 +115,23 @@ pub async fn submit(
         errors.add("password", "Enter your password.");
     }
     if !errors.is_empty() {
-        return render_form(&state, session, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return render_form(
+            &state,
+            session,
+            form,
+            errors,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let now = state.clock.now();
 
-    if let Verdict::Locked { minutes, by_account } = throttle::check(&state.pool, &email, &addr, now).await? {
+    if let Verdict::Locked {
+        minutes,
+        by_account,
+    } = throttle::check(&state.pool, &email, &addr, now).await?
+    {
         audit::Entry::anonymous("login.locked", Outcome::Refused)
             .claimed_email(&email)
             .client_addr(addr)
@@ -113,7 +140,15 @@ pub async fn submit(
             .await?;
         let unit = if minutes == 1 { "minute" } else { "minutes" };
         let message = format!("Too many failed sign-ins. Try again in {minutes} {unit}.");
-        return render_form(&state, session, form, FieldErrors::default(), Some(message), StatusCode::TOO_MANY_REQUESTS).await;
+        return render_form(
+            &state,
+            session,
+            form,
+            FieldErrors::default(),
+            Some(message),
+            StatusCode::TOO_MANY_REQUESTS,
+        )
+        .await;
     }
 
     let account: Option<Account> = sqlx::query_as(
@@ -138,7 +173,15 @@ pub async fn submit(
             }
             entry.write(&state.pool, now).await?;
             let message = Some(WRONG_CREDENTIALS.to_string());
-            return render_form(&state, session, form, FieldErrors::default(), message, StatusCode::UNPROCESSABLE_ENTITY).await;
+            return render_form(
+                &state,
+                session,
+                form,
+                FieldErrors::default(),
+                message,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
         }
     };
     let rehashed = match verified {
@@ -177,9 +220,10 @@ pub async fn submit(
     tracing::info!(user_id = user.id, "signed in");
 
     let mut response = Redirect::to(safe_next(Some(&form.next))).into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session::set_cookie(&new.token, state.config.secure_cookies()));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session::set_cookie(&new.token, state.config.secure_cookies()),
+    );
     Ok(response)
 }
 
@@ -205,12 +249,19 @@ pub async fn logout(
             .await?;
     }
     // A fresh anonymous session carries the goodbye to the login page.
-    let new = session::create(&mut *tx, None, Some(&Flash::success("You are signed out.")), now).await?;
+    let new = session::create(
+        &mut *tx,
+        None,
+        Some(&Flash::success("You are signed out.")),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     let mut response = Redirect::to("/login").into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session::set_cookie(&new.token, state.config.secure_cookies()));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session::set_cookie(&new.token, state.config.secure_cookies()),
+    );
     Ok(response)
 }
 
@@ -246,7 +297,10 @@ mod tests {
         ] {
             assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
         }
-        assert_eq!(safe_next(Some("/vendors/3?tab=kpis")), "/vendors/3?tab=kpis");
+        assert_eq!(
+            safe_next(Some("/vendors/3?tab=kpis")),
+            "/vendors/3?tab=kpis"
+        );
         assert_eq!(safe_next(None), "/");
     }
 }

@@ -42,7 +42,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Staff {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        require(parts, state, &[Role::Admin, Role::Manager]).await.map(Staff)
+        require(parts, state, &[Role::Admin, Role::Manager])
+            .await
+            .map(Staff)
     }
 }
 

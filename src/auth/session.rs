@@ -153,7 +153,10 @@ pub async fn create(
 
 /// Gives a visitor without a session an anonymous one, so that a form's CSRF token is bound
 /// to something; returns the cookie to set when it did.
-pub async fn ensure(state: &AppState, session: &mut Session) -> Result<Option<HeaderValue>, sqlx::Error> {
+pub async fn ensure(
+    state: &AppState,
+    session: &mut Session,
+) -> Result<Option<HeaderValue>, sqlx::Error> {
     if session.csrf_token.is_some() {
         return Ok(None);
     }
@@ -163,12 +166,17 @@ pub async fn ensure(state: &AppState, session: &mut Session) -> Result<Option<He
 }
 
 /// Ends every session of a user, or every one but `keep`.
-pub async fn delete_for_user(db: impl PgExecutor<'_>, user_id: i64, keep: Option<&[u8]>) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query("delete from sessions where user_id = $1 and id_hash is distinct from $2")
-        .bind(user_id)
-        .bind(keep)
-        .execute(db)
-        .await?;
+pub async fn delete_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: i64,
+    keep: Option<&[u8]>,
+) -> Result<u64, sqlx::Error> {
+    let result =
+        sqlx::query("delete from sessions where user_id = $1 and id_hash is distinct from $2")
+            .bind(user_id)
+            .bind(keep)
+            .execute(db)
+            .await?;
     Ok(result.rows_affected())
 }
 

@@ -28,7 +28,12 @@ struct Counts {
 
 /// Counts recent failures. An account's count restarts at its last successful login, so a
 /// user who gets in is never slowed down by earlier typos.
-pub async fn check(pool: &PgPool, email: &str, addr: &str, now: DateTime<Utc>) -> Result<Verdict, sqlx::Error> {
+pub async fn check(
+    pool: &PgPool,
+    email: &str,
+    addr: &str,
+    now: DateTime<Utc>,
+) -> Result<Verdict, sqlx::Error> {
     let counts: Counts = sqlx::query_as(
         "with account as (
              select attempted_at from login_attempts

@@ -2,7 +2,7 @@
 //! set-password links instead of passwords typed by the admin.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use crate::auth::{Role, session};
 use crate::startup::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
-use crate::web::form::{FieldErrors, Form};
+use crate::web::form::{FieldErrors, Form, Id, Query};
 use crate::web::layout::{Flash, Layout};
 use crate::web::paging::{self, Pager};
 
@@ -75,10 +75,20 @@ fn status_of(disabled: bool, has_password: bool) -> &'static str {
     }
 }
 
-pub async fn list(State(state): State<AppState>, Admin(current): Admin, Query(query): Query<ListQuery>) -> Result<Html<String>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Admin(current): Admin,
+    Query(query): Query<ListQuery>,
+) -> Result<Html<String>> {
     let q = query.q.unwrap_or_default();
-    let role = query.role.filter(|r| Role::parse(r).is_some()).unwrap_or_default();
-    let status = query.status.filter(|s| STATUSES.contains(&s.as_str())).unwrap_or_default();
+    let role = query
+        .role
+        .filter(|r| Role::parse(r).is_some())
+        .unwrap_or_default();
+    let status = query
+        .status
+        .filter(|s| STATUSES.contains(&s.as_str()))
+        .unwrap_or_default();
     let page = paging::page_number(query.page.as_deref());
     let rows: Vec<ListRow> = sqlx::query_as(
         "select u.id, u.email, u.name, u.role, v.name as vendor_name,
@@ -102,7 +112,13 @@ pub async fn list(State(state): State<AppState>, Admin(current): Admin, Query(qu
     .fetch_all(&state.pool)
     .await?;
     let total = rows.first().map_or(0, |r| r.total);
-    let pager = Pager::new("/admin/users", &[("q", &q), ("role", &role), ("status", &status)], page, PER_PAGE, total);
+    let pager = Pager::new(
+        "/admin/users",
+        &[("q", &q), ("role", &role), ("status", &status)],
+        page,
+        PER_PAGE,
+        total,
+    );
     let rows = rows
         .into_iter()
         .map(|r| UserRow {
@@ -175,10 +191,17 @@ impl UserForm {
         }
         let vendor_id = match (role, self.vendor_id.trim()) {
             (Some(Role::Vendor), "") => {
-                errors.add("vendor_id", "A vendor user belongs to a vendor: choose one.");
+                errors.add(
+                    "vendor_id",
+                    "A vendor user belongs to a vendor: choose one.",
+                );
                 None
             }
-            (Some(Role::Vendor), raw) => match raw.parse::<i64>().ok().filter(|id| vendors.iter().any(|v| v.id == *id)) {
+            (Some(Role::Vendor), raw) => match raw
+                .parse::<i64>()
+                .ok()
+                .filter(|id| vendors.iter().any(|v| v.id == *id))
+            {
                 Some(id) => Some(id),
                 None => {
                     errors.add("vendor_id", "Choose one of the listed vendors.");
@@ -190,7 +213,10 @@ impl UserForm {
         };
         let time_zone = self.time_zone.trim();
         if time_zone.parse::<Tz>().is_err() {
-            errors.add("time_zone", "Enter a time zone such as Europe/Berlin or UTC.");
+            errors.add(
+                "time_zone",
+                "Enter a time zone such as Europe/Berlin or UTC.",
+            );
         }
         match (errors.is_empty(), role) {
             (true, Some(role)) => Ok(UserInput {
@@ -212,9 +238,11 @@ struct VendorOption {
 }
 
 async fn vendor_options(db: &mut PgConnection) -> Result<Vec<VendorOption>> {
-    Ok(sqlx::query_as("select id, name from vendors order by lower(name)")
-        .fetch_all(db)
-        .await?)
+    Ok(
+        sqlx::query_as("select id, name from vendors order by lower(name)")
+            .fetch_all(db)
+            .await?,
+    )
 }
 
 /// What the edit page shows besides the form.
@@ -237,7 +265,14 @@ struct FormPage {
     existing: Option<Existing>,
 }
 
-fn form_page(layout: Layout, form: UserForm, errors: FieldErrors, vendors: Vec<VendorOption>, existing: Option<Existing>, status: StatusCode) -> Result<Response> {
+fn form_page(
+    layout: Layout,
+    form: UserForm,
+    errors: FieldErrors,
+    vendors: Vec<VendorOption>,
+    existing: Option<Existing>,
+    status: StatusCode,
+) -> Result<Response> {
     let page = FormPage {
         layout,
         form,
@@ -257,13 +292,20 @@ pub async fn new(State(state): State<AppState>, Admin(current): Admin) -> Result
         time_zone: state.config.time_zone.name().to_string(),
         ..UserForm::default()
     };
-    form_page(Layout::new(&current.session, "New user", "/admin/users"), form, FieldErrors::default(), vendors, None, StatusCode::OK)
+    form_page(
+        Layout::new(&current.session, "New user", "/admin/users"),
+        form,
+        FieldErrors::default(),
+        vendors,
+        None,
+        StatusCode::OK,
+    )
 }
 
 fn is_unique_email_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(|d| d.code().as_deref() == Some("23505") && d.constraint() == Some("users_email_key"))
+    error.as_database_error().is_some_and(|d| {
+        d.code().as_deref() == Some("23505") && d.constraint() == Some("users_email_key")
+    })
 }
 
 pub async fn create(
@@ -278,7 +320,16 @@ pub async fn create(
     let layout = || Layout::new(&current.session, "New user", "/admin/users");
     let input = match form.parse(&vendors) {
         Ok(input) => input,
-        Err(errors) => return form_page(layout(), form, errors, vendors, None, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(errors) => {
+            return form_page(
+                layout(),
+                form,
+                errors,
+                vendors,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
     };
     let inserted = sqlx::query_scalar::<_, i64>(
         "insert into users (email, name, role, vendor_id, time_zone) values ($1, $2, $3, $4, $5) returning id",
@@ -295,7 +346,14 @@ pub async fn create(
         Err(e) if is_unique_email_violation(&e) => {
             let mut errors = FieldErrors::default();
             errors.add("email", "A user with this e-mail address already exists.");
-            return form_page(layout(), form, errors, vendors, None, StatusCode::UNPROCESSABLE_ENTITY);
+            return form_page(
+                layout(),
+                form,
+                errors,
+                vendors,
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
         Err(e) => return Err(e.into()),
     };
@@ -311,7 +369,12 @@ pub async fn create(
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }
 
-async fn flash_link(db: &mut PgConnection, id_hash: &Option<Vec<u8>>, state: &AppState, token: &str) -> Result<()> {
+async fn flash_link(
+    db: &mut PgConnection,
+    id_hash: &Option<Vec<u8>>,
+    state: &AppState,
+    token: &str,
+) -> Result<()> {
     if let Some(id_hash) = id_hash {
         let flash = Flash {
             kind: LINK_FLASH,
@@ -352,7 +415,11 @@ fn existing(record: &UserRecord, current_id: i64, link: Option<String>, zone: Tz
         id: record.id,
         status: status_of(record.disabled_at.is_some(), record.has_password),
         is_self: record.id == current_id,
-        created_at: record.created_at.with_timezone(&zone).format("%Y-%m-%d").to_string(),
+        created_at: record
+            .created_at
+            .with_timezone(&zone)
+            .format("%Y-%m-%d")
+            .to_string(),
         link,
     }
 }
@@ -362,16 +429,27 @@ fn form_of(record: &UserRecord) -> UserForm {
         email: record.email.clone(),
         name: record.name.clone(),
         role: record.role.clone(),
-        vendor_id: record.vendor_id.map(|id| id.to_string()).unwrap_or_default(),
+        vendor_id: record
+            .vendor_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
         time_zone: record.time_zone.clone(),
     }
 }
 
 fn user_zone(state: &AppState, current: &crate::auth::CurrentUser) -> Tz {
-    current.user.time_zone.parse().unwrap_or(state.config.time_zone)
+    current
+        .user
+        .time_zone
+        .parse()
+        .unwrap_or(state.config.time_zone)
 }
 
-pub async fn show(State(state): State<AppState>, Admin(mut current): Admin, Path(id): Path<i64>) -> Result<Response> {
+pub async fn show(
+    State(state): State<AppState>,
+    Admin(mut current): Admin,
+    Id(id): Id,
+) -> Result<Response> {
     let mut conn = state.pool.acquire().await?;
     let record = find(&mut conn, id).await?;
     let vendors = vendor_options(&mut conn).await?;
@@ -385,13 +463,20 @@ pub async fn show(State(state): State<AppState>, Admin(mut current): Admin, Path
     };
     let existing = existing(&record, current.user.id, link, user_zone(&state, &current));
     let layout = Layout::new(&current.session, record.name.clone(), "/admin/users");
-    form_page(layout, form_of(&record), FieldErrors::default(), vendors, Some(existing), StatusCode::OK)
+    form_page(
+        layout,
+        form_of(&record),
+        FieldErrors::default(),
+        vendors,
+        Some(existing),
+        StatusCode::OK,
+    )
 }
 
 pub async fn update(
     State(state): State<AppState>,
     Admin(current): Admin,
-    Path(id): Path<i64>,
+    Id(id): Id,
     ClientAddr(addr): ClientAddr,
     Form(form): Form<UserForm>,
 ) -> Result<Response> {
@@ -402,7 +487,14 @@ pub async fn update(
     let page_again = |form: UserForm, errors: FieldErrors| {
         let existing = existing(&record, current.user.id, None, user_zone(&state, &current));
         let layout = Layout::new(&current.session, record.name.clone(), "/admin/users");
-        form_page(layout, form, errors, vendors.clone(), Some(existing), StatusCode::UNPROCESSABLE_ENTITY)
+        form_page(
+            layout,
+            form,
+            errors,
+            vendors.clone(),
+            Some(existing),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
     };
     let input = match form.parse(&vendors) {
         Ok(input) => input,
@@ -410,7 +502,10 @@ pub async fn update(
     };
     if id == current.user.id && input.role != Role::Admin {
         let mut errors = FieldErrors::default();
-        errors.add("role", "You cannot take away your own administrator role; ask another administrator.");
+        errors.add(
+            "role",
+            "You cannot take away your own administrator role; ask another administrator.",
+        );
         return page_again(form, errors);
     }
     let updated = sqlx::query("update users set email = $2, name = $3, role = $4, vendor_id = $5, time_zone = $6 where id = $1")
@@ -463,7 +558,12 @@ pub async fn update(
             .await?;
     }
     if let Some(id_hash) = &current.session.id_hash {
-        session::set_flash(&mut *tx, id_hash, &Flash::success(format!("Saved the changes to {}.", input.name))).await?;
+        session::set_flash(
+            &mut *tx,
+            id_hash,
+            &Flash::success(format!("Saved the changes to {}.", input.name)),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
@@ -472,7 +572,13 @@ pub async fn update(
 #[derive(Debug, Deserialize)]
 pub struct ActionForm {}
 
-async fn set_disabled(state: AppState, current: crate::auth::CurrentUser, id: i64, addr: String, disable: bool) -> Result<Response> {
+async fn set_disabled(
+    state: AppState,
+    current: crate::auth::CurrentUser,
+    id: i64,
+    addr: String,
+    disable: bool,
+) -> Result<Response> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
     let record = find(&mut tx, id).await?;
@@ -498,7 +604,11 @@ async fn set_disabled(state: AppState, current: crate::auth::CurrentUser, id: i6
     } else {
         0
     };
-    let action = if disable { "user.disable" } else { "user.enable" };
+    let action = if disable {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
     audit::Entry::by(&current.user, action, Outcome::Success)
         .target(format!("user:{id}"))
         .client_addr(addr)
@@ -520,7 +630,7 @@ async fn set_disabled(state: AppState, current: crate::auth::CurrentUser, id: i6
 pub async fn disable(
     State(state): State<AppState>,
     Admin(current): Admin,
-    Path(id): Path<i64>,
+    Id(id): Id,
     ClientAddr(addr): ClientAddr,
     Form(_): Form<ActionForm>,
 ) -> Result<Response> {
@@ -530,7 +640,7 @@ pub async fn disable(
 pub async fn enable(
     State(state): State<AppState>,
     Admin(current): Admin,
-    Path(id): Path<i64>,
+    Id(id): Id,
     ClientAddr(addr): ClientAddr,
     Form(_): Form<ActionForm>,
 ) -> Result<Response> {
@@ -541,7 +651,7 @@ pub async fn enable(
 pub async fn password_link(
     State(state): State<AppState>,
     Admin(current): Admin,
-    Path(id): Path<i64>,
+    Id(id): Id,
     ClientAddr(addr): ClientAddr,
     Form(_): Form<ActionForm>,
 ) -> Result<Response> {
@@ -549,7 +659,9 @@ pub async fn password_link(
     let mut tx = state.pool.begin().await?;
     let record = find(&mut tx, id).await?;
     if record.disabled_at.is_some() {
-        return Err(AppError::BadRequest("Enable the account before creating a set-password link.".into()));
+        return Err(AppError::BadRequest(
+            "Enable the account before creating a set-password link.".into(),
+        ));
     }
     let token = super::new_password_link(&mut tx, id, Some(current.user.id), now).await?;
     audit::Entry::by(&current.user, "user.password_link", Outcome::Success)

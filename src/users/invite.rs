@@ -33,7 +33,12 @@ struct Holder {
     email: String,
 }
 
-async fn holder(state: &AppState, token: &str, db: &mut sqlx::PgConnection, lock: bool) -> Result<Option<Holder>> {
+async fn holder(
+    state: &AppState,
+    token: &str,
+    db: &mut sqlx::PgConnection,
+    lock: bool,
+) -> Result<Option<Holder>> {
     let sql = format!(
         "select t.user_id, u.name, u.email
          from password_tokens t join users u on u.id = t.user_id
@@ -56,7 +61,14 @@ fn invalid_link() -> Response {
     )
 }
 
-async fn render(state: &AppState, mut session: Session, token: String, holder: Holder, errors: FieldErrors, status: StatusCode) -> Result<Response> {
+async fn render(
+    state: &AppState,
+    mut session: Session,
+    token: String,
+    holder: Holder,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<Response> {
     let mut headers = HeaderMap::new();
     if let Some(cookie) = session::ensure(state, &mut session).await? {
         headers.insert(header::SET_COOKIE, cookie);
@@ -71,10 +83,24 @@ async fn render(state: &AppState, mut session: Session, token: String, holder: H
     Ok((status, headers, Html(page.render()?)).into_response())
 }
 
-pub async fn show(State(state): State<AppState>, session: Session, Path(token): Path<String>) -> Result<Response> {
+pub async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    Path(token): Path<String>,
+) -> Result<Response> {
     let mut conn = state.pool.acquire().await?;
     match holder(&state, &token, &mut conn, false).await? {
-        Some(holder) => render(&state, session, token, holder, FieldErrors::default(), StatusCode::OK).await,
+        Some(holder) => {
+            render(
+                &state,
+                session,
+                token,
+                holder,
+                FieldErrors::default(),
+                StatusCode::OK,
+            )
+            .await
+        }
         None => Ok(invalid_link()),
     }
 }
@@ -113,7 +139,15 @@ pub async fn set(
     };
     let Some(hash) = hash else {
         tx.rollback().await?;
-        return render(&state, session, token, holder, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return render(
+            &state,
+            session,
+            token,
+            holder,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
     sqlx::query("update users set password_hash = $2 where id = $1")
         .bind(holder.user_id)
@@ -133,7 +167,12 @@ pub async fn set(
         .write(&mut *tx, now)
         .await?;
     if let Some(id_hash) = &session.id_hash {
-        session::set_flash(&mut *tx, id_hash, &Flash::success("Your password is set. Sign in with it.")).await?;
+        session::set_flash(
+            &mut *tx,
+            id_hash,
+            &Flash::success("Your password is set. Sign in with it."),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(Redirect::to("/login").into_response())

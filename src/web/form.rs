@@ -25,7 +25,11 @@ where
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let session = request.extensions().get::<Session>().cloned().unwrap_or_default();
+        let session = request
+            .extensions()
+            .get::<Session>()
+            .cloned()
+            .unwrap_or_default();
         let expected = session.csrf_token.clone();
         let path = request.uri().path().to_string();
         let peer = super::peer(&request);
@@ -48,7 +52,9 @@ where
             .map(|(_, value)| value);
         let token = tokens.next();
         let valid = match (expected, token, tokens.next()) {
-            (Some(expected), Some(token), None) => constant_time_eq(expected.as_bytes(), token.as_bytes()),
+            (Some(expected), Some(token), None) => {
+                constant_time_eq(expected.as_bytes(), token.as_bytes())
+            }
             _ => false,
         };
         if !valid {
@@ -56,7 +62,12 @@ where
                 Some(user) => audit::Entry::by(user, "request.csrf", Outcome::Refused),
                 None => audit::Entry::anonymous("request.csrf", Outcome::Refused),
             };
-            if let Err(e) = entry.target(path).client_addr(addr).write(&state.pool, state.clock.now()).await {
+            if let Err(e) = entry
+                .target(path)
+                .client_addr(addr)
+                .write(&state.pool, state.clock.now())
+                .await
+            {
                 tracing::warn!(error = %e, "could not audit a refused form");
             }
             return Err(AppError::Csrf);
@@ -155,5 +166,51 @@ mod tests {
         assert_eq!(decode_pairs(&[b'a', b'=', 0xff]), None);
         assert_eq!(decode_pairs(b"a=%G1"), None);
         assert_eq!(decode_pairs(b"a=%2"), None);
+    }
+}
+
+/// Query-string parameters; malformed ones get the 400 page rather than a bare message.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for Query<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        decode_pairs(query.as_bytes()).ok_or_else(|| {
+            AppError::BadRequest(
+                "The address could not be read: it is not valid UTF-8 text.".into(),
+            )
+        })?;
+        serde_urlencoded::from_str(query).map(Query).map_err(|e| {
+            AppError::BadRequest(format!("The address could not be read: {}.", describe(&e)))
+        })
+    }
+}
+
+/// The numeric id in a record's path; anything else is a page that does not exist.
+#[derive(Debug, Clone, Copy)]
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| AppError::NotFound)?;
+        raw.parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(Id)
+            .ok_or(AppError::NotFound)
     }
 }

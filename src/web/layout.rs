@@ -69,7 +69,11 @@ pub struct Layout {
 /// The navigation each role gets; `current` marks the page shown.
 fn navigation(role: Role, current: &str) -> Vec<NavItem> {
     let items: &[(&'static str, &'static str)] = match role {
-        Role::Admin => &[("/", "Home"), ("/admin/users", "Users"), ("/admin/audit", "Audit log")],
+        Role::Admin => &[
+            ("/", "Home"),
+            ("/admin/users", "Users"),
+            ("/admin/audit", "Audit log"),
+        ],
         Role::Manager => &[("/", "Home")],
         Role::Vendor => &[("/", "Home")],
     };

@@ -59,8 +59,15 @@ impl axum::extract::FromRequestParts<AppState> for ClientAddr {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-        Ok(ClientAddr(client_addr(&parts.headers, peer, &state.config.trusted_proxies)))
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        Ok(ClientAddr(client_addr(
+            &parts.headers,
+            peer,
+            &state.config.trusted_proxies,
+        )))
     }
 }
 

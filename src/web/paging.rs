@@ -14,7 +14,10 @@ pub struct Pager {
 
 /// The 1-based page asked for, however it was typed.
 pub fn page_number(raw: Option<&str>) -> i64 {
-    raw.and_then(|p| p.trim().parse::<i64>().ok()).filter(|&p| p >= 1).unwrap_or(1).min(100_000)
+    raw.and_then(|p| p.trim().parse::<i64>().ok())
+        .filter(|&p| p >= 1)
+        .unwrap_or(1)
+        .min(100_000)
 }
 
 pub fn offset(page: i64, per_page: i64) -> i64 {
@@ -23,7 +26,13 @@ pub fn offset(page: i64, per_page: i64) -> i64 {
 
 impl Pager {
     /// `filters` are the query parameters to keep in the links (empty values are left out).
-    pub fn new(base: &str, filters: &[(&str, &str)], page: i64, per_page: i64, total: i64) -> Pager {
+    pub fn new(
+        base: &str,
+        filters: &[(&str, &str)],
+        page: i64,
+        per_page: i64,
+        total: i64,
+    ) -> Pager {
         let pages = ((total + per_page - 1) / per_page).max(1);
         let link = |target: i64| {
             let mut query: Vec<String> = filters
@@ -56,7 +65,10 @@ pub fn contains_pattern(term: &str) -> Option<String> {
     if term.is_empty() {
         return None;
     }
-    let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = term
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     Some(format!("%{escaped}%"))
 }
 

@@ -384,3 +384,315 @@ async fn each_role_gets_its_own_home_page() {
 fn urlencode(value: &str) -> String {
     serde_urlencoded::to_string([("v", value)]).unwrap()[2..].to_string()
 }
+
+#[tokio::test]
+async fn five_failures_lock_an_account_for_a_while_even_for_the_right_password() {
+    let app = spawn_app().await;
+    let user = app.create_user(Role::Manager, None).await;
+    for _ in 0..5 {
+        assert_eq!(
+            app.client()
+                .login(&user.email, "wrong wrong wrong")
+                .await
+                .status(),
+            422
+        );
+    }
+    let locked = app.client().login(&user.email, PASSWORD).await;
+    assert_eq!(locked.status(), 429);
+    let html = locked.text().await.unwrap();
+    assert_eq!(
+        texts(&html, "[role=alert]"),
+        vec!["Too many failed sign-ins. Try again in 15 minutes."]
+    );
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&("login.locked".into(), "refused".into()))
+    );
+    app.clock.advance(chrono::Duration::minutes(16));
+    assert_eq!(
+        app.client().login(&user.email, PASSWORD).await.status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn unknown_emails_lock_the_same_way_so_locks_reveal_nothing() {
+    let app = spawn_app().await;
+    for _ in 0..5 {
+        app.client()
+            .login("ghost@test.example", "wrong wrong wrong")
+            .await;
+    }
+    assert_eq!(
+        app.client()
+            .login("ghost@test.example", "wrong wrong wrong")
+            .await
+            .status(),
+        429
+    );
+}
+
+#[tokio::test]
+async fn a_successful_login_restarts_the_account_count() {
+    let app = spawn_app().await;
+    let user = app.create_user(Role::Vendor, Some("Acme")).await;
+    for _ in 0..4 {
+        app.client().login(&user.email, "wrong wrong wrong").await;
+    }
+    assert_eq!(
+        app.client().login(&user.email, PASSWORD).await.status(),
+        303
+    );
+    for _ in 0..4 {
+        app.client().login(&user.email, "wrong wrong wrong").await;
+    }
+    assert_eq!(
+        app.client().login(&user.email, PASSWORD).await.status(),
+        303,
+        "never slowed down"
+    );
+}
+
+async fn login_from(
+    client: &TestClient,
+    forwarded: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    let token = client.csrf_token("/login").await;
+    client
+        .http
+        .post(client.url("/login"))
+        .header("x-forwarded-for", forwarded)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            serde_urlencoded::to_string([
+                ("csrf_token", token.as_str()),
+                ("email", email),
+                ("password", password),
+            ])
+            .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn failures_from_one_address_lock_that_address_behind_a_trusted_proxy() {
+    let app =
+        spawn_app_with(|config| config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let user = app.create_user(Role::Manager, None).await;
+    for i in 0..20 {
+        let response = login_from(
+            &app.client(),
+            "198.51.100.7",
+            &format!("guess{i}@test.example"),
+            "nope nope nope",
+        )
+        .await;
+        assert_eq!(response.status(), 422);
+    }
+    assert_eq!(
+        login_from(&app.client(), "198.51.100.7", &user.email, PASSWORD)
+            .await
+            .status(),
+        429
+    );
+    assert_eq!(
+        login_from(&app.client(), "198.51.100.8", &user.email, PASSWORD)
+            .await
+            .status(),
+        303,
+        "another address is fine"
+    );
+    let addr: String = sqlx::query_scalar(
+        "select client_addr from audit_log where action = 'login' and outcome = 'failure' limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(addr, "198.51.100.7");
+}
+
+#[tokio::test]
+async fn a_forwarded_address_is_ignored_without_a_trusted_proxy() {
+    let app = spawn_app().await;
+    let user = app.create_user(Role::Manager, None).await;
+    for i in 0..20 {
+        login_from(
+            &app.client(),
+            &format!("203.0.113.{i}"),
+            &format!("guess{i}@test.example"),
+            "nope nope nope",
+        )
+        .await;
+    }
+    assert_eq!(
+        login_from(&app.client(), "192.0.2.1", &user.email, PASSWORD)
+            .await
+            .status(),
+        429,
+        "all came from 127.0.0.1"
+    );
+}
+
+#[tokio::test]
+async fn a_weaker_password_hash_is_upgraded_at_the_next_login() {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let app = spawn_app().await;
+    let user = app.create_user(Role::Manager, None).await;
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(4096, 1, 1, None).unwrap(),
+    )
+    .hash_password(
+        PASSWORD.as_bytes(),
+        &SaltString::encode_b64(b"some sixteen byt").unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    sqlx::query("update users set password_hash = $2 where id = $1")
+        .bind(user.id)
+        .bind(&weak)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.client().login(&user.email, PASSWORD).await.status(),
+        303
+    );
+    let stored: String = sqlx::query_scalar("select password_hash from users where id = $1")
+        .bind(user.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
+    assert_eq!(
+        app.client().login(&user.email, PASSWORD).await.status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_email_still_runs_a_password_verification() {
+    use std::sync::atomic::Ordering;
+    let app = spawn_app().await;
+    let before = trellis::auth::password::DUMMY_VERIFICATIONS.load(Ordering::Relaxed);
+    app.client()
+        .login("nobody-at-all@test.example", "some password here")
+        .await;
+    assert!(trellis::auth::password::DUMMY_VERIFICATIONS.load(Ordering::Relaxed) > before);
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_the_other_sessions_but_keeps_this_one() {
+    let app = spawn_app().await;
+    let user = app.create_user(Role::Manager, None).await;
+    let here = app.client_for(&user).await;
+    let elsewhere = app.client_for(&user).await;
+    let new = "a brand new passphrase";
+
+    let wrong = here
+        .post_form(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current", "not my password"),
+                ("new", new),
+                ("confirm", new),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status(), 422);
+    assert_eq!(
+        texts(&wrong.text().await.unwrap(), "#field-current-error"),
+        vec!["That is not your current password."]
+    );
+    let mismatch = here
+        .post_form(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current", PASSWORD),
+                ("new", new),
+                ("confirm", "something else entirely"),
+            ],
+        )
+        .await;
+    assert_eq!(mismatch.status(), 422);
+    let common = here
+        .post_form(
+            "/account/password",
+            "/account/password",
+            &[
+                ("current", PASSWORD),
+                ("new", "password1234"),
+                ("confirm", "password1234"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        texts(&common.text().await.unwrap(), "#field-new-error"),
+        vec!["This password is too common; choose another."]
+    );
+
+    let done = here
+        .post_form(
+            "/account/password",
+            "/account/password",
+            &[("current", PASSWORD), ("new", new), ("confirm", new)],
+        )
+        .await;
+    assert_eq!(done.status(), 303);
+    assert_eq!(here.get("/").await.status(), 200, "this session goes on");
+    assert_eq!(
+        location(&elsewhere.get("/").await),
+        "/login",
+        "the other one ended"
+    );
+    assert_eq!(
+        app.client().login(&user.email, PASSWORD).await.status(),
+        422
+    );
+    assert_eq!(app.client().login(&user.email, new).await.status(), 303);
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&("password.change".into(), "success".into()))
+    );
+}
+
+#[tokio::test]
+async fn a_panic_becomes_a_500_page_and_the_server_keeps_serving() {
+    let app = spawn_app().await;
+    let client = app.client();
+    let response = client.get("/__test/panic").await;
+    assert_eq!(response.status(), 500);
+    assert!(response.headers().contains_key("content-security-policy"));
+    let html = response.text().await.unwrap();
+    assert_eq!(texts(&html, "h1"), vec!["Something went wrong"]);
+    assert!(
+        !html.contains("panicked") && !html.contains(".rs"),
+        "nothing internal leaks"
+    );
+    assert_eq!(client.get("/healthz").await.status(), 200);
+    assert_eq!(client.get("/login").await.status(), 200);
+}
+
+#[tokio::test]
+async fn authenticated_pages_are_not_stored_by_caches() {
+    let app = spawn_app().await;
+    let (client, _) = app.signed_in(Role::Admin).await;
+    for path in ["/", "/admin/users", "/admin/audit", "/account/password"] {
+        let response = client.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+    }
+}

@@ -128,6 +128,8 @@ pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
     pub clock: Clock,
+    /// Every (method, path) the router serves.
+    pub routes: Vec<(reqwest::Method, &'static str)>,
     database: String,
 }
 
@@ -149,6 +151,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
 
     let mut config = Config::from_lookup(|_| None).unwrap();
     config.bind = "127.0.0.1:0".parse().unwrap();
+    config.test_routes = true;
     configure(&mut config);
     let pool = db::pool(server().database(&database), 5)
         .await
@@ -158,11 +161,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         .await
         .expect("bind");
     let address = format!("http://{}", app.local_addr());
+    let routes = app.routes().to_vec();
     tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         address,
         pool,
         clock,
+        routes,
         database,
     }
 }
@@ -245,6 +250,22 @@ impl TestApp {
         let response = client.login(&user.email, PASSWORD).await;
         assert_eq!(response.status(), 303, "login as {role}");
         (client, user)
+    }
+
+    /// Signs in as an existing user with [`PASSWORD`].
+    pub async fn client_for(&self, user: &TestUser) -> TestClient {
+        let client = self.client();
+        assert_eq!(
+            client.login(&user.email, PASSWORD).await.status(),
+            303,
+            "login as {}",
+            user.email
+        );
+        client
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
     }
 
     pub async fn audit_actions(&self) -> Vec<(String, String)> {

@@ -1,6 +1,9 @@
 //! Black-box tests through real HTTP against a real PostgreSQL.
 
+mod audit;
 mod auth;
 mod browser;
 mod helpers;
 mod platform;
+mod routes;
+mod users;

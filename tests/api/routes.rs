@@ -1,0 +1,139 @@
+//! The route table: what anonymous visitors, vendor users, managers and admins get on every
+//! route. The test walks every route the router has; a route missing from the table fails.
+
+use trellis::auth::Role;
+
+use crate::helpers::{TestApp, TestClient, location, spawn_app_with};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Get {
+    /// The page, a form's answer (422 included) or a redirect elsewhere than the login page.
+    Ok,
+    /// Redirected to the login page.
+    Login,
+    Forbidden,
+    NotFound,
+}
+use Get::{Forbidden as F, Login as L, NotFound as N, Ok as P};
+
+/// method, path, then what [anonymous, vendor, manager, admin] get.
+const TABLE: &[(&str, &str, [Get; 4])] = &[
+    ("GET", "/", [L, P, P, P]),
+    ("GET", "/login", [P, P, P, P]),
+    ("POST", "/login", [P, P, P, P]),
+    ("POST", "/logout", [L, L, L, L]),
+    ("GET", "/account/password", [L, P, P, P]),
+    ("POST", "/account/password", [L, P, P, P]),
+    ("GET", "/set-password/{token}", [N, N, N, N]),
+    ("POST", "/set-password/{token}", [N, N, N, N]),
+    ("GET", "/admin/users", [L, F, F, P]),
+    ("GET", "/admin/users/new", [L, F, F, P]),
+    ("POST", "/admin/users/new", [L, F, F, P]),
+    ("GET", "/admin/users/{id}", [L, F, F, P]),
+    ("POST", "/admin/users/{id}", [L, F, F, P]),
+    ("POST", "/admin/users/{id}/disable", [L, F, F, P]),
+    ("POST", "/admin/users/{id}/enable", [L, F, F, P]),
+    ("POST", "/admin/users/{id}/password-link", [L, F, F, P]),
+    ("GET", "/admin/audit", [L, F, F, P]),
+    ("GET", "/metrics", [P, P, P, P]),
+    ("GET", "/healthz", [P, P, P, P]),
+    ("GET", "/readyz", [P, P, P, P]),
+    ("GET", "/static/{name}", [P, P, P, P]),
+];
+
+const ROLES: [Option<Role>; 4] = [
+    None,
+    Some(Role::Vendor),
+    Some(Role::Manager),
+    Some(Role::Admin),
+];
+
+async fn client_as(app: &TestApp, role: Option<Role>) -> TestClient {
+    match role {
+        Some(role) => app.signed_in(role).await.0,
+        None => {
+            let client = app.client();
+            client.get_html("/login").await;
+            client
+        }
+    }
+}
+
+fn classify(response: &reqwest::Response) -> Get {
+    match response.status().as_u16() {
+        403 => Get::Forbidden,
+        404 => Get::NotFound,
+        300..=399 if location(response).starts_with("/login") => Get::Login,
+        status => {
+            assert!(status < 500, "{} answered {status}", response.url());
+            Get::Ok
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_every_role_as_the_table_says() {
+    let app = spawn_app_with(|config| config.test_routes = false).await;
+    let target = app.create_user(Role::Manager, None).await;
+    let id = target.id.to_string();
+
+    let mut missing = Vec::new();
+    for (method, path) in &app.routes {
+        if !TABLE
+            .iter()
+            .any(|(m, p, _)| *m == method.as_str() && p == path)
+        {
+            missing.push(format!("{method} {path}"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "routes missing from the table: {missing:?}"
+    );
+    for (method, path, _) in TABLE {
+        assert!(
+            app.routes
+                .iter()
+                .any(|(m, p)| m.as_str() == *method && p == path),
+            "{method} {path} is in the table but not in the router"
+        );
+    }
+
+    let mut wrong = Vec::new();
+    for (method, path, expected) in TABLE {
+        let concrete = path
+            .replace("{id}", &id)
+            .replace("{token}", &"0".repeat(64))
+            .replace("{name}", "app.css");
+        for (role, want) in ROLES.iter().zip(expected) {
+            let client = client_as(&app, *role).await;
+            let response = if *method == "GET" {
+                client.get(&concrete).await
+            } else {
+                let page = if role.is_some() { "/" } else { "/login" };
+                client.post_form(page, &concrete, &[]).await
+            };
+            let got = classify(&response);
+            if got != *want {
+                wrong.push(format!(
+                    "{method} {concrete} as {role:?}: wanted {want:?}, got {got:?} ({})",
+                    response.status()
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[tokio::test]
+async fn an_admin_gets_404_for_a_user_that_does_not_exist() {
+    let app = spawn_app_with(|_| {}).await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    assert_eq!(admin.get("/admin/users/999999").await.status(), 404);
+    assert_eq!(admin.get("/admin/users/not-a-number").await.status(), 404);
+    assert_eq!(admin.get("/admin/users/-1").await.status(), 404);
+    let response = admin
+        .post_form("/", "/admin/users/999999/disable", &[])
+        .await;
+    assert_eq!(response.status(), 404);
+}
