@@ -9,12 +9,13 @@ use trellis::seed::DEMO_ACCOUNTS;
 
 use crate::helpers::spawn_app;
 
-/// The pages each role is checked on; every new page joins this list.
+/// The pages each role is checked on; every new page joins this list. `{user}` is a
+/// vendor user's id.
 fn pages(role: Role) -> &'static [&'static str] {
     match role {
-        Role::Admin => &["/"],
-        Role::Manager => &["/"],
-        Role::Vendor => &["/"],
+        Role::Admin => &["/", "/admin/users", "/admin/users/new", "/admin/users/{user}", "/admin/audit", "/account/password"],
+        Role::Manager => &["/", "/account/password"],
+        Role::Vendor => &["/", "/account/password"],
     }
 }
 
@@ -45,6 +46,10 @@ async fn every_page_passes_axe_at_phone_and_desktop_widths() {
     trellis::seed::demo(&app.pool, "UTC", app.clock.now())
         .await
         .unwrap();
+    let user: i64 = sqlx::query_scalar("select min(id) from users where role = 'vendor'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     let mut seen = std::collections::HashSet::new();
     let accounts: Vec<serde_json::Value> = DEMO_ACCOUNTS
         .iter()
@@ -54,7 +59,7 @@ async fn every_page_passes_axe_at_phone_and_desktop_widths() {
                 "role": account.role.as_str(),
                 "email": account.email,
                 "password": account.password,
-                "pages": pages(account.role),
+                "pages": pages(account.role).iter().map(|p| p.replace("{user}", &user.to_string())).collect::<Vec<_>>(),
             })
         })
         .collect();
