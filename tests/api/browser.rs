@@ -13,7 +13,14 @@ use crate::helpers::spawn_app;
 /// vendor user's id.
 fn pages(role: Role) -> &'static [&'static str] {
     match role {
-        Role::Admin => &["/", "/admin/users", "/admin/users/new", "/admin/users/{user}", "/admin/audit", "/account/password"],
+        Role::Admin => &[
+            "/",
+            "/admin/users",
+            "/admin/users/new",
+            "/admin/users/{user}",
+            "/admin/audit",
+            "/account/password",
+        ],
         Role::Manager => &["/", "/account/password"],
         Role::Vendor => &["/", "/account/password"],
     }

@@ -50,6 +50,8 @@ fn server() -> PgConnectOptions {
                     ("synchronous_commit", "off"),
                     ("full_page_writes", "off"),
                     ("max_connections", "300"),
+                    // Counts the statements each test's database runs (see `statements`).
+                    ("shared_preload_libraries", "pg_stat_statements"),
                 ],
             )
             .expect("the test cluster starts");
@@ -74,6 +76,8 @@ async fn template() -> &'static str {
     TEMPLATE
         .get_or_init(|| async {
             let mut hasher = Sha256::new();
+            // Bump when the harness changes what the template holds.
+            hasher.update(b"harness 2: pg_stat_statements");
             for migration in MIGRATOR.iter() {
                 hasher.update(migration.version.to_le_bytes());
                 hasher.update(&*migration.checksum);
@@ -88,6 +92,10 @@ async fn template() -> &'static str {
             );
             let mut conn = admin_connection().await;
             sqlx::query("select pg_advisory_lock(7031)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query("create extension if not exists pg_stat_statements")
                 .execute(&mut conn)
                 .await
                 .unwrap();
@@ -109,6 +117,10 @@ async fn template() -> &'static str {
                     .unwrap();
                 let mut db = server().database(&building).connect().await.unwrap();
                 MIGRATOR.run(&mut db).await.expect("migrations apply");
+                sqlx::query("create extension if not exists pg_stat_statements")
+                    .execute(&mut db)
+                    .await
+                    .unwrap();
                 db.close().await.unwrap();
                 sqlx::query(&format!("alter database {building} rename to {name}"))
                     .execute(&mut conn)
@@ -262,6 +274,29 @@ impl TestApp {
             user.email
         );
         client
+    }
+
+    /// How many statements this test's database has run so far (read from another
+    /// database, so that asking does not count).
+    pub async fn statements(&self) -> i64 {
+        let mut conn = admin_connection().await;
+        sqlx::query_scalar(
+            "select coalesce(sum(calls), 0)::bigint from pg_stat_statements
+             where dbid = (select oid from pg_database where datname = $1)",
+        )
+        .bind(&self.database)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+    }
+
+    /// The statements one GET costs.
+    pub async fn statements_for(&self, client: &TestClient, path: &str) -> i64 {
+        let before = self.statements().await;
+        let response = client.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.unwrap();
+        self.statements().await - before
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

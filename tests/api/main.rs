@@ -5,5 +5,6 @@ mod auth;
 mod browser;
 mod helpers;
 mod platform;
+mod queries;
 mod routes;
 mod users;

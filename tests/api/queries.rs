@@ -1,0 +1,85 @@
+//! Every page costs a fixed number of statements whatever the data size, and learning who
+//! is asking costs one.
+
+use trellis::auth::Role;
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn add_users(app: &TestApp, n: usize) {
+    for i in 0..n {
+        sqlx::query("insert into users (email, name, role) values ($1, $2, 'manager')")
+            .bind(format!(
+                "extra{i}-{}@org.example",
+                uuid::Uuid::new_v4().simple()
+            ))
+            .bind(format!("Extra {i}"))
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "insert into audit_log (at, action, outcome) values (now(), 'seed.demo', 'success')",
+        )
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_signed_in_page_learns_its_session_and_user_in_one_statement() {
+    let app = spawn_app().await;
+    let (client, _) = app.signed_in(Role::Vendor).await;
+    client.get_html("/").await; // consumes nothing further: no flash, session fresh
+    assert_eq!(app.statements_for(&client, "/").await, 1);
+    assert_eq!(app.statements_for(&client, "/account/password").await, 1);
+}
+
+#[tokio::test]
+async fn the_session_is_written_back_at_most_once_a_minute() {
+    let app = spawn_app().await;
+    let (client, _) = app.signed_in(Role::Manager).await;
+    client.get_html("/").await;
+    app.clock.advance(chrono::Duration::seconds(30));
+    assert_eq!(app.statements_for(&client, "/").await, 1);
+    app.clock.advance(chrono::Duration::seconds(61));
+    assert_eq!(
+        app.statements_for(&client, "/").await,
+        2,
+        "one read, one touch"
+    );
+    assert_eq!(app.statements_for(&client, "/").await, 1);
+}
+
+#[tokio::test]
+async fn admin_pages_cost_the_same_statements_on_small_and_larger_data() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let user = app.create_user(Role::Vendor, Some("Counted Co")).await;
+    admin.get_html("/").await;
+    let pages = [
+        "/admin/users",
+        "/admin/users?q=extra&role=manager",
+        "/admin/audit",
+        "/admin/audit?action=seed.demo",
+    ];
+    let user_page = format!("/admin/users/{}", user.id);
+    let mut small = Vec::new();
+    for page in pages
+        .iter()
+        .copied()
+        .chain([user_page.as_str(), "/admin/users/new"])
+    {
+        small.push(app.statements_for(&admin, page).await);
+    }
+    add_users(&app, 40).await;
+    let mut large = Vec::new();
+    for page in pages
+        .iter()
+        .copied()
+        .chain([user_page.as_str(), "/admin/users/new"])
+    {
+        large.push(app.statements_for(&admin, page).await);
+    }
+    assert_eq!(small, large);
+    assert!(small.iter().all(|&n| n <= 3), "{small:?}");
+}
