@@ -374,3 +374,21 @@ fn every_subcommand_has_help() {
         );
     }
 }
+
+#[test]
+fn logs_are_json_lines_when_asked() {
+    let dir = data_dir("json");
+    let output = trellis(&dir)
+        .arg("migrate")
+        .env("TRELLIS_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!stderr.trim().is_empty(), "starting the cluster is logged");
+    for line in stderr.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(value.get("level").is_some(), "{line}");
+    }
+}

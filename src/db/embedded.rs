@@ -213,6 +213,14 @@ impl Cluster {
                         "stopping PostgreSQL",
                     )?;
                 }
+                // Empty once the server is gone (the postmaster may still be removing its
+                // socket files as pg_ctl returns); the next start makes it again.
+                for _ in 0..20 {
+                    if fs::remove_dir(&self.socket_dir).is_ok() || !self.socket_dir.exists() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
                 Ok(())
             }
             // Another Trellis process still uses the cluster: it stops it when it leaves.
