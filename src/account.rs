@@ -111,11 +111,9 @@ pub async fn change(
         .details(serde_json::json!({ "other_sessions_ended": ended }))
         .write(&mut *tx, now)
         .await?;
-    if let Some(id_hash) = &current.session.id_hash {
-        let flash =
-            Flash::success("Your password has been changed. Any other sessions were signed out.");
-        session::set_flash(&mut *tx, id_hash, &flash).await?;
-    }
+    let flash =
+        Flash::success("Your password has been changed. Any other sessions were signed out.");
+    session::set_flash(&mut *tx, &current.session, flash).await?;
     tx.commit().await?;
     Ok(Redirect::to("/").into_response())
 }

@@ -388,7 +388,8 @@ fn logs_are_json_lines_when_asked() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(!stderr.trim().is_empty(), "starting the cluster is logged");
     for line in stderr.lines() {
-        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         assert!(value.get("level").is_some(), "{line}");
     }
 }

@@ -188,17 +188,20 @@ pub async fn delete(db: impl PgExecutor<'_>, id_hash: &[u8]) -> Result<(), sqlx:
     Ok(())
 }
 
-/// Leaves a message for the next page this session shows.
+/// Leaves a message for the next page this session shows (a visitor without a session
+/// has nowhere to keep one).
 pub async fn set_flash(
     db: impl PgExecutor<'_>,
-    id_hash: &[u8],
-    flash: &Flash,
+    session: &Session,
+    flash: Flash,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("update sessions set flash = $2 where id_hash = $1")
-        .bind(id_hash)
-        .bind(flash.encode())
-        .execute(db)
-        .await?;
+    if let Some(id_hash) = &session.id_hash {
+        sqlx::query("update sessions set flash = $2 where id_hash = $1")
+            .bind(id_hash)
+            .bind(flash.encode())
+            .execute(db)
+            .await?;
+    }
     Ok(())
 }
 

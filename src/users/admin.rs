@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 
 use crate::audit::{self, Outcome};
 use crate::auth::policy::Admin;
-use crate::auth::{Role, session};
+use crate::auth::{Role, Session, session};
 use crate::startup::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
@@ -364,25 +364,23 @@ pub async fn create(
         .details(serde_json::json!({ "email": input.email, "role": input.role.as_str(), "vendor_id": input.vendor_id }))
         .write(&mut *tx, now)
         .await?;
-    flash_link(&mut tx, &current.session.id_hash, &state, &token).await?;
+    flash_link(&mut tx, &current.session, &state, &token).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }
 
+/// Shows a new set-password link once, on the user's page, through the admin's session.
 async fn flash_link(
     db: &mut PgConnection,
-    id_hash: &Option<Vec<u8>>,
+    session: &Session,
     state: &AppState,
     token: &str,
 ) -> Result<()> {
-    if let Some(id_hash) = id_hash {
-        let flash = Flash {
-            kind: LINK_FLASH,
-            message: format!("{}/set-password/{token}", state.config.public_url),
-        };
-        session::set_flash(db, id_hash, &flash).await?;
-    }
-    Ok(())
+    let flash = Flash {
+        kind: LINK_FLASH,
+        message: format!("{}/set-password/{token}", state.config.public_url),
+    };
+    Ok(session::set_flash(db, session, flash).await?)
 }
 
 #[derive(sqlx::FromRow)]
@@ -557,14 +555,8 @@ pub async fn update(
             .write(&mut *tx, now)
             .await?;
     }
-    if let Some(id_hash) = &current.session.id_hash {
-        session::set_flash(
-            &mut *tx,
-            id_hash,
-            &Flash::success(format!("Saved the changes to {}.", input.name)),
-        )
-        .await?;
-    }
+    let flash = Flash::success(format!("Saved the changes to {}.", input.name));
+    session::set_flash(&mut *tx, &current.session, flash).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }
@@ -587,9 +579,7 @@ async fn set_disabled(
             kind: "error",
             message: "You cannot disable your own account.".into(),
         };
-        if let Some(id_hash) = &current.session.id_hash {
-            session::set_flash(&mut *tx, id_hash, &flash).await?;
-        }
+        session::set_flash(&mut *tx, &current.session, flash).await?;
         tx.commit().await?;
         return Ok(Redirect::to(&format!("/admin/users/{id}")).into_response());
     }
@@ -615,14 +605,12 @@ async fn set_disabled(
         .details(serde_json::json!({ "sessions_ended": ended }))
         .write(&mut *tx, now)
         .await?;
-    if let Some(id_hash) = &current.session.id_hash {
-        let message = if disable {
-            format!("{} is disabled and signed out everywhere.", record.name)
-        } else {
-            format!("{} is enabled again.", record.name)
-        };
-        session::set_flash(&mut *tx, id_hash, &Flash::success(message)).await?;
-    }
+    let message = if disable {
+        format!("{} is disabled and signed out everywhere.", record.name)
+    } else {
+        format!("{} is enabled again.", record.name)
+    };
+    session::set_flash(&mut *tx, &current.session, Flash::success(message)).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }
@@ -669,7 +657,7 @@ pub async fn password_link(
         .client_addr(addr)
         .write(&mut *tx, now)
         .await?;
-    flash_link(&mut tx, &current.session.id_hash, &state, &token).await?;
+    flash_link(&mut tx, &current.session, &state, &token).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }

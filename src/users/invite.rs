@@ -166,14 +166,8 @@ pub async fn set(
         .client_addr(addr)
         .write(&mut *tx, now)
         .await?;
-    if let Some(id_hash) = &session.id_hash {
-        session::set_flash(
-            &mut *tx,
-            id_hash,
-            &Flash::success("Your password is set. Sign in with it."),
-        )
-        .await?;
-    }
+    let flash = Flash::success("Your password is set. Sign in with it.");
+    session::set_flash(&mut *tx, &session, flash).await?;
     tx.commit().await?;
     Ok(Redirect::to("/login").into_response())
 }

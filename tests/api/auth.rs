@@ -209,7 +209,11 @@ async fn a_login_without_a_csrf_token_is_refused() {
         .await;
     assert_eq!(response.status(), 403);
     assert!(client.get("/").await.status() == 303, "still signed out");
-    assert!(app.audit_actions().await.contains(&("request.csrf".into(), "refused".into())));
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&("request.csrf".into(), "refused".into()))
+    );
 }
 
 #[tokio::test]
