@@ -3,13 +3,16 @@
 pub mod account;
 pub mod audit;
 pub mod auth;
+pub mod choice;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod engagements;
 pub mod home;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;
 pub mod users;
+pub mod vendors;
 pub mod web;

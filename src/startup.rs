@@ -25,7 +25,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::web::error::{AppError, internal_error_page};
 use crate::web::metrics::Metrics;
-use crate::{account, audit, auth, home, users, web};
+use crate::{account, audit, auth, home, users, vendors, web};
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -125,6 +125,20 @@ fn pages(config: &Config) -> Routes {
             users::admin::password_link,
         )
         .get("/admin/audit", audit::pages::list)
+        .get("/admin/criteria", vendors::evaluations::criteria)
+        .post("/admin/criteria", vendors::evaluations::save_criteria)
+        .get("/vendors", vendors::pages::list)
+        .get("/vendors/new", vendors::pages::new)
+        .post("/vendors/new", vendors::pages::create)
+        .get("/vendors/{id}", vendors::pages::show)
+        .get("/vendors/{id}/edit", vendors::pages::edit)
+        .post("/vendors/{id}/edit", vendors::pages::update)
+        .get("/vendors/{id}/evaluations/new", vendors::evaluations::new)
+        .post(
+            "/vendors/{id}/evaluations/new",
+            vendors::evaluations::create,
+        )
+        .get("/evaluations/{id}", vendors::evaluations::show)
         .get("/metrics", web::health::metrics);
     if config.test_routes {
         routes.get("/__test/panic", web::health::panic)

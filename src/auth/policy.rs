@@ -24,7 +24,16 @@ async fn require<S: Send + Sync>(
 ) -> Result<CurrentUser, AppError> {
     let current = CurrentUser::from_request_parts(parts, state).await?;
     if allowed.contains(&current.user.role) {
-        Ok(current)
+        return Ok(current);
+    }
+    // To a vendor user, every record page of the organisation's is simply missing: the
+    // answer must not tell another vendor's ids from ids that do not exist.
+    let names_a_record = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|path| path.as_str().contains('{'));
+    if current.user.role == Role::Vendor && names_a_record {
+        Err(AppError::NotFound)
     } else {
         Err(AppError::Forbidden)
     }

@@ -129,11 +129,16 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Field errors of a form, each shown beside its field.
 #[derive(Debug, Default, Clone)]
-pub struct FieldErrors(Vec<(&'static str, String)>);
+pub struct FieldErrors(Vec<(std::borrow::Cow<'static, str>, String)>);
 
 impl FieldErrors {
-    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
-        self.0.push((field, message.into()));
+    /// Field names are mostly literals; rows of repeated fields name theirs at run time.
+    pub fn add(
+        &mut self,
+        field: impl Into<std::borrow::Cow<'static, str>>,
+        message: impl Into<String>,
+    ) {
+        self.0.push((field.into(), message.into()));
     }
 
     pub fn get(&self, field: &str) -> Option<&str> {

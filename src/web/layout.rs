@@ -71,10 +71,11 @@ fn navigation(role: Role, current: &str) -> Vec<NavItem> {
     let items: &[(&'static str, &'static str)] = match role {
         Role::Admin => &[
             ("/", "Home"),
+            ("/vendors", "Vendors"),
             ("/admin/users", "Users"),
             ("/admin/audit", "Audit log"),
         ],
-        Role::Manager => &[("/", "Home")],
+        Role::Manager => &[("/", "Home"), ("/vendors", "Vendors")],
         Role::Vendor => &[("/", "Home")],
     };
     items

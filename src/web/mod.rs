@@ -8,6 +8,7 @@ pub mod health;
 pub mod layout;
 pub mod metrics;
 pub mod paging;
+pub mod validate;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;

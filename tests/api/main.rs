@@ -8,3 +8,4 @@ mod platform;
 mod queries;
 mod routes;
 mod users;
+mod vendors;

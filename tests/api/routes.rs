@@ -29,12 +29,23 @@ const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/admin/users", [L, F, F, P]),
     ("GET", "/admin/users/new", [L, F, F, P]),
     ("POST", "/admin/users/new", [L, F, F, P]),
-    ("GET", "/admin/users/{id}", [L, F, F, P]),
-    ("POST", "/admin/users/{id}", [L, F, F, P]),
-    ("POST", "/admin/users/{id}/disable", [L, F, F, P]),
-    ("POST", "/admin/users/{id}/enable", [L, F, F, P]),
-    ("POST", "/admin/users/{id}/password-link", [L, F, F, P]),
+    ("GET", "/admin/users/{id}", [L, N, F, P]),
+    ("POST", "/admin/users/{id}", [L, N, F, P]),
+    ("POST", "/admin/users/{id}/disable", [L, N, F, P]),
+    ("POST", "/admin/users/{id}/enable", [L, N, F, P]),
+    ("POST", "/admin/users/{id}/password-link", [L, N, F, P]),
     ("GET", "/admin/audit", [L, F, F, P]),
+    ("GET", "/admin/criteria", [L, F, F, P]),
+    ("POST", "/admin/criteria", [L, F, F, P]),
+    ("GET", "/vendors", [L, F, P, P]),
+    ("GET", "/vendors/new", [L, F, F, P]),
+    ("POST", "/vendors/new", [L, F, F, P]),
+    ("GET", "/vendors/{id}", [L, N, P, P]),
+    ("GET", "/vendors/{id}/edit", [L, N, F, P]),
+    ("POST", "/vendors/{id}/edit", [L, N, F, P]),
+    ("GET", "/vendors/{id}/evaluations/new", [L, N, F, P]),
+    ("POST", "/vendors/{id}/evaluations/new", [L, N, F, P]),
+    ("GET", "/evaluations/{id}", [L, N, P, P]),
     ("GET", "/metrics", [P, P, P, P]),
     ("GET", "/healthz", [P, P, P, P]),
     ("GET", "/readyz", [P, P, P, P]),
@@ -71,11 +82,57 @@ fn classify(response: &reqwest::Response) -> Get {
     }
 }
 
+/// A record of each kind, none of them the vendor user's, to put in the paths.
+struct Fixtures {
+    user: i64,
+    vendor: i64,
+    evaluation: i64,
+}
+
+impl Fixtures {
+    async fn create(app: &TestApp) -> Fixtures {
+        let user = app.create_user(Role::Manager, None).await.id;
+        let vendor: i64 =
+            sqlx::query_scalar("insert into vendors (name) values ('Fixture Vendor') returning id")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        let evaluation = sqlx::query_scalar(
+            "insert into evaluations (vendor_id, decision, rationale, score, author_id, created_at)
+             values ($1, 'selected', 'fixture', 50, $2, now()) returning id",
+        )
+        .bind(vendor)
+        .bind(user)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        Fixtures {
+            user,
+            vendor,
+            evaluation,
+        }
+    }
+
+    fn fill(&self, path: &str) -> String {
+        let id = if path.starts_with("/admin/users/") {
+            self.user
+        } else if path.starts_with("/vendors/") {
+            self.vendor
+        } else if path.starts_with("/evaluations/") {
+            self.evaluation
+        } else {
+            0
+        };
+        path.replace("{id}", &id.to_string())
+            .replace("{token}", &"0".repeat(64))
+            .replace("{name}", "app.css")
+    }
+}
+
 #[tokio::test]
 async fn every_route_answers_every_role_as_the_table_says() {
     let app = spawn_app_with(|config| config.test_routes = false).await;
-    let target = app.create_user(Role::Manager, None).await;
-    let id = target.id.to_string();
+    let fixtures = Fixtures::create(&app).await;
 
     let mut missing = Vec::new();
     for (method, path) in &app.routes {
@@ -101,10 +158,7 @@ async fn every_route_answers_every_role_as_the_table_says() {
 
     let mut wrong = Vec::new();
     for (method, path, expected) in TABLE {
-        let concrete = path
-            .replace("{id}", &id)
-            .replace("{token}", &"0".repeat(64))
-            .replace("{name}", "app.css");
+        let concrete = fixtures.fill(path);
         for (role, want) in ROLES.iter().zip(expected) {
             let client = client_as(&app, *role).await;
             let response = if *method == "GET" {
