@@ -25,7 +25,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::web::error::{AppError, internal_error_page};
 use crate::web::metrics::Metrics;
-use crate::{account, audit, auth, home, users, vendors, web};
+use crate::{account, audit, auth, engagements, home, users, vendors, web};
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -139,6 +139,28 @@ fn pages(config: &Config) -> Routes {
             vendors::evaluations::create,
         )
         .get("/evaluations/{id}", vendors::evaluations::show)
+        .get("/engagements", engagements::pages::list)
+        .get("/engagements/new", engagements::pages::new)
+        .post("/engagements/new", engagements::pages::create)
+        .get("/engagements/{id}", engagements::pages::show)
+        .get("/engagements/{id}/agreement", engagements::pages::agreement)
+        .get("/engagements/{id}/edit", engagements::pages::edit)
+        .post("/engagements/{id}/edit", engagements::pages::update)
+        .get("/engagements/{id}/kpis", engagements::kpis::list)
+        .post("/engagements/{id}/kpis", engagements::kpis::save_weights)
+        .get("/engagements/{id}/kpis/new", engagements::kpis::new)
+        .post("/engagements/{id}/kpis/new", engagements::kpis::create)
+        .get(
+            "/engagements/{id}/boundaries",
+            engagements::boundaries::show,
+        )
+        .post(
+            "/engagements/{id}/boundaries",
+            engagements::boundaries::update,
+        )
+        .get("/kpis/{id}", engagements::kpis::show)
+        .get("/kpis/{id}/edit", engagements::kpis::edit)
+        .post("/kpis/{id}/edit", engagements::kpis::update)
         .get("/metrics", web::health::metrics);
     if config.test_routes {
         routes.get("/__test/panic", web::health::panic)

@@ -33,12 +33,32 @@ pub const ACTIONS: &[&str] = &[
     "user.password_link",
     "user.role_change",
     "user.update",
+    "vendor.create",
+    "vendor.update",
+    "evaluation.create",
+    "criteria.update",
+    "engagement.create",
+    "engagement.update",
+    "kpi.create",
+    "kpi.update",
+    "kpi.weights",
+    "boundaries.update",
+];
+
+/// The kinds of record the log can be filtered by: the prefix of an entry's target.
+pub const ENTITIES: &[(&str, &str)] = &[
+    ("user", "Users"),
+    ("vendor", "Vendors"),
+    ("engagement", "Engagements"),
+    ("kpi", "KPIs"),
+    ("criteria", "Due-diligence criteria"),
 ];
 
 #[derive(Debug, Deserialize, Default)]
 pub struct AuditQuery {
     actor: Option<String>,
     action: Option<String>,
+    entity: Option<String>,
     from: Option<String>,
     to: Option<String>,
     page: Option<String>,
@@ -76,6 +96,8 @@ struct AuditPage {
     from: String,
     to: String,
     actions: &'static [&'static str],
+    entity: String,
+    entities: &'static [(&'static str, &'static str)],
     errors: FieldErrors,
     pager: Pager,
     zone: String,
@@ -125,6 +147,10 @@ pub async fn list(
         .action
         .filter(|a| ACTIONS.contains(&a.as_str()))
         .unwrap_or_default();
+    let entity = query
+        .entity
+        .filter(|e| ENTITIES.iter().any(|(key, _)| key == e))
+        .unwrap_or_default();
     let from = query.from.unwrap_or_default();
     let to = query.to.unwrap_or_default();
     let mut errors = FieldErrors::default();
@@ -143,6 +169,7 @@ pub async fn list(
            and ($2::text = '' or action = $2)
            and ($3::timestamptz is null or at >= $3)
            and ($4::timestamptz is null or at < $4)
+           and ($7::text = '' or target = $7 or target like $7 || ':%')
          order by at desc, id desc
          limit $5 offset $6",
     )
@@ -152,6 +179,7 @@ pub async fn list(
     .bind(to_date.and_then(|d| d.succ_opt()).map(|d| start_of(d, zone)))
     .bind(PER_PAGE)
     .bind(paging::offset(page, PER_PAGE))
+    .bind(&entity)
     .fetch_all(&state.pool)
     .await?;
     let total = rows.first().map_or(0, |r| r.total);
@@ -196,6 +224,8 @@ pub async fn list(
         from,
         to,
         actions: ACTIONS,
+        entity,
+        entities: ENTITIES,
         errors,
         pager,
         zone: zone.name().to_string(),

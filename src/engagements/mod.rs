@@ -1,5 +1,157 @@
 //! Engagements: what the organisation agreed with a vendor (scope, objectives, dates,
 //! cadences), who manages it, its KPIs and its boundaries.
 
+pub mod boundaries;
 pub mod cadence;
+pub mod kpis;
+pub mod pages;
 pub mod window;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use sqlx::PgConnection;
+
+use crate::auth::policy::vendor_scope;
+use crate::auth::{Role, User};
+use crate::choice;
+use crate::web::error::{AppError, Result};
+
+choice!(pub Status {
+    Draft = "draft" / "Draft",
+    Active = "active" / "Active",
+    Paused = "paused" / "Paused",
+    Closed = "closed" / "Closed",
+});
+
+choice!(pub Period {
+    Weekly = "weekly" / "Weekly",
+    Monthly = "monthly" / "Monthly",
+    Quarterly = "quarterly" / "Quarterly",
+});
+
+/// Who is looking at an engagement and what they may do with it.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub id: i64,
+    pub name: String,
+    pub vendor_id: i64,
+    pub vendor_name: String,
+    pub time_zone: String,
+    pub status: String,
+    /// An admin, or the owner or a co-manager of this engagement.
+    pub can_manage: bool,
+    pub is_admin: bool,
+    pub is_vendor: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct AccessRow {
+    id: i64,
+    name: String,
+    vendor_id: i64,
+    vendor_name: String,
+    time_zone: String,
+    status: String,
+    manages: bool,
+}
+
+/// Loads an engagement as `user` may see it: a vendor user only their own vendor's (the
+/// scope is in the query), anyone else every one. Missing and foreign are the same 404.
+pub async fn access(db: &mut PgConnection, user: &User, id: i64) -> Result<Access> {
+    let row: AccessRow = sqlx::query_as(
+        "select e.id, e.name, e.vendor_id, v.name as vendor_name, e.time_zone, e.status,
+                (e.owner_id = $3 or exists (select 1 from engagement_managers m
+                                            where m.engagement_id = e.id and m.user_id = $3)) as manages
+         from engagements e join vendors v on v.id = e.vendor_id
+         where e.id = $1 and ($2::bigint is null or e.vendor_id = $2)",
+    )
+    .bind(id)
+    .bind(vendor_scope(user))
+    .bind(user.id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let is_admin = user.role == Role::Admin;
+    Ok(Access {
+        id: row.id,
+        name: row.name,
+        vendor_id: row.vendor_id,
+        vendor_name: row.vendor_name,
+        time_zone: row.time_zone,
+        status: row.status,
+        can_manage: is_admin || (user.role == Role::Manager && row.manages),
+        is_admin,
+        is_vendor: user.role == Role::Vendor,
+    })
+}
+
+impl Access {
+    /// Changing the engagement's terms needs an admin or one of its managers; to a vendor
+    /// user the page does not exist.
+    pub fn require_manage(&self) -> Result<()> {
+        match (self.can_manage, self.is_vendor) {
+            (true, _) => Ok(()),
+            (false, true) => Err(AppError::NotFound),
+            (false, false) => Err(AppError::Forbidden),
+        }
+    }
+
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
+/// The engagement's fields as stored; also what the audit log records before and after.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct EngagementFields {
+    pub vendor_id: i64,
+    pub name: String,
+    pub scope: String,
+    pub objectives: Vec<String>,
+    pub time_zone: String,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub notice_days: i32,
+    pub status: String,
+    pub owner_id: i64,
+    pub scorecard_period: String,
+    pub checkin_cadence: String,
+    pub checkin_weekday: Option<i32>,
+    pub review_cadence: String,
+    pub audit_cadence: String,
+    pub next_review_due: Option<NaiveDate>,
+    pub next_audit_due: Option<NaiveDate>,
+}
+
+pub async fn fields_of(db: &mut PgConnection, id: i64) -> Result<EngagementFields> {
+    sqlx::query_as(
+        "select vendor_id, name, scope, objectives, time_zone, start_date, end_date, notice_days, status, owner_id,
+                scorecard_period, checkin_cadence, checkin_weekday, review_cadence, audit_cadence,
+                next_review_due, next_audit_due
+         from engagements where id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or(AppError::NotFound)
+}
+
+/// The sum of the weights of an engagement's active KPIs, under the terms in force on `day`.
+pub async fn active_weight_total(
+    db: &mut PgConnection,
+    engagement_id: i64,
+    day: NaiveDate,
+) -> Result<rust_decimal::Decimal> {
+    Ok(sqlx::query_scalar(
+        "select coalesce(sum(t.weight), 0)
+         from kpis k
+         join lateral (select weight, active from kpi_terms t
+                       where t.kpi_id = k.id and t.effective_from <= $2
+                       order by t.effective_from desc limit 1) t on true
+         where k.engagement_id = $1 and t.active",
+    )
+    .bind(engagement_id)
+    .bind(day)
+    .fetch_one(db)
+    .await?)
+}

@@ -583,6 +583,27 @@ async fn set_disabled(
         tx.commit().await?;
         return Ok(Redirect::to(&format!("/admin/users/{id}")).into_response());
     }
+    if disable {
+        let owned: Vec<String> = sqlx::query_scalar(
+            "select name from engagements where owner_id = $1 and status = 'active' order by lower(name)",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if !owned.is_empty() {
+            let flash = Flash {
+                kind: "error",
+                message: format!(
+                    "{} still owns active engagements: {}. Hand each one to another manager first (Edit on the engagement), then disable the account.",
+                    record.name,
+                    owned.join(", ")
+                ),
+            };
+            session::set_flash(&mut *tx, &current.session, flash).await?;
+            tx.commit().await?;
+            return Ok(Redirect::to(&format!("/admin/users/{id}")).into_response());
+        }
+    }
     sqlx::query("update users set disabled_at = case when $2 then coalesce(disabled_at, $3) end where id = $1")
         .bind(id)
         .bind(disable)

@@ -219,3 +219,27 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
             .ok_or(AppError::NotFound)
     }
 }
+
+/// A form read as its name/value pairs, for forms with repeated fields (checkboxes) or rows.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Pairs(pub Vec<(String, String)>);
+
+impl Pairs {
+    /// The first value of a field, or "".
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Every value of a repeated field.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}

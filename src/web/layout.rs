@@ -72,11 +72,16 @@ fn navigation(role: Role, current: &str) -> Vec<NavItem> {
         Role::Admin => &[
             ("/", "Home"),
             ("/vendors", "Vendors"),
+            ("/engagements", "Engagements"),
             ("/admin/users", "Users"),
             ("/admin/audit", "Audit log"),
         ],
-        Role::Manager => &[("/", "Home"), ("/vendors", "Vendors")],
-        Role::Vendor => &[("/", "Home")],
+        Role::Manager => &[
+            ("/", "Home"),
+            ("/engagements", "Engagements"),
+            ("/vendors", "Vendors"),
+        ],
+        Role::Vendor => &[("/", "Home"), ("/engagements", "Our agreements")],
     };
     items
         .iter()

@@ -444,3 +444,57 @@ pub fn location(response: &reqwest::Response) -> &str {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
 }
+
+/// An engagement of `vendor` owned by `owner`, in Europe/Berlin, with default boundaries.
+pub async fn engagement(app: &TestApp, vendor: i64, owner: i64) -> i64 {
+    let id = sqlx::query_scalar(
+        "insert into engagements (vendor_id, name, time_zone, start_date, owner_id)
+         values ($1, 'Service desk ' || $1, 'Europe/Berlin', '2026-01-01', $2) returning id",
+    )
+    .bind(vendor)
+    .bind(owner)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into boundaries (engagement_id, urgent_definition) values ($1, 'an outage')",
+    )
+    .bind(id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    id
+}
+
+/// A KPI with terms in force since 2026-01-01.
+pub async fn kpi(
+    app: &TestApp,
+    engagement: i64,
+    name: &str,
+    direction: &str,
+    target: &str,
+    threshold: &str,
+    weight: &str,
+) -> i64 {
+    let id = sqlx::query_scalar(
+        "insert into kpis (engagement_id, name, direction, source) values ($1, $2, $3, 'manager') returning id",
+    )
+    .bind(engagement)
+    .bind(name)
+    .bind(direction)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into kpi_terms (kpi_id, effective_from, target, threshold, weight, active, changed_at)
+         values ($1, '2026-01-01', $2::numeric, $3::numeric, $4::numeric, true, now())",
+    )
+    .bind(id)
+    .bind(target)
+    .bind(threshold)
+    .bind(weight)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    id
+}

@@ -46,6 +46,22 @@ const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/vendors/{id}/evaluations/new", [L, N, F, P]),
     ("POST", "/vendors/{id}/evaluations/new", [L, N, F, P]),
     ("GET", "/evaluations/{id}", [L, N, P, P]),
+    ("GET", "/engagements", [L, P, P, P]),
+    ("GET", "/engagements/new", [L, F, F, P]),
+    ("POST", "/engagements/new", [L, F, F, P]),
+    ("GET", "/engagements/{id}", [L, N, P, P]),
+    ("GET", "/engagements/{id}/agreement", [L, N, P, P]),
+    ("GET", "/engagements/{id}/edit", [L, N, F, P]),
+    ("POST", "/engagements/{id}/edit", [L, N, F, P]),
+    ("GET", "/engagements/{id}/kpis", [L, N, P, P]),
+    ("POST", "/engagements/{id}/kpis", [L, N, F, P]),
+    ("GET", "/engagements/{id}/kpis/new", [L, N, F, P]),
+    ("POST", "/engagements/{id}/kpis/new", [L, N, F, P]),
+    ("GET", "/engagements/{id}/boundaries", [L, N, P, P]),
+    ("POST", "/engagements/{id}/boundaries", [L, N, F, P]),
+    ("GET", "/kpis/{id}", [L, N, P, P]),
+    ("GET", "/kpis/{id}/edit", [L, N, F, P]),
+    ("POST", "/kpis/{id}/edit", [L, N, F, P]),
     ("GET", "/metrics", [P, P, P, P]),
     ("GET", "/healthz", [P, P, P, P]),
     ("GET", "/readyz", [P, P, P, P]),
@@ -87,6 +103,8 @@ struct Fixtures {
     user: i64,
     vendor: i64,
     evaluation: i64,
+    engagement: i64,
+    kpi: i64,
 }
 
 impl Fixtures {
@@ -106,10 +124,23 @@ impl Fixtures {
         .fetch_one(&app.pool)
         .await
         .unwrap();
+        let engagement = crate::helpers::engagement(app, vendor, user).await;
+        let kpi = crate::helpers::kpi(
+            app,
+            engagement,
+            "Availability",
+            "higher",
+            "99.9",
+            "99.5",
+            "100",
+        )
+        .await;
         Fixtures {
             user,
             vendor,
             evaluation,
+            engagement,
+            kpi,
         }
     }
 
@@ -120,6 +151,10 @@ impl Fixtures {
             self.vendor
         } else if path.starts_with("/evaluations/") {
             self.evaluation
+        } else if path.starts_with("/engagements/") {
+            self.engagement
+        } else if path.starts_with("/kpis/") {
+            self.kpi
         } else {
             0
         };
