@@ -47,7 +47,7 @@ pub struct Boundaries {
 }
 
 pub async fn load(db: &mut PgConnection, engagement_id: i64) -> Result<Boundaries> {
-    Ok(sqlx::query_as(
+    sqlx::query_as(
         "select contact_days, window_start, window_end, channels, preferred_channel, urgent_definition, urgent_channel,
                 escalation_contact, routine_response_hours, urgent_response_hours, weekly_touch_cap
          from boundaries where engagement_id = $1",
@@ -55,7 +55,7 @@ pub async fn load(db: &mut PgConnection, engagement_id: i64) -> Result<Boundarie
     .bind(engagement_id)
     .fetch_optional(db)
     .await?
-    .ok_or(AppError::NotFound)?)
+    .ok_or(AppError::NotFound)
 }
 
 impl Boundaries {
@@ -369,18 +369,12 @@ fn parse(form: &Pairs) -> std::result::Result<Boundaries, FieldErrors> {
     }
 }
 
-async fn staff_access(
-    state: &AppState,
-    current: &CurrentUser,
-    db: &mut PgConnection,
-    id: i64,
-) -> Result<Access> {
+async fn staff_access(current: &CurrentUser, db: &mut PgConnection, id: i64) -> Result<Access> {
     let access = access(db, &current.user, id).await?;
     // Vendor users read their boundaries on the agreement page.
     if access.is_vendor {
         return Err(AppError::NotFound);
     }
-    let _ = state;
     Ok(access)
 }
 
@@ -390,7 +384,7 @@ pub async fn show(
     Id(id): Id,
 ) -> Result<Html<String>> {
     let mut conn = state.pool.acquire().await?;
-    let access = staff_access(&state, &current, &mut conn, id).await?;
+    let access = staff_access(&current, &mut conn, id).await?;
     let b = load(&mut conn, id).await?;
     let page = BoundariesPage {
         layout: Layout::new(
@@ -416,7 +410,7 @@ pub async fn update(
 ) -> Result<Response> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    let access = staff_access(&state, &current, &mut tx, id).await?;
+    let access = staff_access(&current, &mut tx, id).await?;
     access.require_manage()?;
     let before = load(&mut tx, id).await?;
     let after = match parse(&form) {
