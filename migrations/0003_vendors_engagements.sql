@@ -44,7 +44,9 @@ create table evaluations (
     rationale text not null,
     score numeric(5, 2) not null check (score between 0 and 100),
     author_id bigint not null references users (id),
-    created_at timestamptz not null
+    created_at timestamptz not null,
+    -- The key the form was rendered with: a double submit makes one evaluation.
+    form_key uuid not null unique
 );
 create index evaluations_vendor on evaluations (vendor_id, created_at desc);
 
@@ -86,6 +88,8 @@ create table engagements (
     constraint engagements_dates check (end_date is null or end_date >= start_date)
 );
 create index engagements_vendor on engagements (vendor_id);
+-- One name per vendor: a double submit of the form makes one engagement.
+create unique index engagements_name_key on engagements (vendor_id, lower(name));
 create index engagements_owner on engagements (owner_id);
 create trigger engagements_updated_at before update on engagements
     for each row execute function set_updated_at();

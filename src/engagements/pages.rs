@@ -25,6 +25,14 @@ use crate::web::validate;
 
 const PER_PAGE: i64 = 25;
 
+const NAME_TAKEN: &str = "This vendor already has an engagement with this name.";
+
+fn name_taken(error: &sqlx::Error) -> bool {
+    error.as_database_error().is_some_and(|d| {
+        d.code().as_deref() == Some("23505") && d.constraint() == Some("engagements_name_key")
+    })
+}
+
 #[derive(Debug, Deserialize, Default)]
 pub struct ListQuery {
     q: Option<String>,
@@ -557,7 +565,7 @@ pub async fn create(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
         }
     };
-    let id: i64 = sqlx::query_scalar(
+    let inserted: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
         "insert into engagements (vendor_id, name, scope, objectives, time_zone, start_date, end_date, notice_days, status,
                                   owner_id, scorecard_period, checkin_cadence, checkin_weekday, review_cadence, audit_cadence,
                                   next_review_due, next_audit_due)
@@ -581,7 +589,25 @@ pub async fn create(
     .bind(fields.next_review_due)
     .bind(fields.next_audit_due)
     .fetch_one(&mut *tx)
-    .await?;
+    .await;
+    let id = match inserted {
+        Ok(id) => id,
+        Err(e) if name_taken(&e) => {
+            let mut errors = FieldErrors::default();
+            errors.add("name", NAME_TAKEN);
+            let page = FormPage {
+                layout: Layout::new(&current.session, "New engagement", "/engagements"),
+                form,
+                errors,
+                vendors,
+                managers,
+                editing: None,
+                full: true,
+            };
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+        }
+        Err(e) => return Err(e.into()),
+    };
     sqlx::query(
         "insert into engagement_managers (engagement_id, user_id) select $1, unnest($2::bigint[])",
     )
@@ -687,7 +713,7 @@ pub async fn update(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
         }
     };
-    sqlx::query(
+    let updated = sqlx::query(
         "update engagements set name = $2, scope = $3, objectives = $4, time_zone = $5, start_date = $6, end_date = $7,
                 notice_days = $8, status = $9, owner_id = $10, scorecard_period = $11, checkin_cadence = $12,
                 checkin_weekday = $13, review_cadence = $14, audit_cadence = $15, next_review_due = $16, next_audit_due = $17
@@ -711,7 +737,28 @@ pub async fn update(
     .bind(after.next_review_due)
     .bind(after.next_audit_due)
     .execute(&mut *tx)
-    .await?;
+    .await;
+    if let Err(e) = updated {
+        if !name_taken(&e) {
+            return Err(e.into());
+        }
+        let mut errors = FieldErrors::default();
+        errors.add("name", NAME_TAKEN);
+        let page = FormPage {
+            layout: Layout::new(
+                &current.session,
+                format!("Edit {}", access.name),
+                "/engagements",
+            ),
+            form,
+            errors,
+            vendors,
+            managers,
+            editing: Some((id, access.name)),
+            full: access.is_admin,
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+    }
     if co != co_before {
         sqlx::query("delete from engagement_managers where engagement_id = $1")
             .bind(id)

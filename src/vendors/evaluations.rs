@@ -240,6 +240,7 @@ pub struct ScoreInput {
 #[template(path = "vendors/evaluate.html")]
 struct EvaluateForm {
     layout: Layout,
+    form_key: String,
     vendor_id: i64,
     vendor_name: String,
     lines: Vec<ScoreInput>,
@@ -273,6 +274,7 @@ pub async fn new(
         })
         .collect();
     let page = EvaluateForm {
+        form_key: uuid::Uuid::new_v4().to_string(),
         layout: Layout::new(
             &current.session,
             format!("Evaluate {vendor_name}"),
@@ -354,6 +356,7 @@ pub async fn create(
     }
     let Some(decision) = decision.filter(|_| errors.is_empty()) else {
         let page = EvaluateForm {
+            form_key: value("form_key"),
             layout: Layout::new(
                 &current.session,
                 format!("Evaluate {vendor_name}"),
@@ -369,9 +372,14 @@ pub async fn create(
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
     };
     let score = selection_score(&scores);
-    let id: i64 = sqlx::query_scalar(
-        "insert into evaluations (vendor_id, decision, rationale, score, author_id, created_at)
-         values ($1, $2, $3, $4, $5, $6) returning id",
+    // The same form posted twice (a double click, a replay) saves one evaluation.
+    let form_key =
+        uuid::Uuid::parse_str(&value("form_key")).unwrap_or_else(|_| uuid::Uuid::new_v4());
+    let id: Option<i64> = sqlx::query_scalar(
+        "insert into evaluations (vendor_id, decision, rationale, score, author_id, created_at, form_key)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict (form_key) do nothing
+         returning id",
     )
     .bind(vendor_id)
     .bind(decision.as_str())
@@ -379,8 +387,12 @@ pub async fn create(
     .bind(score)
     .bind(current.user.id)
     .bind(now)
-    .fetch_one(&mut *tx)
+    .bind(form_key)
+    .fetch_optional(&mut *tx)
     .await?;
+    let Some(id) = id else {
+        return Ok(Redirect::to(&format!("/vendors/{vendor_id}")).into_response());
+    };
     for (position, (line, (_, score))) in lines.iter().zip(&scores).enumerate() {
         sqlx::query(
             "insert into evaluation_scores (evaluation_id, position, criterion, weight, score, evidence)

@@ -741,3 +741,25 @@ async fn engagement_pages_cost_the_same_statements_on_small_and_larger_data() {
     }
     assert_eq!(small, large);
 }
+
+#[tokio::test]
+async fn a_double_submitted_engagement_form_makes_one_engagement() {
+    let app = spawn_app().await;
+    let vendor_id = vendor(&app, "Northwind IT").await.to_string();
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let owner = app.create_user(Role::Manager, None).await.id.to_string();
+    let token = admin.csrf_token("/engagements/new").await;
+    let mut form = vec![("csrf_token", token.as_str())];
+    form.extend(engagement_form(&vendor_id, &owner, "", "draft"));
+    assert_eq!(
+        admin.post_raw("/engagements/new", &form).await.status(),
+        303
+    );
+    let again = admin.post_raw("/engagements/new", &form).await;
+    assert_eq!(again.status(), 422);
+    assert_eq!(
+        texts(&again.text().await.unwrap(), "#field-name-error"),
+        vec!["This vendor already has an engagement with this name."]
+    );
+    assert_eq!(app.count("select count(*) from engagements").await, 1);
+}

@@ -449,7 +449,9 @@ pub fn location(response: &reqwest::Response) -> &str {
 pub async fn engagement(app: &TestApp, vendor: i64, owner: i64) -> i64 {
     let id = sqlx::query_scalar(
         "insert into engagements (vendor_id, name, time_zone, start_date, owner_id)
-         values ($1, 'Service desk ' || $1, 'Europe/Berlin', '2026-01-01', $2) returning id",
+         values ($1, 'Service desk ' || $1 || (select case when count(*) = 0 then '' else ' ' || count(*) + 1 end
+                                              from engagements where vendor_id = $1),
+                 'Europe/Berlin', '2026-01-01', $2) returning id",
     )
     .bind(vendor)
     .bind(owner)

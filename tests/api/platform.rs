@@ -137,7 +137,7 @@ async fn static_files_are_cached_for_a_long_time_and_pages_are_not() {
 #[tokio::test]
 async fn an_unknown_page_is_a_real_404_page_without_internals() {
     let app = spawn_app().await;
-    let response = app.client().get("/engagements/999999").await;
+    let response = app.client().get("/no/such/page").await;
     assert_eq!(response.status(), 404);
     let html = response.text().await.unwrap();
     assert_eq!(texts(&html, "h1"), vec!["Page not found"]);

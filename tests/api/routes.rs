@@ -116,8 +116,8 @@ impl Fixtures {
                 .await
                 .unwrap();
         let evaluation = sqlx::query_scalar(
-            "insert into evaluations (vendor_id, decision, rationale, score, author_id, created_at)
-             values ($1, 'selected', 'fixture', 50, $2, now()) returning id",
+            "insert into evaluations (vendor_id, decision, rationale, score, author_id, created_at, form_key)
+             values ($1, 'selected', 'fixture', 50, $2, now(), gen_random_uuid()) returning id",
         )
         .bind(vendor)
         .bind(user)

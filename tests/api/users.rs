@@ -451,7 +451,11 @@ async fn a_vendor_user_cannot_make_themselves_an_admin_by_posting_fields() {
             ],
         )
         .await;
-    assert_eq!(response.status(), 403);
+    assert_eq!(
+        response.status(),
+        404,
+        "to a vendor user the page does not exist"
+    );
     let role: String = sqlx::query_scalar("select role from users where id = $1")
         .bind(user.id)
         .fetch_one(&app.pool)

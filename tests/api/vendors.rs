@@ -407,7 +407,7 @@ async fn a_vendor_user_sees_no_vendor_pages_and_gets_404_for_any_vendor_id() {
             .unwrap();
     let admin = app.create_user(Role::Admin, None).await;
     let evaluation: i64 = sqlx::query_scalar(
-        "insert into evaluations (vendor_id, decision, rationale, score, author_id, created_at) values ($1, 'selected', 'x', 50, $2, now()) returning id",
+        "insert into evaluations (vendor_id, decision, rationale, score, author_id, created_at, form_key) values ($1, 'selected', 'x', 50, $2, now(), gen_random_uuid()) returning id",
     )
     .bind(other)
     .bind(admin.id)
@@ -468,7 +468,7 @@ async fn vendor_pages_cost_the_same_statements_on_small_and_larger_data() {
             .await
             .unwrap();
         app.create_user(Role::Vendor, Some("Counted")).await;
-        sqlx::query("insert into evaluations (vendor_id, decision, rationale, score, author_id, created_at) select $1, 'on_hold', 'x', 10, min(id), now() from users")
+        sqlx::query("insert into evaluations (vendor_id, decision, rationale, score, author_id, created_at, form_key) select $1, 'on_hold', 'x', 10, min(id), now(), gen_random_uuid() from users")
             .bind(vendor)
             .execute(&app.pool)
             .await
@@ -479,4 +479,46 @@ async fn vendor_pages_cost_the_same_statements_on_small_and_larger_data() {
         large.push(app.statements_for(&admin, page).await);
     }
     assert_eq!(small, large);
+}
+
+#[tokio::test]
+async fn a_double_submitted_evaluation_saves_one() {
+    let app = spawn_app().await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let vendor: i64 =
+        sqlx::query_scalar("insert into vendors (name) values ('Twice Co') returning id")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let path = format!("/vendors/{vendor}/evaluations/new");
+    let html = admin.get_html(&path).await;
+    let document = scraper::Html::parse_document(&html);
+    let key = document
+        .select(&scraper::Selector::parse("input[name=form_key]").unwrap())
+        .next()
+        .and_then(|e| e.value().attr("value"))
+        .unwrap()
+        .to_string();
+    let token = crate::helpers::csrf_in(&html);
+    let ids = criteria_ids(&app).await;
+    let mut fields: Vec<(String, String)> = ids
+        .iter()
+        .map(|id| (format!("score_{id}"), "4".to_string()))
+        .collect();
+    fields.extend([
+        ("csrf_token".to_string(), token),
+        ("form_key".to_string(), key),
+        ("decision".to_string(), "on_hold".to_string()),
+        (
+            "rationale".to_string(),
+            "Waiting for references.".to_string(),
+        ),
+    ]);
+    let borrowed: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(admin.post_raw(&path, &borrowed).await.status(), 303);
+    assert_eq!(admin.post_raw(&path, &borrowed).await.status(), 303);
+    assert_eq!(app.count("select count(*) from evaluations").await, 1);
 }
