@@ -133,9 +133,17 @@ pub fn sentences(b: &Boundaries, zone: &str) -> Vec<String> {
             channel_label(&b.urgent_channel),
         ));
     }
+    let hours = |n: i32| {
+        if n == 1 {
+            "1 hour".to_string()
+        } else {
+            format!("{n} hours")
+        }
+    };
     out.push(format!(
-        "We expect an answer to routine matters within {} hours and to urgent ones within {} hours.",
-        b.routine_response_hours, b.urgent_response_hours
+        "We expect an answer to routine matters within {} and to urgent ones within {}.",
+        hours(b.routine_response_hours),
+        hours(b.urgent_response_hours)
     ));
     out.push(format!(
         "Beyond the agreed check-ins we keep routine contact to at most {} {} a week.",

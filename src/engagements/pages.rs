@@ -170,6 +170,12 @@ struct FormPage {
     full: bool,
 }
 
+impl Overview {
+    pub fn overdue(&self, due: &Option<NaiveDate>) -> bool {
+        due.is_some_and(|d| d < self.today)
+    }
+}
+
 impl FormPage {
     fn selected_co_manager(&self, id: &i64) -> bool {
         self.form
@@ -793,6 +799,7 @@ pub async fn update(
 
 /// Everything the hub and the agreement pages show.
 pub struct Overview {
+    pub today: NaiveDate,
     pub access: Access,
     pub fields: EngagementFields,
     pub owner: String,
@@ -837,6 +844,7 @@ async fn overview(db: &mut PgConnection, access: Access, today: NaiveDate) -> Re
         .unwrap_or("")
         .to_string();
     Ok(Overview {
+        today,
         notice_date: fields
             .end_date
             .and_then(|end| end.checked_sub_days(chrono::Days::new(fields.notice_days as u64))),

@@ -373,9 +373,9 @@ async fn a_page_behind_login_sends_the_visitor_back_after_signing_in() {
 async fn each_role_gets_its_own_home_page() {
     let app = spawn_app().await;
     for (role, heading) in [
-        (Role::Admin, "Set-up"),
+        (Role::Admin, "Engagements"),
         (Role::Manager, "Your engagements"),
-        (Role::Vendor, "Your scorecard"),
+        (Role::Vendor, "Your agreements"),
     ] {
         let (client, _) = app.signed_in(role).await;
         let html = client.get_html("/").await;

@@ -9,8 +9,9 @@ use trellis::seed::DEMO_ACCOUNTS;
 
 use crate::helpers::spawn_app;
 
-/// The pages each role is checked on; every new page joins this list. `{user}` is a
-/// vendor user's id.
+/// The pages each role is checked on; every new page joins this list. `{user}`, `{vendor}`,
+/// `{evaluation}`, `{engagement}` and `{kpi}` are ids from the demo data; the vendor user
+/// is Northwind's, whose engagement `{engagement}` is.
 fn pages(role: Role) -> &'static [&'static str] {
     match role {
         Role::Admin => &[
@@ -19,10 +20,37 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/admin/users/new",
             "/admin/users/{user}",
             "/admin/audit",
+            "/admin/criteria",
             "/account/password",
+            "/vendors",
+            "/vendors/new",
+            "/vendors/{vendor}",
+            "/vendors/{vendor}/edit",
+            "/vendors/{vendor}/evaluations/new",
+            "/evaluations/{evaluation}",
+            "/engagements",
+            "/engagements/new",
+            "/engagements/{engagement}",
+            "/engagements/{engagement}/edit",
+            "/engagements/{engagement}/kpis",
+            "/engagements/{engagement}/kpis/new",
+            "/engagements/{engagement}/boundaries",
+            "/kpis/{kpi}",
+            "/kpis/{kpi}/edit",
         ],
-        Role::Manager => &["/", "/account/password"],
-        Role::Vendor => &["/", "/account/password"],
+        Role::Manager => &[
+            "/",
+            "/account/password",
+            "/engagements",
+            "/engagements/{engagement}",
+            "/vendors",
+        ],
+        Role::Vendor => &[
+            "/",
+            "/account/password",
+            "/engagements",
+            "/engagements/{engagement}",
+        ],
     }
 }
 
@@ -53,10 +81,25 @@ async fn every_page_passes_axe_at_phone_and_desktop_widths() {
     trellis::seed::demo(&app.pool, "UTC", app.clock.now())
         .await
         .unwrap();
-    let user: i64 = sqlx::query_scalar("select min(id) from users where role = 'vendor'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let ids: (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "select (select min(id) from users where role = 'vendor'),
+                v.id,
+                (select min(id) from evaluations where vendor_id = v.id),
+                e.id,
+                (select min(id) from kpis where engagement_id = e.id)
+         from vendors v join engagements e on e.vendor_id = v.id
+         where v.name = 'Northwind IT Services'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let fill = |path: &str| {
+        path.replace("{user}", &ids.0.to_string())
+            .replace("{vendor}", &ids.1.to_string())
+            .replace("{evaluation}", &ids.2.to_string())
+            .replace("{engagement}", &ids.3.to_string())
+            .replace("{kpi}", &ids.4.to_string())
+    };
     let mut seen = std::collections::HashSet::new();
     let accounts: Vec<serde_json::Value> = DEMO_ACCOUNTS
         .iter()
@@ -66,7 +109,7 @@ async fn every_page_passes_axe_at_phone_and_desktop_widths() {
                 "role": account.role.as_str(),
                 "email": account.email,
                 "password": account.password,
-                "pages": pages(account.role).iter().map(|p| p.replace("{user}", &user.to_string())).collect::<Vec<_>>(),
+                "pages": pages(account.role).iter().map(|p| fill(p)).collect::<Vec<_>>(),
             })
         })
         .collect();

@@ -211,6 +211,36 @@ async fn every_demo_account_can_sign_in_after_seeding_twice() {
         DEMO_ACCOUNTS.len(),
         "a second run creates nothing new"
     );
+    for (table, expected) in [
+        ("vendors", 4),
+        ("engagements", 5),
+        ("evaluations", 4),
+        ("boundaries", 5),
+    ] {
+        assert_eq!(
+            app.count(&format!("select count(*) from {table}")).await,
+            expected,
+            "{table}"
+        );
+    }
+    let zones: Vec<String> = sqlx::query_scalar("select distinct time_zone from engagements")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        zones.len() >= 3 && !zones.contains(&"UTC".to_string()),
+        "{zones:?}"
+    );
+    let kpis_per_engagement: Vec<i64> = sqlx::query_scalar(
+        "select count(k.id) from engagements e left join kpis k on k.engagement_id = e.id where e.status <> 'draft' group by e.id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        kpis_per_engagement.iter().all(|n| (4..=6).contains(n)),
+        "{kpis_per_engagement:?}"
+    );
     for account in accounts {
         let client = app.client();
         let response = client.login(account.email, account.password).await;

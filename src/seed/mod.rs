@@ -1,5 +1,8 @@
-//! `trellis seed demo`: demo accounts with fixed passwords, safe to run again (a second run
-//! resets them).
+//! `trellis seed demo`: demo accounts with fixed passwords and a realistic organisation —
+//! vendors, evaluations, engagements, KPIs and boundaries. Safe to run again: a second run
+//! resets the accounts and the demo records, and creates nothing twice.
+
+mod organisation;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -72,6 +75,20 @@ pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
         password: "demo-vendor-bluepeak2",
         vendor: Some("Bluepeak Cloud"),
     },
+    DemoAccount {
+        role: Role::Vendor,
+        email: "arjun@kestrel.example",
+        name: "Arjun Mehta",
+        password: "demo-vendor-kestrel",
+        vendor: Some("Kestrel Software"),
+    },
+    DemoAccount {
+        role: Role::Vendor,
+        email: "olivia@sentinel-sec.example",
+        name: "Olivia Grant",
+        password: "demo-vendor-sentinel",
+        vendor: Some("Sentinel Security"),
+    },
 ];
 
 /// Creates or resets the demo accounts; returns them for printing.
@@ -106,6 +123,7 @@ pub async fn demo(
         .execute(&mut *tx)
         .await?;
     }
+    organisation::seed(&mut tx, now).await?;
     audit::Entry::anonymous("seed.demo", Outcome::Success)
         .client_addr("cli")
         .write(&mut *tx, now)
