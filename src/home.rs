@@ -21,6 +21,10 @@ struct EngagementRow {
     next_review_due: Option<NaiveDate>,
     next_audit_due: Option<NaiveDate>,
     kpis: i64,
+    last_checkin: Option<NaiveDate>,
+    open_ours: i64,
+    open_vendor: i64,
+    feedback_waiting: i64,
 }
 
 impl EngagementRow {
@@ -30,10 +34,19 @@ impl EngagementRow {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct Win {
+    engagement_id: i64,
+    engagement: String,
+    title: String,
+    happened_on: NaiveDate,
+}
+
 struct Card {
     row: EngagementRow,
     review_overdue: bool,
     audit_overdue: bool,
+    oversight: Option<crate::checkins::oversight::Assessment>,
 }
 
 #[derive(sqlx::FromRow, Default)]
@@ -54,6 +67,7 @@ struct HomePage {
     vendor_name: String,
     cards: Vec<Card>,
     counts: Counts,
+    wins: Vec<Win>,
 }
 
 pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result<Html<String>> {
@@ -63,7 +77,13 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
     // that are not closed.
     let rows: Vec<EngagementRow> = sqlx::query_as(
         "select e.id, e.name, v.name as vendor_name, e.status, e.time_zone, e.next_review_due, e.next_audit_due,
-                (select count(*) from kpis k where k.engagement_id = e.id) as kpis
+                (select count(*) from kpis k where k.engagement_id = e.id) as kpis,
+                (select max(c.held_on) from checkins c where c.engagement_id = e.id and (c.shared or $2::text <> 'vendor')) as last_checkin,
+                (select count(*) from action_items a where a.engagement_id = e.id and a.status = 'open' and a.owner_side = 'ours') as open_ours,
+                (select count(*) from action_items a left join checkins c on c.id = a.checkin_id
+                 where a.engagement_id = e.id and a.status = 'open' and a.owner_side = 'vendor'
+                   and (c.id is null or c.shared or $2::text <> 'vendor')) as open_vendor,
+                (select count(*) from feedback f where f.engagement_id = e.id and f.shared and f.acknowledged_at is null) as feedback_waiting
          from engagements e join vendors v on v.id = e.vendor_id
          where e.status <> 'closed'
            and ($1::bigint is null or e.vendor_id = $1)
@@ -91,6 +111,28 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
     } else {
         Counts::default()
     };
+    let mut oversight = if user.role == Role::Vendor {
+        Vec::new()
+    } else {
+        let ids: Vec<i64> = rows
+            .iter()
+            .filter(|r| r.status == "active")
+            .map(|r| r.id)
+            .collect();
+        crate::checkins::oversight::assess_many(&mut conn, &ids, state.clock.now()).await?
+    };
+    let wins: Vec<Win> = if user.role == Role::Vendor {
+        sqlx::query_as(
+            "select s.engagement_id, e.name as engagement, s.title, s.happened_on
+             from successes s join engagements e on e.id = s.engagement_id
+             where e.vendor_id = $1 order by s.happened_on desc, s.id desc limit 5",
+        )
+        .bind(vendor_scope(user))
+        .fetch_all(&mut *conn)
+        .await?
+    } else {
+        Vec::new()
+    };
     let today = |zone: &str| {
         state
             .clock
@@ -101,6 +143,10 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
         .map(|row| Card {
             review_overdue: row.overdue(&row.next_review_due, &today),
             audit_overdue: row.overdue(&row.next_audit_due, &today),
+            oversight: oversight
+                .iter()
+                .position(|(id, _)| *id == row.id)
+                .map(|i| oversight.swap_remove(i).1),
             row,
         })
         .collect();
@@ -120,6 +166,7 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
             .unwrap_or_default(),
         cards,
         counts,
+        wins,
     };
     Ok(Html(page.render()?))
 }

@@ -3,12 +3,14 @@
 pub mod account;
 pub mod audit;
 pub mod auth;
+pub mod checkins;
 pub mod choice;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod engagements;
+pub mod feedback;
 pub mod home;
 pub mod seed;
 pub mod startup;

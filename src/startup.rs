@@ -25,7 +25,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::web::error::{AppError, internal_error_page};
 use crate::web::metrics::Metrics;
-use crate::{account, audit, auth, engagements, home, users, vendors, web};
+use crate::{account, audit, auth, checkins, engagements, feedback, home, users, vendors, web};
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -161,6 +161,19 @@ fn pages(config: &Config) -> Routes {
         .get("/kpis/{id}", engagements::kpis::show)
         .get("/kpis/{id}/edit", engagements::kpis::edit)
         .post("/kpis/{id}/edit", engagements::kpis::update)
+        .get("/engagements/{id}/checkins", checkins::list)
+        .get("/engagements/{id}/checkins/new", checkins::new)
+        .post("/engagements/{id}/checkins/new", checkins::create)
+        .post("/actions/{id}", checkins::close_item)
+        .get("/engagements/{id}/contacts", checkins::contacts::list)
+        .post("/engagements/{id}/contacts", checkins::contacts::create)
+        .get("/engagements/{id}/feedback", feedback::list)
+        .get("/engagements/{id}/feedback/new", feedback::new)
+        .post("/engagements/{id}/feedback/new", feedback::create)
+        .post("/feedback/{id}/acknowledge", feedback::acknowledge)
+        .post("/feedback/{id}/respond", feedback::respond)
+        .get("/engagements/{id}/successes", feedback::successes::list)
+        .post("/engagements/{id}/successes", feedback::successes::create)
         .get("/metrics", web::health::metrics);
     if config.test_routes {
         routes.get("/__test/panic", web::health::panic)

@@ -870,6 +870,10 @@ struct ShowPage {
     status_label: &'static str,
     period_label: &'static str,
     window: super::boundaries::WindowNow,
+    checkins: Vec<crate::checkins::CheckinRow>,
+    oversight: Option<crate::checkins::oversight::Assessment>,
+    feedback: crate::feedback::Balance,
+    wins: Vec<crate::feedback::successes::Win>,
 }
 
 #[derive(Template)]
@@ -893,9 +897,23 @@ pub async fn show(
         return render_agreement(&state, &current, &mut conn, access).await;
     }
     let zone = access.zone();
+    let now = state.clock.now();
     let o = overview(&mut conn, access, state.clock.today(zone)).await?;
-    let window = super::boundaries::window_now(&o.boundaries, zone, state.clock.now());
+    let window = super::boundaries::window_now(&o.boundaries, zone, now);
+    let checkins = crate::checkins::timeline(&mut conn, id, false, 12).await?;
+    let oversight = crate::checkins::oversight::assess_many(&mut conn, &[id], now)
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, assessment)| assessment);
+    let feedback =
+        crate::feedback::balance(&mut conn, id, now - chrono::Duration::days(90)).await?;
+    let wins = crate::feedback::successes::wins(&mut conn, id, 3).await?;
     let page = ShowPage {
+        checkins,
+        oversight,
+        feedback,
+        wins,
         layout: Layout::new(&current.session, o.access.name.clone(), "/engagements"),
         status_label: Status::parse(&o.fields.status).map_or("", Status::label),
         period_label: Period::parse(&o.fields.scorecard_period).map_or("", Period::label),

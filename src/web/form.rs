@@ -243,3 +243,9 @@ impl Pairs {
             .collect()
     }
 }
+
+/// The key a form was rendered with, so that posting it twice saves once; a form without one
+/// (not rendered by Trellis) gets a fresh key.
+pub fn form_key(form: &Pairs) -> uuid::Uuid {
+    uuid::Uuid::parse_str(form.get("form_key")).unwrap_or_else(|_| uuid::Uuid::new_v4())
+}

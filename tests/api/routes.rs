@@ -62,6 +62,19 @@ const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/kpis/{id}", [L, N, P, P]),
     ("GET", "/kpis/{id}/edit", [L, N, F, P]),
     ("POST", "/kpis/{id}/edit", [L, N, F, P]),
+    ("GET", "/engagements/{id}/checkins", [L, N, P, P]),
+    ("GET", "/engagements/{id}/checkins/new", [L, N, F, P]),
+    ("POST", "/engagements/{id}/checkins/new", [L, N, F, P]),
+    ("POST", "/actions/{id}", [L, N, F, P]),
+    ("GET", "/engagements/{id}/contacts", [L, N, P, P]),
+    ("POST", "/engagements/{id}/contacts", [L, N, F, P]),
+    ("GET", "/engagements/{id}/feedback", [L, N, P, P]),
+    ("GET", "/engagements/{id}/feedback/new", [L, N, F, P]),
+    ("POST", "/engagements/{id}/feedback/new", [L, N, F, P]),
+    ("POST", "/feedback/{id}/acknowledge", [L, N, F, F]),
+    ("POST", "/feedback/{id}/respond", [L, N, F, F]),
+    ("GET", "/engagements/{id}/successes", [L, N, P, P]),
+    ("POST", "/engagements/{id}/successes", [L, N, F, P]),
     ("GET", "/metrics", [P, P, P, P]),
     ("GET", "/healthz", [P, P, P, P]),
     ("GET", "/readyz", [P, P, P, P]),
@@ -105,6 +118,8 @@ struct Fixtures {
     evaluation: i64,
     engagement: i64,
     kpi: i64,
+    action: i64,
+    feedback: i64,
 }
 
 impl Fixtures {
@@ -135,12 +150,30 @@ impl Fixtures {
             "100",
         )
         .await;
+        let action = sqlx::query_scalar(
+            "insert into action_items (engagement_id, title, owner_side, created_at) values ($1, 'Fixture', 'ours', now()) returning id",
+        )
+        .bind(engagement)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        let feedback = sqlx::query_scalar(
+            "insert into feedback (engagement_id, kind, situation, observation, impact, author_id, created_at, form_key)
+             values ($1, 'praise', 's', 'o', 'i', $2, now(), gen_random_uuid()) returning id",
+        )
+        .bind(engagement)
+        .bind(user)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
         Fixtures {
             user,
             vendor,
             evaluation,
             engagement,
             kpi,
+            action,
+            feedback,
         }
     }
 
@@ -155,6 +188,10 @@ impl Fixtures {
             self.engagement
         } else if path.starts_with("/kpis/") {
             self.kpi
+        } else if path.starts_with("/actions/") {
+            self.action
+        } else if path.starts_with("/feedback/") {
+            self.feedback
         } else {
             0
         };

@@ -1,0 +1,469 @@
+//! Constructive feedback, structured as situation, observation, impact and request, and the
+//! vendor's acknowledgement and response. Also successes: the wins both sides celebrate.
+
+pub mod successes;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::audit::{self, Outcome};
+use crate::auth::{CurrentUser, session};
+use crate::choice;
+use crate::engagements::boundaries::{self, WindowNow};
+use crate::engagements::{Access, access};
+use crate::startup::AppState;
+use crate::web::ClientAddr;
+use crate::web::error::{AppError, Result};
+use crate::web::form::{FieldErrors, Form, Id, Pairs, form_key};
+use crate::web::layout::{Flash, Layout};
+use crate::web::validate;
+
+choice!(pub Kind {
+    Praise = "praise" / "Praise",
+    Constructive = "constructive" / "Constructive",
+    Concern = "concern" / "Concern",
+});
+
+#[derive(sqlx::FromRow)]
+pub struct FeedbackRow {
+    pub id: i64,
+    pub kind: String,
+    pub situation: String,
+    pub observation: String,
+    pub impact: String,
+    pub request: String,
+    pub kpi_name: Option<String>,
+    pub shared: bool,
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub response: Option<String>,
+    pub responded_by: Option<String>,
+}
+
+impl FeedbackRow {
+    pub fn kind_label(&self) -> &'static str {
+        Kind::parse(&self.kind).map_or("", Kind::label)
+    }
+}
+
+/// Praise against constructive feedback and concerns over the last 90 days.
+#[derive(Debug, Default, sqlx::FromRow)]
+pub struct Balance {
+    pub praise: i64,
+    pub criticism: i64,
+}
+
+impl Balance {
+    pub fn sentence(&self) -> String {
+        match (self.praise, self.criticism) {
+            (0, 0) => "No feedback in the last 90 days.".into(),
+            (p, c) => format!(
+                "Last 90 days: {p} praise to {c} constructive or concern{}.",
+                if c == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
+pub async fn balance(
+    db: &mut PgConnection,
+    engagement_id: i64,
+    since: DateTime<Utc>,
+) -> Result<Balance> {
+    Ok(sqlx::query_as(
+        "select count(*) filter (where kind = 'praise') as praise,
+                count(*) filter (where kind <> 'praise') as criticism
+         from feedback where engagement_id = $1 and created_at >= $2",
+    )
+    .bind(engagement_id)
+    .bind(since)
+    .fetch_one(db)
+    .await?)
+}
+
+#[derive(Template)]
+#[template(path = "feedback/list.html")]
+struct ListPage {
+    layout: Layout,
+    access: Access,
+    rows: Vec<FeedbackRow>,
+    balance: Balance,
+    zone: chrono_tz::Tz,
+}
+
+impl ListPage {
+    fn when(&self, at: &DateTime<Utc>) -> String {
+        at.with_timezone(&self.zone)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    fn waiting(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.shared && r.acknowledged_at.is_none())
+            .count()
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(id): Id,
+) -> Result<Html<String>> {
+    let mut conn = state.pool.acquire().await?;
+    let access = access(&mut conn, &current.user, id).await?;
+    let rows: Vec<FeedbackRow> = sqlx::query_as(
+        "select f.id, f.kind, f.situation, f.observation, f.impact, f.request, k.name as kpi_name, f.shared,
+                a.name as author, f.created_at, ack.name as acknowledged_by, f.acknowledged_at, f.response,
+                resp.name as responded_by
+         from feedback f
+         join users a on a.id = f.author_id
+         left join kpis k on k.id = f.kpi_id
+         left join users ack on ack.id = f.acknowledged_by
+         left join users resp on resp.id = f.responded_by
+         where f.engagement_id = $1 and (not $2 or f.shared)
+         order by f.created_at desc, f.id desc",
+    )
+    .bind(id)
+    .bind(access.is_vendor)
+    .fetch_all(&mut *conn)
+    .await?;
+    let balance = balance(
+        &mut conn,
+        id,
+        state.clock.now() - chrono::Duration::days(90),
+    )
+    .await?;
+    let zone = current
+        .user
+        .time_zone
+        .parse()
+        .unwrap_or(state.config.time_zone);
+    let page = ListPage {
+        layout: Layout::new(
+            &current.session,
+            format!("Feedback: {}", access.name),
+            "/engagements",
+        ),
+        access,
+        rows,
+        balance,
+        zone,
+    };
+    Ok(Html(page.render()?))
+}
+
+#[derive(sqlx::FromRow, Clone)]
+struct KpiChoice {
+    id: i64,
+    name: String,
+}
+
+#[derive(Template)]
+#[template(path = "feedback/new.html")]
+struct NewPage {
+    layout: Layout,
+    access: Access,
+    form: Pairs,
+    errors: FieldErrors,
+    window: WindowNow,
+    kpis: Vec<KpiChoice>,
+}
+
+impl NewPage {
+    fn kind_options(&self) -> Vec<(String, String)> {
+        Kind::options_with_prompt()
+    }
+
+    fn kpi_options(&self) -> Vec<(String, String)> {
+        let mut options = vec![(String::new(), "No KPI".to_string())];
+        options.extend(self.kpis.iter().map(|k| (k.id.to_string(), k.name.clone())));
+        options
+    }
+}
+
+async fn prepare(
+    state: &AppState,
+    current: &CurrentUser,
+    db: &mut PgConnection,
+    id: i64,
+) -> Result<(Access, WindowNow, Vec<KpiChoice>)> {
+    let access = access(db, &current.user, id).await?;
+    access.require_manage()?;
+    let b = boundaries::load(db, id).await?;
+    let window = boundaries::window_now(&b, access.zone(), state.clock.now());
+    let kpis =
+        sqlx::query_as("select id, name from kpis where engagement_id = $1 order by lower(name)")
+            .bind(id)
+            .fetch_all(db)
+            .await?;
+    Ok((access, window, kpis))
+}
+
+pub async fn new(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(id): Id,
+) -> Result<Response> {
+    let mut conn = state.pool.acquire().await?;
+    let (access, window, kpis) = prepare(&state, &current, &mut conn, id).await?;
+    let page = NewPage {
+        layout: Layout::new(
+            &current.session,
+            format!("Give feedback: {}", access.name),
+            "/engagements",
+        ),
+        form: Pairs(vec![
+            ("form_key".into(), uuid::Uuid::new_v4().to_string()),
+            ("shared".into(), "yes".into()),
+        ]),
+        errors: FieldErrors::default(),
+        access,
+        window,
+        kpis,
+    };
+    Ok(Html(page.render()?).into_response())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(id): Id,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<Pairs>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let (access, window, kpis) = prepare(&state, &current, &mut tx, id).await?;
+    let mut errors = FieldErrors::default();
+    let kind = validate::choice(
+        &mut errors,
+        "kind",
+        form.get("kind"),
+        Kind::parse,
+        "Choose praise, constructive or concern.",
+    );
+    let situation = validate::required(
+        &mut errors,
+        "situation",
+        form.get("situation"),
+        2000,
+        "Describe the situation: when and where.",
+    );
+    let observation = validate::required(
+        &mut errors,
+        "observation",
+        form.get("observation"),
+        2000,
+        "Say what you observed, as facts.",
+    );
+    let impact = validate::required(
+        &mut errors,
+        "impact",
+        form.get("impact"),
+        2000,
+        "Say what it meant for the results.",
+    );
+    let request = validate::optional(&mut errors, "request", form.get("request"), 2000);
+    let kpi_id = match form.get("kpi_id").trim() {
+        "" => None,
+        raw => match raw
+            .parse::<i64>()
+            .ok()
+            .filter(|id| kpis.iter().any(|k| k.id == *id))
+        {
+            Some(id) => Some(id),
+            None => {
+                errors.add("kpi_id", "Choose one of this engagement's KPIs.");
+                None
+            }
+        },
+    };
+    let shared = form.get("shared") == "yes";
+    let Some(kind) = kind.filter(|_| errors.is_empty()) else {
+        let page = NewPage {
+            layout: Layout::new(
+                &current.session,
+                format!("Give feedback: {}", access.name),
+                "/engagements",
+            ),
+            form,
+            errors,
+            access,
+            window,
+            kpis,
+        };
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+    };
+    let feedback_id: Option<i64> = sqlx::query_scalar(
+        "insert into feedback (engagement_id, kind, situation, observation, impact, request, kpi_id, shared, author_id,
+                               created_at, form_key)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         on conflict (form_key) do nothing returning id",
+    )
+    .bind(id)
+    .bind(kind.as_str())
+    .bind(&situation)
+    .bind(&observation)
+    .bind(&impact)
+    .bind(&request)
+    .bind(kpi_id)
+    .bind(shared)
+    .bind(current.user.id)
+    .bind(now)
+    .bind(form_key(&form))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let back = format!("/engagements/{id}/feedback");
+    let Some(feedback_id) = feedback_id else {
+        return Ok(Redirect::to(&back).into_response());
+    };
+    audit::Entry::by(&current.user, "feedback.create", Outcome::Success)
+        .target(format!("engagement:{id}"))
+        .client_addr(addr)
+        .details(serde_json::json!({ "feedback_id": feedback_id, "kind": kind, "shared": shared }))
+        .write(&mut *tx, now)
+        .await?;
+    let flash = if shared {
+        "Feedback shared with the vendor."
+    } else {
+        "Feedback kept internal."
+    };
+    session::set_flash(&mut *tx, &current.session, Flash::success(flash)).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&back).into_response())
+}
+
+#[derive(sqlx::FromRow)]
+struct Waiting {
+    engagement_id: i64,
+    shared: bool,
+    acknowledged_at: Option<DateTime<Utc>>,
+    response: Option<String>,
+}
+
+/// Loads shared feedback for one of its vendor's users; anyone else gets 404, as for a
+/// missing id.
+async fn for_vendor(
+    db: &mut PgConnection,
+    current: &CurrentUser,
+    feedback_id: i64,
+) -> Result<(i64, Option<DateTime<Utc>>, Option<String>)> {
+    let row: Option<Waiting> = sqlx::query_as(
+        "select engagement_id, shared, acknowledged_at, response from feedback where id = $1 for update",
+    )
+    .bind(feedback_id)
+    .fetch_optional(&mut *db)
+    .await?;
+    let Waiting {
+        engagement_id,
+        shared,
+        acknowledged_at,
+        response,
+    } = row.ok_or(AppError::NotFound)?;
+    let access = access(db, &current.user, engagement_id).await?;
+    if !access.is_vendor {
+        return Err(AppError::Forbidden);
+    }
+    if !shared {
+        return Err(AppError::NotFound);
+    }
+    Ok((engagement_id, acknowledged_at, response))
+}
+
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(feedback_id): Id,
+    ClientAddr(addr): ClientAddr,
+    Form(_): Form<Pairs>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let (engagement_id, acknowledged_at, _) = for_vendor(&mut tx, &current, feedback_id).await?;
+    if acknowledged_at.is_none() {
+        sqlx::query("update feedback set acknowledged_by = $2, acknowledged_at = $3 where id = $1")
+            .bind(feedback_id)
+            .bind(current.user.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        audit::Entry::by(&current.user, "feedback.acknowledge", Outcome::Success)
+            .target(format!("engagement:{engagement_id}"))
+            .client_addr(addr)
+            .details(serde_json::json!({ "feedback_id": feedback_id }))
+            .write(&mut *tx, now)
+            .await?;
+        session::set_flash(
+            &mut *tx,
+            &current.session,
+            Flash::success("Thank you: the feedback is acknowledged. You may respond to it."),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/engagements/{engagement_id}/feedback")).into_response())
+}
+
+pub async fn respond(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(feedback_id): Id,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<Pairs>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let (engagement_id, acknowledged_at, response) =
+        for_vendor(&mut tx, &current, feedback_id).await?;
+    let back = format!("/engagements/{engagement_id}/feedback");
+    if acknowledged_at.is_none() {
+        return Err(AppError::BadRequest(
+            "Acknowledge the feedback before responding to it.".into(),
+        ));
+    }
+    if response.is_some() {
+        // One response per feedback; a double submit lands here too.
+        return Ok(Redirect::to(&back).into_response());
+    }
+    let text = form.get("response").trim();
+    if text.is_empty() || text.chars().count() > 2000 {
+        let flash = Flash {
+            kind: "error",
+            message: "Write a response of up to 2000 characters.".into(),
+        };
+        session::set_flash(&mut *tx, &current.session, flash).await?;
+        tx.commit().await?;
+        return Ok(Redirect::to(&back).into_response());
+    }
+    sqlx::query(
+        "update feedback set response = $2, responded_by = $3, responded_at = $4 where id = $1",
+    )
+    .bind(feedback_id)
+    .bind(text)
+    .bind(current.user.id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    audit::Entry::by(&current.user, "feedback.respond", Outcome::Success)
+        .target(format!("engagement:{engagement_id}"))
+        .client_addr(addr)
+        .details(serde_json::json!({ "feedback_id": feedback_id }))
+        .write(&mut *tx, now)
+        .await?;
+    session::set_flash(
+        &mut *tx,
+        &current.session,
+        Flash::success("Your response is recorded."),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&back).into_response())
+}
