@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 mod browser;
+mod checkins;
 mod engagements;
 mod helpers;
 mod platform;
