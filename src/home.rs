@@ -22,6 +22,7 @@ struct EngagementRow {
     next_audit_due: Option<NaiveDate>,
     kpis: i64,
     last_checkin: Option<NaiveDate>,
+    last_health: Option<String>,
     open_ours: i64,
     open_vendor: i64,
     feedback_waiting: i64,
@@ -32,6 +33,17 @@ impl EngagementRow {
     fn overdue(&self, due: &Option<NaiveDate>, state_today: &dyn Fn(&str) -> NaiveDate) -> bool {
         due.is_some_and(|d| d < state_today(&self.time_zone))
     }
+}
+
+/// An open action item of the user's side, on the dashboard.
+#[derive(sqlx::FromRow)]
+struct MyItem {
+    engagement_id: i64,
+    engagement: String,
+    title: String,
+    assignee: String,
+    due_on: Option<NaiveDate>,
+    overdue: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -68,6 +80,7 @@ struct HomePage {
     cards: Vec<Card>,
     counts: Counts,
     wins: Vec<Win>,
+    my_items: Vec<MyItem>,
 }
 
 pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result<Html<String>> {
@@ -79,6 +92,8 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
         "select e.id, e.name, v.name as vendor_name, e.status, e.time_zone, e.next_review_due, e.next_audit_due,
                 (select count(*) from kpis k where k.engagement_id = e.id) as kpis,
                 (select max(c.held_on) from checkins c where c.engagement_id = e.id and (c.shared or $2::text <> 'vendor')) as last_checkin,
+                (select c.health from checkins c where c.engagement_id = e.id and (c.shared or $2::text <> 'vendor')
+                 order by c.held_on desc, c.id desc limit 1) as last_health,
                 (select count(*) from action_items a where a.engagement_id = e.id and a.status = 'open' and a.owner_side = 'ours') as open_ours,
                 (select count(*) from action_items a left join checkins c on c.id = a.checkin_id
                  where a.engagement_id = e.id and a.status = 'open' and a.owner_side = 'vendor'
@@ -133,6 +148,28 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
     } else {
         Vec::new()
     };
+    // Vendor users act on their side's items of shared check-ins; managers on ours, in the
+    // engagements they manage; admins see ours everywhere.
+    let my_items: Vec<MyItem> = sqlx::query_as(
+        "select a.engagement_id, e.name as engagement, a.title, a.assignee, a.due_on,
+                coalesce(a.due_on < ($4::timestamptz at time zone e.time_zone)::date, false) as overdue
+         from action_items a
+         join engagements e on e.id = a.engagement_id
+         left join checkins c on c.id = a.checkin_id
+         where a.status = 'open' and e.status <> 'closed'
+           and a.owner_side = case when $2::text = 'vendor' then 'vendor' else 'ours' end
+           and ($1::bigint is null or (e.vendor_id = $1 and (c.id is null or c.shared)))
+           and ($2::text <> 'manager' or e.owner_id = $3
+                or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $3))
+         order by a.due_on nulls last, a.id
+         limit 20",
+    )
+    .bind(vendor_scope(user))
+    .bind(user.role.as_str())
+    .bind(user.id)
+    .bind(state.clock.now())
+    .fetch_all(&mut *conn)
+    .await?;
     let today = |zone: &str| {
         state
             .clock
@@ -167,6 +204,7 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
         cards,
         counts,
         wins,
+        my_items,
     };
     Ok(Html(page.render()?))
 }

@@ -124,6 +124,7 @@ pub async fn demo(
         .await?;
     }
     organisation::seed(&mut tx, now).await?;
+    organisation::activity(&mut tx, now).await?;
     audit::Entry::anonymous("seed.demo", Outcome::Success)
         .client_addr("cli")
         .write(&mut *tx, now)

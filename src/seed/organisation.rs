@@ -706,6 +706,217 @@ pub async fn seed(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<(
     Ok(())
 }
 
+/// A fixed key per demo record: made once, however often the seed runs.
+fn key(n: u128) -> uuid::Uuid {
+    uuid::Uuid::from_u128(0x7e11_1500_0000_4000_9000_0000_0000_0000 + n)
+}
+
+/// Check-ins (days ago, health, progress, shared, action items), feedback and wins for the
+/// two busiest engagements, so that timelines, balances and dashboards have something to show.
+pub async fn activity(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<()> {
+    struct Checkin(
+        &'static str,
+        i64,
+        &'static str,
+        &'static str,
+        bool,
+        &'static [(&'static str, &'static str, i64)],
+    );
+    const CHECKINS: &[Checkin] = &[
+        Checkin(
+            "Service desk and end-user support",
+            22,
+            "on_track",
+            "Ticket backlog back under 100 after the Windows rollout.",
+            true,
+            &[],
+        ),
+        Checkin(
+            "Service desk and end-user support",
+            15,
+            "at_risk",
+            "Laptop deliveries slipped: the distributor is short of stock.",
+            true,
+            &[
+                ("Propose a second distributor", "vendor", -3),
+                ("Approve loaner pool budget", "ours", 4),
+            ],
+        ),
+        Checkin(
+            "Service desk and end-user support",
+            8,
+            "on_track",
+            "Loaner pool in place; deliveries on time again.",
+            true,
+            &[("Share the survey results", "vendor", 6)],
+        ),
+        Checkin(
+            "Service desk and end-user support",
+            3,
+            "on_track",
+            "Internal: budget for next year's renewal discussed.",
+            false,
+            &[],
+        ),
+        Checkin(
+            "Cloud platform operations",
+            12,
+            "at_risk",
+            "Two change failures in the payments cluster; root cause analysis under way.",
+            true,
+            &[("Post-incident review of the payments changes", "vendor", 2)],
+        ),
+    ];
+    for (n, Checkin(engagement, days_ago, health, progress, shared, items)) in
+        CHECKINS.iter().enumerate()
+    {
+        let row: Option<(i64, i64, i64, String)> = sqlx::query_as(
+            "select e.id, e.owner_id, e.vendor_id, e.time_zone from engagements e where e.name = $1",
+        )
+        .bind(engagement)
+        .fetch_optional(&mut *db)
+        .await?;
+        let Some((engagement_id, owner, _, zone)) = row else {
+            continue;
+        };
+        let zone: Tz = zone.parse()?;
+        let today = now.with_timezone(&zone).date_naive();
+        let held_on = today - chrono::Duration::days(*days_ago);
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "insert into checkins (engagement_id, held_on, kind, attendees, progress, blockers, health, next_steps, shared,
+                                   author_id, created_at, form_key)
+             values ($1, $2, 'scheduled', 'Service managers of both sides', $3, '', $4, '', $5, $6, $7, $8)
+             on conflict (form_key) do nothing returning id",
+        )
+        .bind(engagement_id)
+        .bind(held_on)
+        .bind(progress)
+        .bind(health)
+        .bind(shared)
+        .bind(owner)
+        .bind(now)
+        .bind(key(n as u128))
+        .fetch_optional(&mut *db)
+        .await?;
+        if let Some(checkin_id) = inserted {
+            for (title, side, due_in) in items.iter() {
+                sqlx::query(
+                    "insert into action_items (engagement_id, checkin_id, title, owner_side, due_on, created_at)
+                     values ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(engagement_id)
+                .bind(checkin_id)
+                .bind(title)
+                .bind(side)
+                .bind(today + chrono::Duration::days(*due_in))
+                .bind(now)
+                .execute(&mut *db)
+                .await?;
+            }
+        }
+    }
+    struct Feedback(
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        bool,
+    );
+    const FEEDBACK: &[Feedback] = &[
+        Feedback(
+            "Service desk and end-user support",
+            "praise",
+            "The Windows 11 rollout weekend",
+            "All 400 laptops were upgraded without a single failed login on Monday.",
+            "Nobody lost a working hour; the board noticed.",
+            "",
+            true,
+        ),
+        Feedback(
+            "Service desk and end-user support",
+            "constructive",
+            "Escalations to the network team last month",
+            "Three tickets waited more than a day before they were escalated.",
+            "The VPN outage in Vienna lasted longer than it had to.",
+            "Escalate within two hours when a ticket needs another team.",
+            true,
+        ),
+        Feedback(
+            "Cloud platform operations",
+            "concern",
+            "Payments cluster changes on 3 and 10 November",
+            "Both changes went out without a tested rollback.",
+            "Checkout was down for 40 minutes in total.",
+            "Make a tested rollback part of every change to payments.",
+            true,
+        ),
+    ];
+    for (n, Feedback(engagement, kind, situation, observation, impact, request, shared)) in
+        FEEDBACK.iter().enumerate()
+    {
+        sqlx::query(
+            "insert into feedback (engagement_id, kind, situation, observation, impact, request, shared, author_id, created_at, form_key)
+             select e.id, $2, $3, $4, $5, $6, $7, e.owner_id, $8, $9 from engagements e where e.name = $1
+             on conflict (form_key) do nothing",
+        )
+        .bind(engagement)
+        .bind(kind)
+        .bind(situation)
+        .bind(observation)
+        .bind(impact)
+        .bind(request)
+        .bind(shared)
+        .bind(now - chrono::Duration::days(10 - n as i64))
+        .bind(key(100 + n as u128))
+        .execute(&mut *db)
+        .await?;
+    }
+    // The constructive feedback was acknowledged and answered by the vendor.
+    sqlx::query(
+        "update feedback f set acknowledged_by = u.id, acknowledged_at = f.created_at + interval '1 day',
+                response = 'Agreed. We now escalate after two hours and report the exceptions weekly.',
+                responded_by = u.id, responded_at = f.created_at + interval '1 day'
+         from users u where f.form_key = $1 and u.email = 'priya@northwind-it.example' and f.acknowledged_at is null",
+    )
+    .bind(key(101))
+    .execute(&mut *db)
+    .await?;
+    struct Success(&'static str, &'static str, &'static str, i64);
+    const WINS: &[Success] = &[
+        Success(
+            "Service desk and end-user support",
+            "Windows 11 rollout without downtime",
+            "400 laptops upgraded over one weekend.",
+            12,
+        ),
+        Success(
+            "Managed detection and response",
+            "Phishing campaign stopped within 20 minutes",
+            "Detected, contained and reported before anyone clicked.",
+            30,
+        ),
+    ];
+    for (n, Success(engagement, title, description, days_ago)) in WINS.iter().enumerate() {
+        sqlx::query(
+            "insert into successes (engagement_id, title, description, happened_on, author_id, created_at, form_key)
+             select e.id, $2, $3, ($4::timestamptz at time zone e.time_zone)::date - $5::int, e.owner_id, $4, $6
+             from engagements e where e.name = $1
+             on conflict (form_key) do nothing",
+        )
+        .bind(engagement)
+        .bind(title)
+        .bind(description)
+        .bind(now)
+        .bind(*days_ago as i32)
+        .bind(key(200 + n as u128))
+        .execute(&mut *db)
+        .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

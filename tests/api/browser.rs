@@ -37,12 +37,20 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/engagements/{engagement}/boundaries",
             "/kpis/{kpi}",
             "/kpis/{kpi}/edit",
+            "/engagements/{engagement}/checkins",
+            "/engagements/{engagement}/checkins/new",
+            "/engagements/{engagement}/feedback",
+            "/engagements/{engagement}/feedback/new",
+            "/engagements/{engagement}/successes",
+            "/engagements/{engagement}/contacts",
         ],
         Role::Manager => &[
             "/",
             "/account/password",
             "/engagements",
             "/engagements/{engagement}",
+            "/engagements/{engagement}/checkins",
+            "/engagements/{engagement}/feedback",
             "/vendors",
         ],
         Role::Vendor => &[
@@ -50,6 +58,9 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/account/password",
             "/engagements",
             "/engagements/{engagement}",
+            "/engagements/{engagement}/checkins",
+            "/engagements/{engagement}/feedback",
+            "/engagements/{engagement}/successes",
         ],
     }
 }
