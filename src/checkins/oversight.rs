@@ -128,7 +128,7 @@ pub fn assess(inputs: &Inputs) -> Assessment {
     };
     let logged = inputs.logged;
     let noun = if logged == 1 { "check-in" } else { "check-ins" };
-    let cadence = inputs.cadence.label().to_lowercase();
+    let cadence = inputs.cadence.as_str();
     if logged * 2 * denominator < numerator {
         Assessment {
             state: State::UnderEngaged,
