@@ -43,6 +43,13 @@ pub const ACTIONS: &[&str] = &[
     "kpi.update",
     "kpi.weights",
     "boundaries.update",
+    "checkin.create",
+    "action_item.close",
+    "feedback.create",
+    "feedback.acknowledge",
+    "feedback.respond",
+    "success.create",
+    "contact.create",
 ];
 
 /// The kinds of record the log can be filtered by: the prefix of an entry's target.
