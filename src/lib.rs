@@ -12,6 +12,7 @@ pub mod db;
 pub mod engagements;
 pub mod feedback;
 pub mod home;
+pub mod scorecard;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;

@@ -25,7 +25,9 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::web::error::{AppError, internal_error_page};
 use crate::web::metrics::Metrics;
-use crate::{account, audit, auth, checkins, engagements, feedback, home, users, vendors, web};
+use crate::{
+    account, audit, auth, checkins, engagements, feedback, home, scorecard, users, vendors, web,
+};
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -174,6 +176,10 @@ fn pages(config: &Config) -> Routes {
         .post("/feedback/{id}/respond", feedback::respond)
         .get("/engagements/{id}/successes", feedback::successes::list)
         .post("/engagements/{id}/successes", feedback::successes::create)
+        .get("/engagements/{id}/scorecard", scorecard::values::scorecard)
+        .get("/engagements/{id}/values", scorecard::values::values_form)
+        .post("/engagements/{id}/values", scorecard::values::record)
+        .post("/values/{id}/review", scorecard::values::review)
         .get("/metrics", web::health::metrics);
     if config.test_routes {
         routes.get("/__test/panic", web::health::panic)

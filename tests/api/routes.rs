@@ -75,6 +75,10 @@ const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("POST", "/feedback/{id}/respond", [L, N, F, F]),
     ("GET", "/engagements/{id}/successes", [L, N, P, P]),
     ("POST", "/engagements/{id}/successes", [L, N, F, P]),
+    ("GET", "/engagements/{id}/scorecard", [L, N, P, P]),
+    ("GET", "/engagements/{id}/values", [L, N, F, P]),
+    ("POST", "/engagements/{id}/values", [L, N, F, P]),
+    ("POST", "/values/{id}/review", [L, N, F, P]),
     ("GET", "/metrics", [P, P, P, P]),
     ("GET", "/healthz", [P, P, P, P]),
     ("GET", "/readyz", [P, P, P, P]),
@@ -120,6 +124,7 @@ struct Fixtures {
     kpi: i64,
     action: i64,
     feedback: i64,
+    value: i64,
 }
 
 impl Fixtures {
@@ -166,6 +171,15 @@ impl Fixtures {
         .fetch_one(&app.pool)
         .await
         .unwrap();
+        let value = sqlx::query_scalar(
+            "insert into kpi_values (kpi_id, period_start, value, state, recorded_by, recorded_at)
+             values ($1, '2026-01-01', 99.7, 'unverified', $2, now()) returning id",
+        )
+        .bind(kpi)
+        .bind(user)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
         Fixtures {
             user,
             vendor,
@@ -174,6 +188,7 @@ impl Fixtures {
             kpi,
             action,
             feedback,
+            value,
         }
     }
 
@@ -192,6 +207,8 @@ impl Fixtures {
             self.action
         } else if path.starts_with("/feedback/") {
             self.feedback
+        } else if path.starts_with("/values/") {
+            self.value
         } else {
             0
         };

@@ -1,0 +1,747 @@
+//! Recording KPI values for a closed period, verifying or disputing the vendor's, and the
+//! scorecard page both sides read.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use sqlx::PgConnection;
+
+use super::scoring::{
+    self, Direction, KpiInput, Period, PeriodKind, Source, Standing, Status, Terms, ValueState,
+};
+use crate::audit::{self, Outcome};
+use crate::auth::{CurrentUser, session};
+use crate::engagements::kpis::with_unit;
+use crate::engagements::{Access, access};
+use crate::startup::AppState;
+use crate::web::ClientAddr;
+use crate::web::error::{AppError, Result};
+use crate::web::form::{FieldErrors, Form, Id, Pairs, Query};
+use crate::web::layout::{Flash, Layout};
+
+/// How many periods the trend and the period picker reach back.
+const TREND: usize = 12;
+
+pub fn period_kind(stored: &str) -> PeriodKind {
+    match stored {
+        "weekly" => PeriodKind::Weekly,
+        "quarterly" => PeriodKind::Quarterly,
+        _ => PeriodKind::Monthly,
+    }
+}
+
+fn state_of(stored: &str) -> ValueState {
+    match stored {
+        "verified" => ValueState::Verified,
+        "disputed" => ValueState::Disputed,
+        _ => ValueState::Unverified,
+    }
+}
+
+#[derive(sqlx::FromRow, Clone)]
+struct KpiRow {
+    id: i64,
+    name: String,
+    unit: String,
+    direction: String,
+    source: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct TermsRow {
+    kpi_id: i64,
+    effective_from: NaiveDate,
+    target: Decimal,
+    threshold: Decimal,
+    weight: Decimal,
+    active: bool,
+}
+
+#[derive(sqlx::FromRow, Clone)]
+struct ValueRow {
+    id: i64,
+    kpi_id: i64,
+    period_start: NaiveDate,
+    value: Decimal,
+    state: String,
+    dispute_note: String,
+    recorded_by: String,
+    recorded_at: DateTime<Utc>,
+}
+
+/// Everything the scorecard needs for an engagement over a range of periods, in a fixed
+/// number of queries.
+struct Data {
+    kpis: Vec<KpiRow>,
+    terms: HashMap<i64, Vec<(NaiveDate, Terms)>>,
+    values: HashMap<(i64, NaiveDate), ValueRow>,
+}
+
+async fn load(
+    db: &mut PgConnection,
+    engagement_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Data> {
+    let kpis: Vec<KpiRow> = sqlx::query_as(
+        "select id, name, unit, direction, source from kpis where engagement_id = $1 order by lower(name)",
+    )
+    .bind(engagement_id)
+    .fetch_all(&mut *db)
+    .await?;
+    let terms_rows: Vec<TermsRow> = sqlx::query_as(
+        "select t.kpi_id, t.effective_from, t.target, t.threshold, t.weight, t.active
+         from kpi_terms t join kpis k on k.id = t.kpi_id where k.engagement_id = $1",
+    )
+    .bind(engagement_id)
+    .fetch_all(&mut *db)
+    .await?;
+    let values_rows: Vec<ValueRow> = sqlx::query_as(
+        "select v.id, v.kpi_id, v.period_start, v.value, v.state, v.dispute_note, u.name as recorded_by, v.recorded_at
+         from kpi_values v join kpis k on k.id = v.kpi_id join users u on u.id = v.recorded_by
+         where k.engagement_id = $1 and v.period_start between $2 and $3",
+    )
+    .bind(engagement_id)
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *db)
+    .await?;
+    let direction: HashMap<i64, Direction> = kpis
+        .iter()
+        .map(|k| {
+            (
+                k.id,
+                if k.direction == "lower" {
+                    Direction::Lower
+                } else {
+                    Direction::Higher
+                },
+            )
+        })
+        .collect();
+    let mut terms: HashMap<i64, Vec<(NaiveDate, Terms)>> = HashMap::new();
+    for t in terms_rows {
+        let direction = direction
+            .get(&t.kpi_id)
+            .copied()
+            .unwrap_or(Direction::Higher);
+        terms.entry(t.kpi_id).or_default().push((
+            t.effective_from,
+            Terms {
+                direction,
+                target: t.target,
+                threshold: t.threshold,
+                weight: t.weight,
+                active: t.active,
+            },
+        ));
+    }
+    let values = values_rows
+        .into_iter()
+        .map(|v| ((v.kpi_id, v.period_start), v))
+        .collect();
+    Ok(Data {
+        kpis,
+        terms,
+        values,
+    })
+}
+
+impl Data {
+    fn inputs(&self, period: &Period) -> Vec<(KpiRow, Option<KpiInput>)> {
+        self.kpis
+            .iter()
+            .map(|k| {
+                let terms = self
+                    .terms
+                    .get(&k.id)
+                    .and_then(|h| scoring::terms_on(h, period.end()));
+                let input = terms.map(|terms| KpiInput {
+                    source: if k.source == "vendor" {
+                        Source::Vendor
+                    } else {
+                        Source::Manager
+                    },
+                    terms,
+                    value: self
+                        .values
+                        .get(&(k.id, period.start))
+                        .map(|v| (v.value, state_of(&v.state))),
+                });
+                (k.clone(), input)
+            })
+            .collect()
+    }
+
+    fn score(&self, period: &Period, today: NaiveDate) -> scoring::PeriodScore {
+        let inputs: Vec<KpiInput> = self
+            .inputs(period)
+            .into_iter()
+            .filter_map(|(_, i)| i)
+            .collect();
+        scoring::period_score(&inputs, period, today)
+    }
+}
+
+pub fn standing_label(standing: Standing) -> &'static str {
+    match standing {
+        Standing::Excellent => "Excellent",
+        Standing::Good => "Good",
+        Standing::NeedsAttention => "Needs attention",
+        Standing::Critical => "Critical",
+    }
+}
+
+fn status_text(status: Status) -> (&'static str, &'static str, &'static str) {
+    match status {
+        Status::Met => ("met", "✓", "Met"),
+        Status::AtRisk => ("at_risk", "▲", "At risk"),
+        Status::Breached => ("breached", "✕", "Breached"),
+        Status::NoData => ("no_data", "–", "No data"),
+    }
+}
+
+pub struct Line {
+    pub name: String,
+    pub target: String,
+    pub threshold: String,
+    pub weight: String,
+    pub value: String,
+    pub status_key: &'static str,
+    pub symbol: &'static str,
+    pub status: &'static str,
+    pub mark: &'static str,
+    pub source: &'static str,
+}
+
+pub struct Point {
+    pub label: String,
+    pub score: Option<Decimal>,
+}
+
+#[derive(Template)]
+#[template(path = "scorecard/scorecard.html")]
+struct ScorecardPage {
+    layout: Layout,
+    access: Access,
+    period: Period,
+    score: Option<Decimal>,
+    standing: &'static str,
+    standing_key: &'static str,
+    coverage: Decimal,
+    change: Option<Decimal>,
+    lines: Vec<Line>,
+    trend: Vec<Point>,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+impl ScorecardPage {
+    /// The 12-period trend as SVG points (x, y) on a 300×100 chart; periods without data
+    /// are gaps.
+    fn chart(&self) -> Vec<(usize, String)> {
+        let n = self.trend.len().max(2) - 1;
+        self.trend
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                p.score.map(|s| {
+                    let x = 20 + i * 280 / n;
+                    let y = Decimal::from(95) - s * Decimal::from(90) / Decimal::from(100);
+                    (x, y.round_dp(1).to_string())
+                })
+            })
+            .collect()
+    }
+
+    fn polyline(&self) -> String {
+        self.chart()
+            .iter()
+            .map(|(x, y)| format!("{x},{y}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn change_text(&self) -> String {
+        match self.change {
+            Some(c) if c > Decimal::ZERO => format!("+{c} since the previous period"),
+            Some(c) => format!("{c} since the previous period"),
+            None => "—".into(),
+        }
+    }
+
+    fn trend_text(&self) -> String {
+        self.trend
+            .iter()
+            .map(|p| match p.score {
+                Some(s) => format!("{} {}", p.label, s),
+                None => format!("{} no data", p.label),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct PeriodQuery {
+    period: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct EngagementPeriod {
+    scorecard_period: String,
+}
+
+async fn engagement_period(db: &mut PgConnection, id: i64) -> Result<PeriodKind> {
+    let row: EngagementPeriod =
+        sqlx::query_as("select scorecard_period from engagements where id = $1")
+            .bind(id)
+            .fetch_one(db)
+            .await?;
+    Ok(period_kind(&row.scorecard_period))
+}
+
+/// The scorecard, for the vendor's users and the organisation's people alike.
+pub async fn scorecard(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(id): Id,
+    Query(query): Query<PeriodQuery>,
+) -> Result<Html<String>> {
+    let mut conn = state.pool.acquire().await?;
+    let access = access(&mut conn, &current.user, id).await?;
+    let kind = engagement_period(&mut conn, id).await?;
+    let today = state.clock.today(access.zone());
+    let latest = Period::latest_closed(kind, today);
+    let period = query
+        .period
+        .as_deref()
+        .and_then(|label| Period::parse(kind, label))
+        .filter(|p| p.is_closed(today))
+        .unwrap_or(latest);
+    let mut periods = vec![period];
+    while periods.len() < TREND {
+        let earlier = periods[periods.len() - 1].previous();
+        periods.push(earlier);
+    }
+    periods.reverse();
+    let data = load(&mut conn, id, periods[0].start, period.start).await?;
+    let scores: Vec<scoring::PeriodScore> = periods.iter().map(|p| data.score(p, today)).collect();
+    let current_score = scores[TREND - 1].clone();
+    let change = match (current_score.score, scores[TREND - 2].score) {
+        (Some(now), Some(before)) => Some(now - before),
+        _ => None,
+    };
+    let lines = data
+        .inputs(&period)
+        .into_iter()
+        .filter_map(|(kpi, input)| input.map(|i| (kpi, i)))
+        .filter(|(_, input)| input.terms.active)
+        .map(|(kpi, input)| {
+            let result = scoring::kpi_result(&input, &period, today);
+            let (status_key, symbol, status) = status_text(result.status);
+            let value = data.values.get(&(kpi.id, period.start));
+            let mark = match value.map(|v| v.state.as_str()) {
+                Some("unverified") => "reported by vendor, unverified",
+                Some("disputed") => "disputed",
+                _ => "",
+            };
+            Line {
+                target: with_unit(input.terms.target, &kpi.unit),
+                threshold: with_unit(input.terms.threshold, &kpi.unit),
+                weight: input.terms.weight.normalize().to_string(),
+                value: value.map_or_else(|| "—".to_string(), |v| with_unit(v.value, &kpi.unit)),
+                name: kpi.name,
+                status_key,
+                symbol,
+                status,
+                mark,
+                source: if input.source == Source::Vendor {
+                    "Vendor"
+                } else {
+                    "Manager"
+                },
+            }
+        })
+        .collect();
+    let (standing, standing_key) = match current_score.standing {
+        Some(s) => (
+            standing_label(s),
+            match s {
+                Standing::Excellent => "excellent",
+                Standing::Good => "good",
+                Standing::NeedsAttention => "attention",
+                Standing::Critical => "critical",
+            },
+        ),
+        None => ("No data", "no_data"),
+    };
+    let page = ScorecardPage {
+        layout: Layout::new(
+            &current.session,
+            format!("Scorecard: {}", access.name),
+            "/engagements",
+        ),
+        previous: Some(period.previous().label()),
+        next: Some(period.next())
+            .filter(|p| p.is_closed(today))
+            .map(|p| p.label()),
+        trend: periods
+            .iter()
+            .zip(&scores)
+            .map(|(p, s)| Point {
+                label: p.label(),
+                score: s.score,
+            })
+            .collect(),
+        access,
+        period,
+        score: current_score.score,
+        standing,
+        standing_key,
+        coverage: current_score.coverage,
+        change,
+        lines,
+    };
+    Ok(Html(page.render()?))
+}
+
+pub struct EntryLine {
+    pub kpi_id: i64,
+    pub name: String,
+    pub unit: String,
+    pub target: String,
+    pub current: Option<(i64, String, String, String, String, String)>,
+    pub input: String,
+    pub note: String,
+}
+
+#[derive(Template)]
+#[template(path = "scorecard/values.html")]
+struct ValuesPage {
+    layout: Layout,
+    access: Access,
+    period: Period,
+    periods: Vec<String>,
+    lines: Vec<EntryLine>,
+    errors: FieldErrors,
+    vendor_side: bool,
+}
+
+/// Which KPIs this user records: managers of the engagement the manager-sourced ones, the
+/// vendor's users the vendor-sourced ones; anyone else none.
+fn records(access: &Access) -> Result<&'static str> {
+    if access.is_vendor {
+        Ok("vendor")
+    } else if access.can_manage {
+        Ok("manager")
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+async fn values_page(
+    state: &AppState,
+    current: &CurrentUser,
+    conn: &mut PgConnection,
+    id: i64,
+    label: Option<&str>,
+    form: Option<&Pairs>,
+    errors: FieldErrors,
+) -> Result<(ValuesPage, Period)> {
+    let access = access(conn, &current.user, id).await?;
+    let side = records(&access)?;
+    let kind = engagement_period(conn, id).await?;
+    let today = state.clock.today(access.zone());
+    let latest = Period::latest_closed(kind, today);
+    let mut choices = vec![latest];
+    while choices.len() < TREND {
+        let earlier = choices[choices.len() - 1].previous();
+        choices.push(earlier);
+    }
+    let period = label
+        .and_then(|l| Period::parse(kind, l))
+        .filter(|p| p.is_closed(today))
+        .unwrap_or(latest);
+    let data = load(conn, id, period.start, period.start).await?;
+    let zone = access.zone();
+    let lines = data
+        .inputs(&period)
+        .into_iter()
+        .filter(|(k, input)| k.source == side && input.as_ref().is_some_and(|i| i.terms.active))
+        .map(|(k, input)| {
+            let current = data.values.get(&(k.id, period.start)).map(|v| {
+                (
+                    v.id,
+                    with_unit(v.value, &k.unit),
+                    v.state.clone(),
+                    v.recorded_by.clone(),
+                    v.recorded_at
+                        .with_timezone(&zone)
+                        .format("%Y-%m-%d %H:%M")
+                        .to_string(),
+                    v.dispute_note.clone(),
+                )
+            });
+            EntryLine {
+                kpi_id: k.id,
+                target: input
+                    .map(|i| with_unit(i.terms.target, &k.unit))
+                    .unwrap_or_default(),
+                input: form
+                    .map(|f| f.get(&format!("value_{}", k.id)).to_string())
+                    .unwrap_or_default(),
+                note: form
+                    .map(|f| f.get(&format!("note_{}", k.id)).to_string())
+                    .unwrap_or_default(),
+                name: k.name,
+                unit: k.unit,
+                current,
+            }
+        })
+        .collect();
+    Ok((
+        ValuesPage {
+            layout: Layout::new(
+                &current.session,
+                format!("Record values: {}", access.name),
+                "/engagements",
+            ),
+            vendor_side: side == "vendor",
+            access,
+            period,
+            periods: choices.iter().map(Period::label).collect(),
+            lines,
+            errors,
+        },
+        period,
+    ))
+}
+
+pub async fn values_form(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(id): Id,
+    Query(query): Query<PeriodQuery>,
+) -> Result<Html<String>> {
+    let mut conn = state.pool.acquire().await?;
+    let (page, _) = values_page(
+        &state,
+        &current,
+        &mut conn,
+        id,
+        query.period.as_deref(),
+        None,
+        FieldErrors::default(),
+    )
+    .await?;
+    Ok(Html(page.render()?))
+}
+
+/// Saves the values typed for one closed period in one transaction: all or nothing.
+pub async fn record(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(id): Id,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<Pairs>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let (page, period) = values_page(
+        &state,
+        &current,
+        &mut tx,
+        id,
+        Some(form.get("period")),
+        Some(&form),
+        FieldErrors::default(),
+    )
+    .await?;
+    if page.period.label() != form.get("period") {
+        let mut errors = FieldErrors::default();
+        errors.add(
+            "period",
+            "Choose a closed period: values are recorded only once a period has ended.",
+        );
+        let (page, _) =
+            values_page(&state, &current, &mut tx, id, None, Some(&form), errors).await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+    }
+    let mut errors = FieldErrors::default();
+    let mut entries = Vec::new();
+    for line in &page.lines {
+        let raw = form
+            .get(&format!("value_{}", line.kpi_id))
+            .trim()
+            .replace(',', ".");
+        if raw.is_empty() {
+            continue;
+        }
+        match Decimal::from_str(&raw) {
+            Ok(value) if value.abs() < Decimal::from(1_000_000_000_000i64) => {
+                let note = form
+                    .get(&format!("note_{}", line.kpi_id))
+                    .trim()
+                    .to_string();
+                if note.chars().count() > 1000 {
+                    errors.add(
+                        format!("note_{}", line.kpi_id),
+                        "Use at most 1000 characters.",
+                    );
+                }
+                entries.push((line.kpi_id, value, note, line.current.as_ref().map(|c| c.0)));
+            }
+            _ => errors.add(
+                format!("value_{}", line.kpi_id),
+                "Enter a number, such as 99.5.",
+            ),
+        }
+    }
+    if !errors.is_empty() {
+        let (page, _) = values_page(
+            &state,
+            &current,
+            &mut tx,
+            id,
+            Some(&period.label()),
+            Some(&form),
+            errors,
+        )
+        .await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+    }
+    let new_state = if page.vendor_side {
+        "unverified"
+    } else {
+        "verified"
+    };
+    let mut saved = 0;
+    for (kpi_id, value, note, existing) in &entries {
+        if existing.is_some() {
+            // A correction keeps the earlier value, with who recorded it and when.
+            let changed = sqlx::query(
+                "with old as (select * from kpi_values where kpi_id = $1 and period_start = $2 and (value <> $3 or note <> $4))
+                 insert into kpi_value_history (kpi_value_id, value, note, state, recorded_by, recorded_at, replaced_by, replaced_at)
+                 select id, value, note, state, recorded_by, recorded_at, $5, $6 from old",
+            )
+            .bind(kpi_id)
+            .bind(period.start)
+            .bind(value)
+            .bind(note)
+            .bind(current.user.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 0 {
+                continue;
+            }
+        }
+        sqlx::query(
+            "insert into kpi_values (kpi_id, period_start, value, note, state, recorded_by, recorded_at)
+             values ($1, $2, $3, $4, $5, $6, $7)
+             on conflict (kpi_id, period_start) do update
+             set value = excluded.value, note = excluded.note, state = excluded.state, dispute_note = '',
+                 recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at, reviewed_by = null, reviewed_at = null",
+        )
+        .bind(kpi_id)
+        .bind(period.start)
+        .bind(value)
+        .bind(note)
+        .bind(new_state)
+        .bind(current.user.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        saved += 1;
+    }
+    if saved > 0 {
+        audit::Entry::by(&current.user, "kpi_values.record", Outcome::Success)
+            .target(format!("engagement:{id}"))
+            .client_addr(addr)
+            .details(serde_json::json!({ "period": period.label(), "values": saved }))
+            .write(&mut *tx, now)
+            .await?;
+    }
+    let message = match saved {
+        0 => "Nothing changed.".to_string(),
+        1 => format!("1 value saved for {}.", period.label()),
+        n => format!("{n} values saved for {}.", period.label()),
+    };
+    session::set_flash(&mut *tx, &current.session, Flash::success(message)).await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!(
+        "/engagements/{id}/scorecard?period={}",
+        period.label()
+    ))
+    .into_response())
+}
+
+/// A manager of the engagement verifies a vendor-reported value, or disputes it with a note.
+pub async fn review(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(value_id): Id,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<Pairs>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let row: Option<(i64, NaiveDate)> = sqlx::query_as(
+        "select k.engagement_id, v.period_start from kpi_values v join kpis k on k.id = v.kpi_id where v.id = $1 for update of v",
+    )
+    .bind(value_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (engagement_id, period_start) = row.ok_or(AppError::NotFound)?;
+    let access = access(&mut tx, &current.user, engagement_id).await?;
+    access.require_manage()?;
+    let (new_state, note) = match form.get("decision") {
+        "verify" => ("verified", String::new()),
+        "dispute" => {
+            let note = form.get("dispute_note").trim().to_string();
+            if note.is_empty() || note.chars().count() > 1000 {
+                return Err(AppError::BadRequest(
+                    "Say why the value is disputed (up to 1000 characters).".into(),
+                ));
+            }
+            ("disputed", note)
+        }
+        _ => return Err(AppError::BadRequest("Choose verify or dispute.".into())),
+    };
+    sqlx::query("update kpi_values set state = $2, dispute_note = $3, reviewed_by = $4, reviewed_at = $5 where id = $1")
+        .bind(value_id)
+        .bind(new_state)
+        .bind(&note)
+        .bind(current.user.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    audit::Entry::by(&current.user, "kpi_value.review", Outcome::Success)
+        .target(format!("engagement:{engagement_id}"))
+        .client_addr(addr)
+        .details(serde_json::json!({ "kpi_value_id": value_id, "state": new_state }))
+        .write(&mut *tx, now)
+        .await?;
+    let kind = engagement_period(&mut tx, engagement_id).await?;
+    let label = Period::containing(kind, period_start).label();
+    session::set_flash(
+        &mut *tx,
+        &current.session,
+        Flash::success(format!("The value is {new_state}.")),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!(
+        "/engagements/{engagement_id}/values?period={label}"
+    ))
+    .into_response())
+}
