@@ -914,6 +914,61 @@ pub async fn activity(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Resu
         .execute(&mut *db)
         .await?;
     }
+    values(db, now).await
+}
+
+/// Six closed periods of values for every active engagement: mostly around the target, a
+/// few at risk, one breach, so scorecards and trends have a shape. The vendor's values of
+/// the latest period stay unverified.
+async fn values(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<()> {
+    use crate::scorecard::scoring::Period;
+    use crate::scorecard::values::period_kind;
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        source: String,
+        target: Decimal,
+        threshold: Decimal,
+        scorecard_period: String,
+        time_zone: String,
+        owner_id: i64,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "select k.id, k.source, t.target, t.threshold, e.scorecard_period, e.time_zone, e.owner_id
+         from kpis k join engagements e on e.id = k.engagement_id
+         join lateral (select target, threshold from kpi_terms where kpi_id = k.id order by effective_from desc limit 1) t on true
+         where e.status = 'active'",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    // Where each period's value sits between target (0) and threshold (4), and beyond it (5).
+    const PATTERN: [i64; 6] = [0, 1, 0, 3, 5, 1];
+    for (k, row) in rows.iter().enumerate() {
+        let zone: Tz = row.time_zone.parse()?;
+        let today = now.with_timezone(&zone).date_naive();
+        let mut period = Period::latest_closed(period_kind(&row.scorecard_period), today);
+        for age in 0..6usize {
+            let step = Decimal::from(PATTERN[(age + k) % 6]) / Decimal::from(4);
+            let value = (row.target + (row.threshold - row.target) * step).round_dp(3);
+            let state = match (row.source.as_str(), age) {
+                ("vendor", 0) => "unverified",
+                _ => "verified",
+            };
+            sqlx::query(
+                "insert into kpi_values (kpi_id, period_start, value, note, state, recorded_by, recorded_at)
+                 values ($1, $2, $3, '', $4, $5, $6) on conflict (kpi_id, period_start) do nothing",
+            )
+            .bind(row.id)
+            .bind(period.start)
+            .bind(value)
+            .bind(state)
+            .bind(row.owner_id)
+            .bind(now)
+            .execute(&mut *db)
+            .await?;
+            period = period.previous();
+        }
+    }
     Ok(())
 }
 

@@ -43,6 +43,8 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/engagements/{engagement}/feedback/new",
             "/engagements/{engagement}/successes",
             "/engagements/{engagement}/contacts",
+            "/engagements/{engagement}/scorecard",
+            "/engagements/{engagement}/values",
         ],
         Role::Manager => &[
             "/",
@@ -61,6 +63,8 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/engagements/{engagement}/checkins",
             "/engagements/{engagement}/feedback",
             "/engagements/{engagement}/successes",
+            "/engagements/{engagement}/scorecard",
+            "/engagements/{engagement}/values",
         ],
     }
 }

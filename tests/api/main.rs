@@ -9,5 +9,6 @@ mod helpers;
 mod platform;
 mod queries;
 mod routes;
+mod scorecard;
 mod users;
 mod vendors;

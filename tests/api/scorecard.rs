@@ -1,0 +1,265 @@
+use chrono::TimeZone;
+use trellis::auth::Role;
+
+use crate::helpers::{TestApp, TestClient, TestUser, engagement, kpi, location, spawn_app, texts};
+
+struct Setup {
+    manager: TestClient,
+    vendor: TestClient,
+    id: i64,
+    availability: i64,
+    resolve: i64,
+}
+
+/// A monthly engagement with availability (manager, higher, 99.9/99.5, weight 60) and time to
+/// resolve (vendor, lower, 4/8, weight 40); the clock on 3 November 2026 in Berlin, so
+/// October is the latest closed period and the vendor's deadline (5 November) is ahead.
+async fn setup(app: &TestApp) -> (Setup, TestUser) {
+    app.clock
+        .set(chrono::Utc.with_ymd_and_hms(2026, 11, 3, 9, 0, 0).unwrap());
+    let (vendor, vendor_user) = app.signed_in(Role::Vendor).await;
+    let (manager, manager_user) = app.signed_in(Role::Manager).await;
+    let id = engagement(app, vendor_user.vendor_id.unwrap(), manager_user.id).await;
+    let availability = kpi(app, id, "Availability", "higher", "99.9", "99.5", "60").await;
+    let resolve = kpi(app, id, "Time to resolve", "lower", "4", "8", "40").await;
+    sqlx::query("update kpis set source = 'vendor', unit = 'hours' where id = $1")
+        .bind(resolve)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("update kpis set unit = '%' where id = $1")
+        .bind(availability)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    (
+        Setup {
+            manager,
+            vendor,
+            id,
+            availability,
+            resolve,
+        },
+        manager_user,
+    )
+}
+
+async fn record(
+    client: &TestClient,
+    id: i64,
+    period: &str,
+    values: &[(i64, &str)],
+) -> reqwest::Response {
+    let page = format!("/engagements/{id}/values?period={period}");
+    let mut fields: Vec<(String, String)> = values
+        .iter()
+        .map(|(k, v)| (format!("value_{k}"), v.to_string()))
+        .collect();
+    fields.push(("period".into(), period.into()));
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    client
+        .post_form(&page, &format!("/engagements/{id}/values"), &refs)
+        .await
+}
+
+#[tokio::test]
+async fn both_sides_record_values_and_the_scorecard_scores_them_as_the_design_says() {
+    let app = spawn_app().await;
+    let (s, _) = setup(&app).await;
+    let card = format!("/engagements/{}/scorecard", s.id);
+    let empty = s.vendor.get_html(&card).await;
+    assert_eq!(texts(&empty, "#score"), vec!["No data"], "never 0");
+    assert_eq!(
+        texts(&empty, "h1"),
+        vec!["Scorecard 2026-10"],
+        "the latest closed period"
+    );
+
+    let saved = record(&s.manager, s.id, "2026-10", &[(s.availability, "99.7")]).await;
+    assert_eq!(saved.status(), 303);
+    assert_eq!(
+        location(&saved),
+        format!("/engagements/{}/scorecard?period=2026-10", s.id)
+    );
+    assert_eq!(
+        record(&s.vendor, s.id, "2026-10", &[(s.resolve, "6")])
+            .await
+            .status(),
+        303
+    );
+
+    let html = s.vendor.get_html(&card).await;
+    // 99.7 against 99.9/99.5 scores 75; 6 hours against 4/8 scores 75: the average is 75.
+    assert_eq!(texts(&html, "#score"), vec!["75.0"]);
+    assert_eq!(texts(&html, "#standing"), vec!["Good"]);
+    assert_eq!(
+        texts(&html, "#coverage"),
+        vec!["100.0% of the weight has data"]
+    );
+    assert_eq!(
+        texts(&html, "td[data-label=Status]"),
+        vec!["▲ At risk", "▲ At risk"]
+    );
+    assert!(texts(&html, "td[data-label=Value]")[1].contains("reported by vendor, unverified"));
+    assert!(
+        html.contains("<svg") && html.contains("<desc id=\"trend-desc\">"),
+        "a server-drawn chart with a text alternative"
+    );
+}
+
+#[tokio::test]
+async fn a_disputed_vendor_value_does_not_count_and_past_the_deadline_counts_as_breached() {
+    let app = spawn_app().await;
+    let (s, manager_user) = setup(&app).await;
+    record(&s.manager, s.id, "2026-10", &[(s.availability, "99.7")]).await;
+    record(&s.vendor, s.id, "2026-10", &[(s.resolve, "6")]).await;
+    let value_id: i64 = sqlx::query_scalar("select id from kpi_values where kpi_id = $1")
+        .bind(s.resolve)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let values = format!("/engagements/{}/values?period=2026-10", s.id);
+    let review = format!("/values/{value_id}/review");
+    assert_eq!(
+        s.manager
+            .post_form(&values, &review, &[("decision", "dispute")])
+            .await
+            .status(),
+        400,
+        "a dispute needs a reason"
+    );
+    assert_eq!(
+        s.vendor
+            .post_form("/", &review, &[("decision", "verify")])
+            .await
+            .status(),
+        404,
+        "the vendor cannot verify itself"
+    );
+    let disputed = s
+        .manager
+        .post_form(
+            &values,
+            &review,
+            &[
+                ("decision", "dispute"),
+                ("dispute_note", "The ticket export shows 9 hours."),
+            ],
+        )
+        .await;
+    assert_eq!(disputed.status(), 303);
+
+    let card = format!("/engagements/{}/scorecard", s.id);
+    let html = s.manager.get_html(&card).await;
+    assert_eq!(
+        texts(&html, "#score"),
+        vec!["75.0"],
+        "only availability counts"
+    );
+    assert_eq!(
+        texts(&html, "#coverage"),
+        vec!["60.0% of the weight has data"]
+    );
+
+    // 7 November: more than five days after October ended, a disputed vendor value is a breach.
+    app.clock
+        .set(chrono::Utc.with_ymd_and_hms(2026, 11, 7, 9, 0, 0).unwrap());
+    let manager = app.client_for(&manager_user).await;
+    let html = manager.get_html(&card).await;
+    assert_eq!(texts(&html, "#score"), vec!["45.0"]);
+    assert_eq!(texts(&html, "#standing"), vec!["Critical"]);
+    assert_eq!(texts(&html, "td[data-label=Status]")[1], "✕ Breached");
+}
+
+#[tokio::test]
+async fn a_correction_keeps_the_earlier_value_and_open_periods_are_refused() {
+    let app = spawn_app().await;
+    let (s, _) = setup(&app).await;
+    record(&s.manager, s.id, "2026-10", &[(s.availability, "99.7")]).await;
+    record(&s.manager, s.id, "2026-10", &[(s.availability, "99.95")]).await;
+    let history: Vec<String> = sqlx::query_scalar("select value::text from kpi_value_history")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(history, vec!["99.7"]);
+    let current: String = sqlx::query_scalar("select value::text from kpi_values")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(current, "99.95");
+
+    let open = record(&s.manager, s.id, "2026-11", &[(s.availability, "99")]).await;
+    assert_eq!(open.status(), 422);
+    let bad = record(
+        &s.manager,
+        s.id,
+        "2026-10",
+        &[(s.availability, "ninety-nine")],
+    )
+    .await;
+    assert_eq!(bad.status(), 422);
+    assert_eq!(
+        texts(
+            &bad.text().await.unwrap(),
+            &format!("#field-value_{}-error", s.availability)
+        ),
+        vec!["Enter a number, such as 99.5."]
+    );
+    assert_eq!(app.count("select count(*) from kpi_values").await, 1);
+    // A vendor user cannot record a manager-sourced KPI: the field is ignored.
+    record(&s.vendor, s.id, "2026-10", &[(s.availability, "10")]).await;
+    let current: String = sqlx::query_scalar("select value::text from kpi_values")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(current, "99.95");
+}
+
+#[tokio::test]
+async fn another_vendor_sees_no_scorecard_and_records_nothing() {
+    let app = spawn_app().await;
+    let (s, _) = setup(&app).await;
+    let stranger = app
+        .client_for(&app.create_user(Role::Vendor, Some("Elsewhere")).await)
+        .await;
+    for path in [
+        format!("/engagements/{}/scorecard", s.id),
+        format!("/engagements/{}/values", s.id),
+    ] {
+        assert_eq!(stranger.get(&path).await.status(), 404, "{path}");
+    }
+    let value = format!("value_{}", s.resolve);
+    let response = stranger
+        .post_form(
+            "/",
+            &format!("/engagements/{}/values", s.id),
+            &[("period", "2026-10"), (value.as_str(), "1")],
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(app.count("select count(*) from kpi_values").await, 0);
+}
+
+#[tokio::test]
+async fn the_scorecard_costs_the_same_statements_with_a_year_of_values() {
+    let app = spawn_app().await;
+    let (s, manager_user) = setup(&app).await;
+    let card = format!("/engagements/{}/scorecard", s.id);
+    s.manager.get_html("/").await;
+    let small = app.statements_for(&s.manager, &card).await;
+    sqlx::query(
+        "insert into kpi_values (kpi_id, period_start, value, state, recorded_by, recorded_at)
+         select k.id, make_date(2025, m, 1), 5, 'verified', $2, now()
+         from kpis k, generate_series(1, 12) m where k.engagement_id = $1",
+    )
+    .bind(s.id)
+    .bind(manager_user.id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(app.statements_for(&s.manager, &card).await, small);
+    assert!(small <= 6, "{small}");
+}
