@@ -693,6 +693,22 @@ pub async fn update(
     {
         check_activation(&mut tx, Some(id), &fields.status, today, &mut errors).await?;
     }
+    if let Ok((fields, _)) = &parsed
+        && fields.scorecard_period != before.scorecard_period
+    {
+        let has_values: bool = sqlx::query_scalar(
+            "select exists(select 1 from kpi_values v join kpis k on k.id = v.kpi_id where k.engagement_id = $1)",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if has_values {
+            errors.add(
+                "scorecard_period",
+                "The scorecard period is fixed once KPI values have been recorded.",
+            );
+        }
+    }
     let (after, co) = match parsed {
         Ok((fields, co)) if errors.is_empty() => (
             fields,

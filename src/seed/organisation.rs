@@ -917,7 +917,7 @@ pub async fn activity(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Resu
     values(db, now).await
 }
 
-/// Six closed periods of values for every active engagement: mostly around the target, a
+/// Twelve closed periods of values for every active engagement: mostly around the target, a
 /// few at risk, one breach, so scorecards and trends have a shape. The vendor's values of
 /// the latest period stay unverified.
 async fn values(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<()> {
@@ -947,7 +947,7 @@ async fn values(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<()>
         let zone: Tz = row.time_zone.parse()?;
         let today = now.with_timezone(&zone).date_naive();
         let mut period = Period::latest_closed(period_kind(&row.scorecard_period), today);
-        for age in 0..6usize {
+        for age in 0..12usize {
             let step = Decimal::from(PATTERN[(age + k) % 6]) / Decimal::from(4);
             let value = (row.target + (row.threshold - row.target) * step).round_dp(3);
             let state = match (row.source.as_str(), age) {

@@ -263,3 +263,74 @@ async fn the_scorecard_costs_the_same_statements_with_a_year_of_values() {
     assert_eq!(app.statements_for(&s.manager, &card).await, small);
     assert!(small <= 6, "{small}");
 }
+
+#[tokio::test]
+async fn the_scorecard_period_is_fixed_once_values_exist() {
+    let app = spawn_app().await;
+    let (s, _) = setup(&app).await;
+    let (admin, _) = app.signed_in(Role::Admin).await;
+    let edit = format!("/engagements/{}/edit", s.id);
+    let html = admin.get_html(&edit).await;
+    let document = scraper::Html::parse_document(&html);
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for element in document.select(
+        &scraper::Selector::parse("form.form input, form.form select, form.form textarea").unwrap(),
+    ) {
+        let name = element.value().attr("name").unwrap_or("").to_string();
+        if name.is_empty()
+            || name == "csrf_token"
+            || (element.value().attr("type") == Some("checkbox")
+                && element.value().attr("checked").is_none())
+        {
+            continue;
+        }
+        let value = match element.value().name() {
+            "select" => element
+                .select(&scraper::Selector::parse("option[selected]").unwrap())
+                .next()
+                .and_then(|o| o.value().attr("value"))
+                .unwrap_or("")
+                .to_string(),
+            "textarea" => element.text().collect(),
+            _ => element.value().attr("value").unwrap_or("").to_string(),
+        };
+        fields.push((name, value));
+    }
+    let weekly: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                if k == "scorecard_period" {
+                    "weekly".to_string()
+                } else {
+                    v.clone()
+                },
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = weekly
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        admin.post_form(&edit, &edit, &refs).await.status(),
+        303,
+        "no values yet: the period may change"
+    );
+    record(&s.manager, s.id, "2026-W44", &[(s.availability, "99.9")]).await;
+    let monthly: Vec<(String, String)> = fields.clone();
+    let refs: Vec<(&str, &str)> = monthly
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let refused = admin.post_form(&edit, &edit, &refs).await;
+    assert_eq!(refused.status(), 422);
+    assert_eq!(
+        texts(
+            &refused.text().await.unwrap(),
+            "#field-scorecard_period-error"
+        ),
+        vec!["The scorecard period is fixed once KPI values have been recorded."]
+    );
+}
