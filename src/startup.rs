@@ -180,6 +180,7 @@ fn pages(config: &Config) -> Routes {
         .get("/engagements/{id}/values", scorecard::values::values_form)
         .post("/engagements/{id}/values", scorecard::values::record)
         .post("/values/{id}/review", scorecard::values::review)
+        .get("/portfolio", scorecard::portfolio::portfolio)
         .get("/metrics", web::health::metrics);
     if config.test_routes {
         routes.get("/__test/panic", web::health::panic)

@@ -1,5 +1,6 @@
 //! The vendor scorecard: KPI values per closed period, their verification, and the scores
 //! computed from them exactly as DESIGN.md's rules say.
 
+pub mod portfolio;
 pub mod scoring;
 pub mod values;

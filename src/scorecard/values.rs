@@ -46,9 +46,10 @@ fn state_of(stored: &str) -> ValueState {
 }
 
 #[derive(sqlx::FromRow, Clone)]
-struct KpiRow {
-    id: i64,
-    name: String,
+pub(super) struct KpiRow {
+    pub(super) id: i64,
+    engagement_id: i64,
+    pub(super) name: String,
     unit: String,
     direction: String,
     source: String,
@@ -78,7 +79,8 @@ struct ValueRow {
 
 /// Everything the scorecard needs for an engagement over a range of periods, in a fixed
 /// number of queries.
-struct Data {
+#[derive(Default)]
+pub(super) struct Data {
     kpis: Vec<KpiRow>,
     terms: HashMap<i64, Vec<(NaiveDate, Terms)>>,
     values: HashMap<(i64, NaiveDate), ValueRow>,
@@ -90,72 +92,98 @@ async fn load(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Data> {
+    Ok(load_many(db, &[engagement_id], from, to)
+        .await?
+        .remove(&engagement_id)
+        .unwrap_or_default())
+}
+
+/// Loads the KPIs, their terms and their values between two period starts for several
+/// engagements at once: three queries, whatever their number.
+pub(super) async fn load_many(
+    db: &mut PgConnection,
+    ids: &[i64],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<HashMap<i64, Data>> {
     let kpis: Vec<KpiRow> = sqlx::query_as(
-        "select id, name, unit, direction, source from kpis where engagement_id = $1 order by lower(name)",
+        "select id, engagement_id, name, unit, direction, source from kpis
+         where engagement_id = any($1) order by lower(name)",
     )
-    .bind(engagement_id)
+    .bind(ids)
     .fetch_all(&mut *db)
     .await?;
     let terms_rows: Vec<TermsRow> = sqlx::query_as(
         "select t.kpi_id, t.effective_from, t.target, t.threshold, t.weight, t.active
-         from kpi_terms t join kpis k on k.id = t.kpi_id where k.engagement_id = $1",
+         from kpi_terms t join kpis k on k.id = t.kpi_id where k.engagement_id = any($1)",
     )
-    .bind(engagement_id)
+    .bind(ids)
     .fetch_all(&mut *db)
     .await?;
     let values_rows: Vec<ValueRow> = sqlx::query_as(
         "select v.id, v.kpi_id, v.period_start, v.value, v.state, v.dispute_note, u.name as recorded_by, v.recorded_at
          from kpi_values v join kpis k on k.id = v.kpi_id join users u on u.id = v.recorded_by
-         where k.engagement_id = $1 and v.period_start between $2 and $3",
+         where k.engagement_id = any($1) and v.period_start between $2 and $3",
     )
-    .bind(engagement_id)
+    .bind(ids)
     .bind(from)
     .bind(to)
     .fetch_all(&mut *db)
     .await?;
-    let direction: HashMap<i64, Direction> = kpis
+    let owner: HashMap<i64, (i64, Direction)> = kpis
         .iter()
         .map(|k| {
             (
                 k.id,
-                if k.direction == "lower" {
-                    Direction::Lower
-                } else {
-                    Direction::Higher
-                },
+                (
+                    k.engagement_id,
+                    if k.direction == "lower" {
+                        Direction::Lower
+                    } else {
+                        Direction::Higher
+                    },
+                ),
             )
         })
         .collect();
-    let mut terms: HashMap<i64, Vec<(NaiveDate, Terms)>> = HashMap::new();
-    for t in terms_rows {
-        let direction = direction
-            .get(&t.kpi_id)
-            .copied()
-            .unwrap_or(Direction::Higher);
-        terms.entry(t.kpi_id).or_default().push((
-            t.effective_from,
-            Terms {
-                direction,
-                target: t.target,
-                threshold: t.threshold,
-                weight: t.weight,
-                active: t.active,
-            },
-        ));
+    let mut all: HashMap<i64, Data> = HashMap::new();
+    for kpi in kpis {
+        all.entry(kpi.engagement_id).or_default().kpis.push(kpi);
     }
-    let values = values_rows
-        .into_iter()
-        .map(|v| ((v.kpi_id, v.period_start), v))
-        .collect();
-    Ok(Data {
-        kpis,
-        terms,
-        values,
-    })
+    for t in terms_rows {
+        let Some((engagement, direction)) = owner.get(&t.kpi_id).copied() else {
+            continue;
+        };
+        all.entry(engagement)
+            .or_default()
+            .terms
+            .entry(t.kpi_id)
+            .or_default()
+            .push((
+                t.effective_from,
+                Terms {
+                    direction,
+                    target: t.target,
+                    threshold: t.threshold,
+                    weight: t.weight,
+                    active: t.active,
+                },
+            ));
+    }
+    for v in values_rows {
+        let Some((engagement, _)) = owner.get(&v.kpi_id).copied() else {
+            continue;
+        };
+        all.entry(engagement)
+            .or_default()
+            .values
+            .insert((v.kpi_id, v.period_start), v);
+    }
+    Ok(all)
 }
 
 impl Data {
-    fn inputs(&self, period: &Period) -> Vec<(KpiRow, Option<KpiInput>)> {
+    pub(super) fn inputs(&self, period: &Period) -> Vec<(KpiRow, Option<KpiInput>)> {
         self.kpis
             .iter()
             .map(|k| {
@@ -180,7 +208,7 @@ impl Data {
             .collect()
     }
 
-    fn score(&self, period: &Period, today: NaiveDate) -> scoring::PeriodScore {
+    pub(super) fn score(&self, period: &Period, today: NaiveDate) -> scoring::PeriodScore {
         let inputs: Vec<KpiInput> = self
             .inputs(period)
             .into_iter()

@@ -45,6 +45,7 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/engagements/{engagement}/contacts",
             "/engagements/{engagement}/scorecard",
             "/engagements/{engagement}/values",
+            "/portfolio",
         ],
         Role::Manager => &[
             "/",

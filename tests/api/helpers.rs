@@ -52,6 +52,9 @@ fn server() -> PgConnectOptions {
                     ("max_connections", "300"),
                     // Counts the statements each test's database runs (see `statements`).
                     ("shared_preload_libraries", "pg_stat_statements"),
+                    // Dropped test databases keep their entries; room enough that none of a
+                    // running test's entries is evicted mid-measurement.
+                    ("pg_stat_statements.max", "50000"),
                 ],
             )
             .expect("the test cluster starts");

@@ -79,6 +79,7 @@ const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/engagements/{id}/values", [L, N, F, P]),
     ("POST", "/engagements/{id}/values", [L, N, F, P]),
     ("POST", "/values/{id}/review", [L, N, F, P]),
+    ("GET", "/portfolio", [L, F, P, P]),
     ("GET", "/metrics", [P, P, P, P]),
     ("GET", "/healthz", [P, P, P, P]),
     ("GET", "/readyz", [P, P, P, P]),

@@ -334,3 +334,50 @@ async fn the_scorecard_period_is_fixed_once_values_exist() {
         vec!["The scorecard period is fixed once KPI values have been recorded."]
     );
 }
+
+#[tokio::test]
+async fn the_portfolio_shows_every_active_engagement_weakest_first_at_a_fixed_cost() {
+    let app = spawn_app().await;
+    let (s, manager_user) = setup(&app).await;
+    sqlx::query("update engagements set status = 'active'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    record(&s.manager, s.id, "2026-10", &[(s.availability, "99.7")]).await;
+    record(&s.vendor, s.id, "2026-10", &[(s.resolve, "9")]).await;
+    // 75 × 60% + 0 × 40% = 45: Critical, and time to resolve is the weakest KPI.
+    let html = s.manager.get_html("/portfolio").await;
+    assert_eq!(texts(&html, "td[data-label=Score]"), vec!["45.0"]);
+    assert_eq!(texts(&html, "td[data-label=Standing]"), vec!["Critical"]);
+    assert_eq!(
+        texts(&html, "td[data-label='Weakest KPI']"),
+        vec!["Time to resolve (0)"]
+    );
+    assert_eq!(
+        texts(
+            &s.manager.get_html("/portfolio?standing=good").await,
+            "tbody tr"
+        )
+        .len(),
+        0
+    );
+    assert_eq!(s.vendor.get("/portfolio").await.status(), 403);
+
+    let small = app.statements_for(&s.manager, "/portfolio").await;
+    for i in 0..10 {
+        let vendor = {
+            let mut conn = app.pool.acquire().await.unwrap();
+            trellis::users::vendor_id_by_name(&mut conn, &format!("Vendor {i}"))
+                .await
+                .unwrap()
+        };
+        let id = engagement(&app, vendor, manager_user.id).await;
+        kpi(&app, id, "Uptime", "higher", "99", "98", "100").await;
+        sqlx::query("update engagements set status = 'active' where id = $1")
+            .bind(id)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    assert_eq!(app.statements_for(&s.manager, "/portfolio").await, small);
+}
