@@ -38,6 +38,25 @@ pub enum Command {
         #[command(subcommand)]
         command: SeedCommand,
     },
+    /// Import data from files.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import KPI values from a CSV file with the columns of the scorecard export
+    /// (engagement_id, kpi_id, period_start, value, note). All or nothing: on any error every
+    /// bad line is reported and nothing is written.
+    KpiValues {
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// The e-mail of the user who records the values.
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: String,
+    },
 }
 
 #[derive(Debug, Args, Default)]
@@ -125,6 +144,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("created user {id} <{}>", email.trim());
             Ok(())
         }
+        Command::Import {
+            command: ImportCommand::KpiValues { file, as_user },
+        } => import_kpi_values(config, clock, file, as_user).await,
         Command::Seed {
             command: SeedCommand::Demo,
         } => {
@@ -194,4 +216,59 @@ fn prompt_hidden(prompt: &str) -> anyhow::Result<String> {
     eprintln!();
     read?;
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+async fn import_kpi_values(
+    config: Config,
+    clock: Clock,
+    file: std::path::PathBuf,
+    email: String,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let database = Database::open(&config).await?;
+    let result = import_as(&database.pool, &email, &text, clock.now()).await;
+    database.close().await?;
+    result
+}
+
+async fn import_as(
+    pool: &sqlx::PgPool,
+    email: &str,
+    text: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<()> {
+    let Some(user) = crate::users::enabled_user_by_email(pool, email).await? else {
+        anyhow::bail!("no enabled user has the e-mail {email}");
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} values")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let outcome = crate::scorecard::csv::import(pool, &user, text, now, |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })
+    .await?;
+    bar.finish_and_clear();
+    match outcome {
+        Ok(saved) => {
+            println!(
+                "imported: {saved} {} saved",
+                if saved == 1 { "value" } else { "values" }
+            );
+            Ok(())
+        }
+        Err(bad) => {
+            for line in &bad {
+                eprintln!("line {}: {}", line.line, line.message);
+            }
+            anyhow::bail!(
+                "{} bad {}; nothing was imported",
+                bad.len(),
+                if bad.len() == 1 { "line" } else { "lines" }
+            )
+        }
+    }
 }

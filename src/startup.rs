@@ -31,6 +31,8 @@ use crate::{
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// A pasted CSV of KPI values may be larger.
+pub const IMPORT_LIMIT: usize = 4 * 1024 * 1024;
 /// Requests still running after this are cut off; statements time out well before it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -181,6 +183,16 @@ fn pages(config: &Config) -> Routes {
         .post("/engagements/{id}/values", scorecard::values::record)
         .post("/values/{id}/review", scorecard::values::review)
         .get("/portfolio", scorecard::portfolio::portfolio)
+        .get("/portfolio.csv", scorecard::portfolio::portfolio_csv)
+        .get(
+            "/engagements/{id}/scorecard.csv",
+            scorecard::values::scorecard_csv,
+        )
+        .get("/values/import", scorecard::values::import_form)
+        .add(Method::POST, "/values/import", |r| {
+            r.post(scorecard::values::import)
+                .layer(DefaultBodyLimit::max(IMPORT_LIMIT))
+        })
         .get("/metrics", web::health::metrics);
     if config.test_routes {
         routes.get("/__test/panic", web::health::panic)

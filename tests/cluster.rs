@@ -393,3 +393,70 @@ fn logs_are_json_lines_when_asked() {
         assert!(value.get("level").is_some(), "{line}");
     }
 }
+
+#[test]
+fn import_kpi_values_reports_every_bad_line_and_writes_nothing_then_imports() {
+    use chrono::Datelike;
+    let dir = data_dir("import");
+    assert!(
+        trellis(&dir)
+            .args(["seed", "demo"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .date_naive();
+    let this_month = today.with_day(1).unwrap();
+    let previous = this_month
+        .checked_sub_months(chrono::Months::new(1))
+        .unwrap();
+    // Engagement 1 is the demo's service desk; KPI 3 its first-contact resolution, which
+    // its owner Maria records.
+    let bad = dir.join("bad.csv");
+    std::fs::write(
+        &bad,
+        format!(
+            "engagement_id,kpi_id,period_start,value\n1,3,{previous},oops\n1,3,{this_month},70\n"
+        ),
+    )
+    .unwrap();
+    let output = trellis(&dir)
+        .args(["import", "kpi-values"])
+        .arg(&bad)
+        .args(["--as", "maria.manager@trellis.example"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("line 2: value is not a number"), "{stderr}");
+    assert!(stderr.contains("line 3: period"), "{stderr}");
+    assert!(
+        stderr.contains("2 bad lines; nothing was imported"),
+        "{stderr}"
+    );
+
+    let good = dir.join("good.csv");
+    std::fs::write(
+        &good,
+        format!("engagement_id,kpi_id,period_start,value,note\n1,3,{previous},71.5,from the CLI\n"),
+    )
+    .unwrap();
+    let output = trellis(&dir)
+        .args(["import", "kpi-values"])
+        .arg(&good)
+        .args(["--as", "maria.manager@trellis.example"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "imported: 1 value saved"
+    );
+}

@@ -104,11 +104,17 @@ fn standing_key(standing: Option<Standing>) -> &'static str {
     }
 }
 
-pub async fn portfolio(
-    State(state): State<AppState>,
-    Staff(current): Staff,
-    Query(query): Query<PortfolioQuery>,
-) -> Result<Html<String>> {
+struct Computed {
+    rows: Vec<Row>,
+    tier: String,
+    standing: String,
+    manager: String,
+    sort: String,
+    managers: Vec<ManagerChoice>,
+}
+
+/// Every active engagement matching the filters, scored and sorted.
+async fn compute(state: &AppState, query: PortfolioQuery) -> Result<Computed> {
     let tier = query
         .tier
         .filter(|t| Tier::parse(t).is_some())
@@ -125,7 +131,6 @@ pub async fn portfolio(
         .sort
         .filter(|s| ["score", "change", "name"].contains(&s.as_str()))
         .unwrap_or_else(|| "score".into());
-    let page = paging::page_number(query.page.as_deref());
     let mut conn = state.pool.acquire().await?;
     let engagements: Vec<EngagementRow> = sqlx::query_as(
         "select e.id, e.name, v.name as vendor_name, v.tier, o.name as owner, e.scorecard_period, e.time_zone
@@ -221,6 +226,30 @@ pub async fn portfolio(
                 .then(a.id.cmp(&b.id))
         }),
     }
+    Ok(Computed {
+        rows,
+        tier,
+        standing,
+        manager,
+        sort,
+        managers,
+    })
+}
+
+pub async fn portfolio(
+    State(state): State<AppState>,
+    Staff(current): Staff,
+    Query(query): Query<PortfolioQuery>,
+) -> Result<Html<String>> {
+    let page = paging::page_number(query.page.as_deref());
+    let Computed {
+        rows,
+        tier,
+        standing,
+        manager,
+        sort,
+        managers,
+    } = compute(&state, query).await?;
     let total = rows.len() as i64;
     let rows: Vec<Row> = rows
         .into_iter()
@@ -251,4 +280,43 @@ pub async fn portfolio(
         pager,
     };
     Ok(Html(page.render()?))
+}
+
+/// The whole filtered portfolio as CSV.
+pub async fn portfolio_csv(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    Query(query): Query<PortfolioQuery>,
+) -> Result<axum::response::Response> {
+    let computed = compute(&state, query).await?;
+    let mut out = super::csv::line(
+        &[
+            "engagement_id",
+            "engagement",
+            "vendor",
+            "tier",
+            "owner",
+            "period",
+            "score",
+            "standing",
+            "change",
+            "weakest_kpi",
+        ]
+        .map(String::from),
+    );
+    for r in computed.rows {
+        out.push_str(&super::csv::line(&[
+            r.id.to_string(),
+            r.name,
+            r.vendor_name,
+            r.tier,
+            r.owner,
+            r.period,
+            r.score.map(|s| s.to_string()).unwrap_or_default(),
+            r.standing.to_string(),
+            r.change.map(|c| c.to_string()).unwrap_or_default(),
+            r.worst,
+        ]));
+    }
+    Ok(super::values::csv_response("portfolio.csv", out))
 }

@@ -71,6 +71,7 @@ struct ValueRow {
     kpi_id: i64,
     period_start: NaiveDate,
     value: Decimal,
+    note: String,
     state: String,
     dispute_note: String,
     recorded_by: String,
@@ -121,7 +122,7 @@ pub(super) async fn load_many(
     .fetch_all(&mut *db)
     .await?;
     let values_rows: Vec<ValueRow> = sqlx::query_as(
-        "select v.id, v.kpi_id, v.period_start, v.value, v.state, v.dispute_note, u.name as recorded_by, v.recorded_at
+        "select v.id, v.kpi_id, v.period_start, v.value, v.note, v.state, v.dispute_note, u.name as recorded_by, v.recorded_at
          from kpi_values v join kpis k on k.id = v.kpi_id join users u on u.id = v.recorded_by
          where k.engagement_id = any($1) and v.period_start between $2 and $3",
     )
@@ -652,44 +653,21 @@ pub async fn record(
         "verified"
     };
     let mut saved = 0;
-    for (kpi_id, value, note, existing) in &entries {
-        if existing.is_some() {
-            // A correction keeps the earlier value, with who recorded it and when.
-            let changed = sqlx::query(
-                "with old as (select * from kpi_values where kpi_id = $1 and period_start = $2 and (value <> $3 or note <> $4))
-                 insert into kpi_value_history (kpi_value_id, value, note, state, recorded_by, recorded_at, replaced_by, replaced_at)
-                 select id, value, note, state, recorded_by, recorded_at, $5, $6 from old",
-            )
-            .bind(kpi_id)
-            .bind(period.start)
-            .bind(value)
-            .bind(note)
-            .bind(current.user.id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if changed == 0 {
-                continue;
-            }
-        }
-        sqlx::query(
-            "insert into kpi_values (kpi_id, period_start, value, note, state, recorded_by, recorded_at)
-             values ($1, $2, $3, $4, $5, $6, $7)
-             on conflict (kpi_id, period_start) do update
-             set value = excluded.value, note = excluded.note, state = excluded.state, dispute_note = '',
-                 recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at, reviewed_by = null, reviewed_at = null",
+    for (kpi_id, value, note, _) in &entries {
+        if save_value(
+            &mut tx,
+            *kpi_id,
+            period.start,
+            *value,
+            note,
+            new_state,
+            current.user.id,
+            now,
         )
-        .bind(kpi_id)
-        .bind(period.start)
-        .bind(value)
-        .bind(note)
-        .bind(new_state)
-        .bind(current.user.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        saved += 1;
+        .await?
+        {
+            saved += 1;
+        }
     }
     if saved > 0 {
         audit::Entry::by(&current.user, "kpi_values.record", Outcome::Success)
@@ -711,6 +689,62 @@ pub async fn record(
         period.label()
     ))
     .into_response())
+}
+
+/// Records one value; a correction keeps the earlier value, with who recorded it and when.
+/// Returns false when the same value and note were there already.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn save_value(
+    db: &mut PgConnection,
+    kpi_id: i64,
+    period_start: NaiveDate,
+    value: Decimal,
+    note: &str,
+    state: &str,
+    by: i64,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let existing: Option<(i64, Decimal, String)> = sqlx::query_as(
+        "select id, value, note from kpi_values where kpi_id = $1 and period_start = $2 for update",
+    )
+    .bind(kpi_id)
+    .bind(period_start)
+    .fetch_optional(&mut *db)
+    .await?;
+    match existing {
+        Some((_, old_value, old_note)) if old_value == value && old_note == note => {
+            return Ok(false);
+        }
+        Some((existing_id, _, _)) => {
+            sqlx::query(
+                "insert into kpi_value_history (kpi_value_id, value, note, state, recorded_by, recorded_at, replaced_by, replaced_at)
+                 select id, value, note, state, recorded_by, recorded_at, $2, $3 from kpi_values where id = $1",
+            )
+            .bind(existing_id)
+            .bind(by)
+            .bind(now)
+            .execute(&mut *db)
+            .await?;
+        }
+        None => {}
+    }
+    sqlx::query(
+        "insert into kpi_values (kpi_id, period_start, value, note, state, recorded_by, recorded_at)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict (kpi_id, period_start) do update
+         set value = excluded.value, note = excluded.note, state = excluded.state, dispute_note = '',
+             recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at, reviewed_by = null, reviewed_at = null",
+    )
+    .bind(kpi_id)
+    .bind(period_start)
+    .bind(value)
+    .bind(note)
+    .bind(state)
+    .bind(by)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    Ok(true)
 }
 
 /// A manager of the engagement verifies a vendor-reported value, or disputes it with a note.
@@ -772,4 +806,126 @@ pub async fn review(
         "/engagements/{engagement_id}/values?period={label}"
     ))
     .into_response())
+}
+
+/// The scorecard's last 12 periods as CSV, in the columns the import reads back.
+pub async fn scorecard_csv(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(id): Id,
+) -> Result<Response> {
+    let mut conn = state.pool.acquire().await?;
+    let access = access(&mut conn, &current.user, id).await?;
+    let kind = engagement_period(&mut conn, id).await?;
+    let today = state.clock.today(access.zone());
+    let latest = Period::latest_closed(kind, today);
+    let mut periods = vec![latest];
+    while periods.len() < TREND {
+        let earlier = periods[periods.len() - 1].previous();
+        periods.push(earlier);
+    }
+    periods.reverse();
+    let data = load(&mut conn, id, periods[0].start, latest.start).await?;
+    let mut out = super::csv::line(
+        &super::csv::VALUE_COLUMNS
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>(),
+    );
+    for period in &periods {
+        for (kpi, input) in data.inputs(period) {
+            let Some(input) = input.filter(|i| i.terms.active) else {
+                continue;
+            };
+            let result = scoring::kpi_result(&input, period, today);
+            let value = data.values.get(&(kpi.id, period.start));
+            out.push_str(&super::csv::line(&[
+                id.to_string(),
+                access.name.clone(),
+                kpi.id.to_string(),
+                kpi.name.clone(),
+                period.label(),
+                period.start.to_string(),
+                value
+                    .map(|v| v.value.normalize().to_string())
+                    .unwrap_or_default(),
+                value.map(|v| v.note.clone()).unwrap_or_default(),
+                value.map(|v| v.state.clone()).unwrap_or_default(),
+                status_text(result.status).2.to_string(),
+                result
+                    .score
+                    .map(|s| format!("{:.1}", s.round_dp(1)))
+                    .unwrap_or_default(),
+            ]));
+        }
+    }
+    Ok(csv_response(&format!("scorecard-{id}.csv"), out))
+}
+
+pub fn csv_response(filename: &str, body: String) -> Response {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+#[derive(Template)]
+#[template(path = "scorecard/import.html")]
+struct ImportPage {
+    layout: Layout,
+    csv: String,
+    errors: Vec<super::csv::BadLine>,
+}
+
+pub async fn import_form(current: CurrentUser) -> Result<Html<String>> {
+    let page = ImportPage {
+        layout: Layout::new(&current.session, "Import KPI values", "/engagements"),
+        csv: String::new(),
+        errors: Vec::new(),
+    };
+    Ok(Html(page.render()?))
+}
+
+pub async fn import(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Form(form): Form<Pairs>,
+) -> Result<Response> {
+    let text = form.get("csv").to_string();
+    let outcome = super::csv::import(
+        &state.pool,
+        &current.user,
+        &text,
+        state.clock.now(),
+        |_, _| {},
+    )
+    .await?;
+    match outcome {
+        Ok(saved) => {
+            let message = format!(
+                "Imported: {saved} {} saved.",
+                if saved == 1 { "value" } else { "values" }
+            );
+            session::set_flash(&state.pool, &current.session, Flash::success(message)).await?;
+            Ok(Redirect::to("/values/import").into_response())
+        }
+        Err(errors) => {
+            let page = ImportPage {
+                layout: Layout::new(&current.session, "Import KPI values", "/engagements"),
+                csv: text,
+                errors,
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
+        }
+    }
 }

@@ -155,3 +155,36 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     Sha256::digest(token.as_bytes()).to_vec()
 }
+
+/// An enabled user as the request extractors see one, found by e-mail (for the CLI).
+pub async fn enabled_user_by_email(
+    pool: &PgPool,
+    email: &str,
+) -> Result<Option<crate::auth::User>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        email: String,
+        name: String,
+        role: String,
+        vendor_id: Option<i64>,
+        vendor_name: Option<String>,
+        time_zone: String,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "select u.id, u.email, u.name, u.role, u.vendor_id, v.name as vendor_name, u.time_zone
+         from users u left join vendors v on v.id = u.vendor_id
+         where lower(u.email) = lower($1) and u.disabled_at is null",
+    )
+    .bind(email.trim())
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| crate::auth::User {
+        id: r.id,
+        email: r.email,
+        name: r.name,
+        role: Role::parse(&r.role).unwrap_or(Role::Vendor),
+        vendor: r.vendor_id.map(|v| (v, r.vendor_name.unwrap_or_default())),
+        time_zone: r.time_zone,
+    }))
+}

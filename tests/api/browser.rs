@@ -46,6 +46,7 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/engagements/{engagement}/scorecard",
             "/engagements/{engagement}/values",
             "/portfolio",
+            "/values/import",
         ],
         Role::Manager => &[
             "/",

@@ -381,3 +381,159 @@ async fn the_portfolio_shows_every_active_engagement_weakest_first_at_a_fixed_co
     }
     assert_eq!(app.statements_for(&s.manager, "/portfolio").await, small);
 }
+
+fn csv_body(rows: &[(i64, i64, &str, &str)]) -> String {
+    let mut text = "engagement_id,kpi_id,period_start,value,note\n".to_string();
+    for (engagement, kpi, start, value) in rows {
+        text.push_str(&format!("{engagement},{kpi},{start},{value},imported\n"));
+    }
+    text
+}
+
+#[tokio::test]
+async fn a_csv_import_is_all_or_nothing_and_reports_every_bad_line() {
+    let app = spawn_app().await;
+    let (s, _) = setup(&app).await;
+    let other = {
+        let mut conn = app.pool.acquire().await.unwrap();
+        trellis::users::vendor_id_by_name(&mut conn, "Elsewhere")
+            .await
+            .unwrap()
+    };
+    let foreign_engagement = engagement(&app, other, 1).await;
+    let foreign_kpi = kpi(
+        &app,
+        foreign_engagement,
+        "Secret",
+        "higher",
+        "2",
+        "1",
+        "100",
+    )
+    .await;
+    let bad = format!(
+        "{}{},{},2026-10-01,abc,\n{},{},2026-11-01,99,\n{},{},2026-10-01,1,\n{},{},2026-10-01,5,\n{},{},2026-10-15,99,\n",
+        csv_body(&[(s.id, s.availability, "2026-10-01", "99.8")]),
+        s.id,
+        s.availability,
+        s.id,
+        s.availability,
+        foreign_engagement,
+        foreign_kpi,
+        s.id,
+        s.resolve,
+        s.id,
+        s.availability,
+    );
+    let response = s
+        .manager
+        .post_form("/values/import", "/values/import", &[("csv", bad.as_str())])
+        .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    let lines = texts(&html, "#import-errors li");
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert_eq!(lines[0], "Line 3: value is not a number");
+    assert_eq!(lines[1], "Line 4: period 2026-11 has not ended yet");
+    assert!(
+        lines[2].starts_with("Line 5: you may not record this KPI"),
+        "a manager who does not manage it: {lines:?}"
+    );
+    assert!(
+        lines[3].starts_with("Line 6: you may not record this KPI"),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines[4],
+        "Line 7: 2026-10-15 is not the first day of a monthly period"
+    );
+    assert_eq!(
+        app.count("select count(*) from kpi_values").await,
+        0,
+        "nothing written"
+    );
+    let foreign = csv_body(&[(foreign_engagement, foreign_kpi, "2026-10-01", "1")]);
+    let refused = s
+        .vendor
+        .post_form(
+            "/values/import",
+            "/values/import",
+            &[("csv", foreign.as_str())],
+        )
+        .await;
+    assert_eq!(
+        texts(&refused.text().await.unwrap(), "#import-errors li"),
+        vec!["Line 2: no such KPI in that engagement"],
+        "another vendor's KPI is unknown to a vendor user"
+    );
+
+    let good = csv_body(&[
+        (s.id, s.availability, "2026-10-01", "99.8"),
+        (s.id, s.availability, "2026-09-01", "99.4"),
+    ]);
+    let imported = s
+        .manager
+        .post_form(
+            "/values/import",
+            "/values/import",
+            &[("csv", good.as_str())],
+        )
+        .await;
+    assert_eq!(imported.status(), 303);
+    assert_eq!(
+        texts(&s.manager.get_html("/values/import").await, ".flash"),
+        vec!["Imported: 2 values saved."]
+    );
+    assert_eq!(app.count("select count(*) from kpi_values").await, 2);
+}
+
+#[tokio::test]
+async fn the_scorecard_export_reads_back_through_the_import() {
+    let app = spawn_app().await;
+    let (s, _) = setup(&app).await;
+    record(&s.manager, s.id, "2026-10", &[(s.availability, "99.7")]).await;
+    let response = s
+        .vendor
+        .get(&format!("/engagements/{}/scorecard.csv", s.id))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let csv = response.text().await.unwrap();
+    assert!(csv.starts_with("engagement_id,engagement,kpi_id,kpi,period,period_start,value,note,state,status,score\r\n"), "{csv}");
+    assert!(
+        csv.contains(&format!(
+            "{},Availability,2026-10,2026-10-01,99.7,,verified,At risk,75.0",
+            s.availability
+        )),
+        "{csv}"
+    );
+    // The manager imports the export unchanged: nothing changes, nothing fails.
+    let manager_rows: String = csv
+        .lines()
+        .filter(|l| {
+            l.starts_with("engagement_id") || (l.contains(",Availability,") && l.contains(",99.7,"))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let again = s
+        .manager
+        .post_form(
+            "/values/import",
+            "/values/import",
+            &[("csv", manager_rows.as_str())],
+        )
+        .await;
+    assert_eq!(again.status(), 303);
+    assert_eq!(
+        texts(&s.manager.get_html("/values/import").await, ".flash"),
+        vec!["Imported: 0 values saved."]
+    );
+    let portfolio = s.manager.get("/portfolio.csv").await;
+    assert_eq!(portfolio.status(), 200);
+    assert!(portfolio.text().await.unwrap().starts_with(
+        "engagement_id,engagement,vendor,tier,owner,period,score,standing,change,weakest_kpi"
+    ));
+}
