@@ -248,6 +248,28 @@ pub struct Line {
     pub status: &'static str,
     pub mark: &'static str,
     pub source: &'static str,
+    /// The KPI's score over the 12 periods as SVG polyline points on a 120×30 sparkline.
+    pub spark: String,
+    /// The same, as text.
+    pub spark_text: String,
+}
+
+/// Polyline points for scores (0–100) on a 120×30 box; periods without data are skipped.
+fn sparkline(scores: &[Option<Decimal>]) -> String {
+    let steps = scores.len().max(2) - 1;
+    scores
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            s.map(|s| {
+                let x = 2 + i * 116 / steps;
+                let y =
+                    (Decimal::from(28) - s * Decimal::from(26) / Decimal::from(100)).round_dp(1);
+                format!("{x},{y}")
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub struct Point {
@@ -368,6 +390,14 @@ pub async fn scorecard(
         (Some(now), Some(before)) => Some(now - before),
         _ => None,
     };
+    // Each KPI's score in each of the 12 periods, computed once per period.
+    let mut history: HashMap<i64, Vec<Option<Decimal>>> = HashMap::new();
+    for p in &periods {
+        for (kpi, input) in data.inputs(p) {
+            let score = input.and_then(|i| scoring::kpi_result(&i, p, today).score);
+            history.entry(kpi.id).or_default().push(score);
+        }
+    }
     let lines = data
         .inputs(&period)
         .into_iter()
@@ -377,6 +407,17 @@ pub async fn scorecard(
             let result = scoring::kpi_result(&input, &period, today);
             let (status_key, symbol, status) = status_text(result.status);
             let value = data.values.get(&(kpi.id, period.start));
+            let scores = history.remove(&kpi.id).unwrap_or_default();
+            let spark = sparkline(&scores);
+            let spark_text = scores
+                .iter()
+                .zip(&periods)
+                .map(|(s, p)| match s {
+                    Some(s) => format!("{} {}", p.label(), s.round_dp(0)),
+                    None => format!("{} no data", p.label()),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
             let mark = match value.map(|v| v.state.as_str()) {
                 Some("unverified") => "reported by vendor, unverified",
                 Some("disputed") => "disputed",
@@ -397,6 +438,8 @@ pub async fn scorecard(
                 } else {
                     "Manager"
                 },
+                spark,
+                spark_text,
             }
         })
         .collect();

@@ -108,6 +108,17 @@ async fn both_sides_record_values_and_the_scorecard_scores_them_as_the_design_sa
         html.contains("<svg") && html.contains("<desc id=\"trend-desc\">"),
         "a server-drawn chart with a text alternative"
     );
+    let document = scraper::Html::parse_document(&html);
+    let sparks: Vec<String> = document
+        .select(&scraper::Selector::parse("svg.spark").unwrap())
+        .map(|svg| svg.value().attr("aria-label").unwrap_or("").to_string())
+        .collect();
+    assert_eq!(sparks.len(), 2, "a trend per KPI");
+    assert!(
+        sparks[0].starts_with("Availability over 12 periods: 2025-11 no data")
+            && sparks[0].ends_with("2026-10 75"),
+        "{sparks:?}"
+    );
 }
 
 #[tokio::test]
