@@ -81,8 +81,10 @@ pub async fn ensure_database(cluster: &Cluster, name: &str) -> anyhow::Result<()
         // Two processes may race here; the loser's "already exists" is fine.
         let sql = format!("create database \"{}\"", name.replace('"', ""));
         if let Err(e) = sqlx::query(&sql).execute(&mut admin).await {
-            let duplicate =
-                e.as_database_error().and_then(|d| d.code()).as_deref() == Some("42P04");
+            // Concurrent creators see either "already exists" or the catalogue's own
+            // unique violation, depending on who got there first.
+            let code = e.as_database_error().and_then(|d| d.code());
+            let duplicate = matches!(code.as_deref(), Some("42P04" | "23505"));
             if !duplicate {
                 return Err(e.into());
             }
