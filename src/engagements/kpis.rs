@@ -275,9 +275,7 @@ fn parse_kpi(form: &Pairs) -> std::result::Result<KpiFields, FieldErrors> {
 }
 
 fn is_duplicate_name(error: &sqlx::Error) -> bool {
-    error.as_database_error().is_some_and(|d| {
-        d.code().as_deref() == Some("23505") && d.constraint() == Some("kpis_name_key")
-    })
+    crate::web::error::violates(error, "kpis_name_key")
 }
 
 #[derive(Template)]

@@ -28,9 +28,7 @@ const PER_PAGE: i64 = 25;
 const NAME_TAKEN: &str = "This vendor already has an engagement with this name.";
 
 fn name_taken(error: &sqlx::Error) -> bool {
-    error.as_database_error().is_some_and(|d| {
-        d.code().as_deref() == Some("23505") && d.constraint() == Some("engagements_name_key")
-    })
+    crate::web::error::violates(error, "engagements_name_key")
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -303,9 +303,7 @@ pub async fn new(State(state): State<AppState>, Admin(current): Admin) -> Result
 }
 
 fn is_unique_email_violation(error: &sqlx::Error) -> bool {
-    error.as_database_error().is_some_and(|d| {
-        d.code().as_deref() == Some("23505") && d.constraint() == Some("users_email_key")
-    })
+    crate::web::error::violates(error, "users_email_key")
 }
 
 pub async fn create(

@@ -217,9 +217,7 @@ pub async fn new(Admin(current): Admin) -> Result<Response> {
 }
 
 fn name_taken(error: &sqlx::Error) -> bool {
-    error.as_database_error().is_some_and(|d| {
-        d.code().as_deref() == Some("23505") && d.constraint() == Some("vendors_name_key")
-    })
+    crate::web::error::violates(error, "vendors_name_key")
 }
 
 fn taken_errors() -> FieldErrors {

@@ -147,3 +147,11 @@ pub fn encode_query(value: &str) -> String {
         .map(|s| s.trim_start_matches('=').to_string())
         .unwrap_or_default()
 }
+
+/// Whether a write failed on the named unique constraint: forms turn that into a field error
+/// instead of racing a pre-check.
+pub fn violates(error: &sqlx::Error, constraint: &str) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|d| d.code().as_deref() == Some("23505") && d.constraint() == Some(constraint))
+}
