@@ -1,4 +1,4 @@
-//! The `trellis` command line: serve (the default), migrate, user create, seed demo.
+//! The `trellis` command line: serve (the default), migrate, user create, seed demo and scale, import.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -87,6 +87,23 @@ pub enum UserCommand {
 pub enum SeedCommand {
     /// Create or reset the demo accounts and print them: `<role> <email> <password> [<vendor>]`.
     Demo,
+    /// Add the data set the performance budgets are measured on (once per database), with
+    /// a vendor user per vendor and a manager per hundred engagements.
+    Scale(ScaleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    #[arg(long, default_value_t = seed::scale::Size::default().vendors)]
+    pub vendors: i64,
+    #[arg(long, default_value_t = seed::scale::Size::default().engagements)]
+    pub engagements: i64,
+    #[arg(long, default_value_t = seed::scale::Size::default().kpis)]
+    pub kpis: i64,
+    #[arg(long, default_value_t = seed::scale::Size::default().values)]
+    pub values: i64,
+    #[arg(long, default_value_t = seed::scale::Size::default().checkins)]
+    pub checkins: i64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -148,6 +165,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             command: ImportCommand::KpiValues { file, as_user },
         } => import_kpi_values(config, clock, file, as_user).await,
         Command::Seed {
+            command: SeedCommand::Scale(args),
+        } => seed_scale(config, clock, args).await,
+        Command::Seed {
             command: SeedCommand::Demo,
         } => {
             let database = Database::open(&config).await?;
@@ -159,6 +179,55 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn seed_scale(config: Config, clock: Clock, args: ScaleArgs) -> anyhow::Result<()> {
+    let size = seed::scale::Size {
+        vendors: args.vendors,
+        engagements: args.engagements,
+        kpis: args.kpis,
+        values: args.values,
+        checkins: args.checkins,
+    };
+    let started = std::time::Instant::now();
+    let database = Database::open(&config).await?;
+    let bar = indicatif::ProgressBar::new(size.rows());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows {msg} ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message("vendors");
+    let result = seed::scale::scale(
+        &database.pool,
+        size,
+        config.time_zone.name(),
+        clock.now(),
+        |what: &'static str, done: u64| {
+            bar.set_position(done);
+            bar.set_message(what);
+        },
+    )
+    .await;
+    bar.finish_and_clear();
+    database.close().await?;
+    result?;
+    println!(
+        "seeded {} vendors, {} engagements, {} KPIs, {} KPI values and {} check-ins in {:.1} s",
+        size.vendors,
+        size.engagements,
+        size.kpis,
+        size.values,
+        size.checkins,
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "sign in as vendor-00001@scale.example … vendor-{:05}@scale.example or \
+         manager-001@scale.example … manager-{:03}@scale.example, password {}",
+        size.vendors,
+        size.managers(),
+        seed::scale::SCALE_PASSWORD
+    );
+    Ok(())
 }
 
 async fn serve(config: Config, clock: Clock, args: ServeArgs) -> anyhow::Result<()> {

@@ -3,6 +3,7 @@
 //! resets the accounts and the demo records, and creates nothing twice.
 
 mod organisation;
+pub mod scale;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;

@@ -548,3 +548,120 @@ async fn the_scorecard_export_reads_back_through_the_import() {
         "engagement_id,engagement,vendor,tier,owner,period,score,standing,change,weakest_kpi"
     ));
 }
+
+#[tokio::test]
+async fn seed_scale_writes_exact_counts_that_score_and_stay_apart_and_runs_once() {
+    use trellis::seed::scale::{SCALE_PASSWORD, Size, scale};
+    let app = spawn_app().await;
+    let now = chrono::Utc.with_ymd_and_hms(2026, 11, 3, 9, 0, 0).unwrap();
+    app.clock.set(now);
+    let size = Size {
+        vendors: 3,
+        engagements: 7,
+        kpis: 30,
+        values: 95,
+        checkins: 20,
+    };
+    let mut steps = Vec::new();
+    scale(
+        &app.pool,
+        size,
+        "UTC",
+        now,
+        |what: &'static str, done: u64| steps.push((what, done)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(steps.last(), Some(&("statistics", size.rows())));
+
+    let scale_engagements = "select e.id from engagements e join vendors v on v.id = e.vendor_id \
+                             where v.name like 'Scale vendor %'";
+    assert_eq!(
+        app.count("select count(*) from vendors where name like 'Scale vendor %'")
+            .await,
+        3
+    );
+    assert_eq!(
+        app.count("select count(*) from users where email like '%@scale.example'")
+            .await,
+        4
+    );
+    assert_eq!(
+        app.count(&format!("select count(*) from ({scale_engagements}) e"))
+            .await,
+        7
+    );
+    let kpis = format!("select id from kpis where engagement_id in ({scale_engagements})");
+    assert_eq!(
+        app.count(&format!("select count(*) from ({kpis}) k")).await,
+        30
+    );
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from kpi_values where kpi_id in ({kpis})"
+        ))
+        .await,
+        95
+    );
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from checkins where engagement_id in ({scale_engagements})"
+        ))
+        .await,
+        20
+    );
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from (select k.engagement_id from kpis k join kpi_terms t on t.kpi_id = k.id \
+             where k.engagement_id in ({scale_engagements}) and t.active \
+             group by k.engagement_id having sum(t.weight) <> 100) off"
+        ))
+        .await,
+        0,
+        "every engagement's weights total 100"
+    );
+    assert_eq!(
+        app.count(&format!(
+            "select count(*) from kpi_values where kpi_id in ({kpis}) and period_start >= date '2026-11-01'"
+        ))
+        .await,
+        0,
+        "values only for closed periods"
+    );
+
+    let vendor = TestClient::new(&app.address);
+    assert_eq!(
+        vendor
+            .login("vendor-00001@scale.example", SCALE_PASSWORD)
+            .await
+            .status(),
+        303
+    );
+    let ids: Vec<(i64, String)> = sqlx::query_as(&format!(
+        "select e.id, v.name from engagements e join vendors v on v.id = e.vendor_id \
+         where e.id in ({scale_engagements}) order by e.id"
+    ))
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let (own, _) = ids.iter().find(|(_, v)| v == "Scale vendor 00001").unwrap();
+    let (other, _) = ids.iter().find(|(_, v)| v == "Scale vendor 00002").unwrap();
+    let html = vendor
+        .get_html(&format!("/engagements/{own}/scorecard"))
+        .await;
+    let score = texts(&html, "#score");
+    let score: f64 = score[0].parse().expect("a score, not 'No data'");
+    assert!((0.0..=100.0).contains(&score));
+    assert_eq!(
+        vendor
+            .get(&format!("/engagements/{other}/scorecard"))
+            .await
+            .status(),
+        404
+    );
+
+    let again = scale(&app.pool, size, "UTC", now, |_: &'static str, _: u64| {})
+        .await
+        .unwrap_err();
+    assert!(again.to_string().contains("already"), "{again}");
+}

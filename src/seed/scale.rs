@@ -1,0 +1,410 @@
+//! `trellis seed scale`: the data set the performance budgets are measured on — by default
+//! 1,000 vendors, 5,000 engagements, 50,000 KPIs, 2,000,000 KPI values and 500,000
+//! check-ins — generated inside PostgreSQL in large set-based batches, in one transaction.
+//!
+//! Rows are spread evenly: the n-th engagement belongs to vendor `n % vendors`, the n-th KPI
+//! to engagement `n % engagements`, the n-th value to KPI `n % kpis` (its age in periods is
+//! `n / kpis + 1`), the n-th check-in to engagement `n % engagements`. So every number can be
+//! changed on its own and the counts come out exact.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+
+use crate::audit::{self, Outcome};
+use crate::auth::password;
+
+/// The password of every account the scale data creates.
+pub const SCALE_PASSWORD: &str = "scale-data-password";
+
+/// What distinguishes the scale data; its presence means it was seeded already.
+const VENDOR_PREFIX: &str = "Scale vendor ";
+
+/// Rows per statement: big enough to be quick, small enough for a moving progress bar.
+const BATCH: i64 = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    pub vendors: i64,
+    pub engagements: i64,
+    pub kpis: i64,
+    pub values: i64,
+    pub checkins: i64,
+}
+
+impl Default for Size {
+    /// The budget data set of DESIGN.md.
+    fn default() -> Self {
+        Size {
+            vendors: 1_000,
+            engagements: 5_000,
+            kpis: 50_000,
+            values: 2_000_000,
+            checkins: 500_000,
+        }
+    }
+}
+
+impl Size {
+    /// Every row the seeding writes that the progress bar counts.
+    pub fn rows(&self) -> u64 {
+        (self.vendors + self.engagements + self.kpis + self.values + self.checkins) as u64
+    }
+
+    /// One manager per hundred engagements, at least one.
+    pub fn managers(&self) -> i64 {
+        (self.engagements / 100).max(1)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.vendors >= 1, "--vendors must be at least 1");
+        anyhow::ensure!(self.vendors <= 99_999, "--vendors must be at most 99999");
+        for (name, value) in [
+            ("--engagements", self.engagements),
+            ("--kpis", self.kpis),
+            ("--values", self.values),
+            ("--checkins", self.checkins),
+        ] {
+            anyhow::ensure!(value >= 0, "{name} must not be negative");
+        }
+        anyhow::ensure!(
+            self.kpis == 0 || self.engagements >= 1,
+            "KPIs need at least one engagement"
+        );
+        anyhow::ensure!(
+            self.checkins == 0 || self.engagements >= 1,
+            "check-ins need at least one engagement"
+        );
+        anyhow::ensure!(
+            self.values == 0 || self.kpis >= 1,
+            "values need at least one KPI"
+        );
+        // Values reach back values/kpis periods, which must stay after the engagement's start.
+        anyhow::ensure!(
+            self.kpis == 0 || self.values / self.kpis <= 150,
+            "at most 150 values per KPI (--values / --kpis)"
+        );
+        Ok(())
+    }
+}
+
+/// A step of the seeding, for a progress bar: rows written so far out of `Size::rows`.
+pub trait Progress {
+    fn step(&mut self, what: &'static str, rows_done: u64);
+}
+
+impl<F: FnMut(&'static str, u64)> Progress for F {
+    fn step(&mut self, what: &'static str, rows_done: u64) {
+        self(what, rows_done)
+    }
+}
+
+/// Seeds the scale data once; a second run is refused with a clear message.
+pub async fn scale(
+    pool: &PgPool,
+    size: Size,
+    time_zone: &str,
+    now: DateTime<Utc>,
+    mut progress: impl Progress,
+) -> anyhow::Result<()> {
+    size.check()?;
+    let hash = password::hash(SCALE_PASSWORD.to_string()).await?;
+    let today = now.date_naive();
+    // A connection of its own: no statement time limit, no slow-statement warnings over the
+    // progress bar (every statement here is slow by design).
+    let options = (*pool.connect_options())
+        .clone()
+        .disable_statement_logging();
+    let mut connection = PgConnection::connect_with(&options).await?;
+    let mut tx = connection.begin().await?;
+    sqlx::query("set local statement_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
+    let seeded: bool =
+        sqlx::query_scalar("select exists (select 1 from vendors where name like $1 || '%')")
+            .bind(VENDOR_PREFIX)
+            .fetch_one(&mut *tx)
+            .await?;
+    anyhow::ensure!(
+        !seeded,
+        "the scale data is already in this database; seed it into an empty one \
+         (a fresh TRELLIS_DATA_DIR or DATABASE_URL)"
+    );
+    // Hold off other writers of these tables: the ordinals below rely on seeing only ours.
+    sqlx::query("lock table vendors, users, engagements, kpis in share row exclusive mode")
+        .execute(&mut *tx)
+        .await?;
+    let mut done = 0u64;
+    vendors(&mut tx, &size, &hash, time_zone, now).await?;
+    done += size.vendors as u64;
+    progress.step("vendors", done);
+    engagements(&mut tx, &size, today, now).await?;
+    done += size.engagements as u64;
+    progress.step("engagements", done);
+    kpis(&mut tx, &size, now).await?;
+    done += size.kpis as u64;
+    progress.step("KPIs", done);
+    for low in (0..size.values).step_by(BATCH as usize) {
+        let high = (low + BATCH).min(size.values);
+        values(&mut tx, &size, low, high, today, now).await?;
+        done += (high - low) as u64;
+        progress.step("KPI values", done);
+    }
+    for low in (0..size.checkins).step_by(BATCH as usize) {
+        let high = (low + BATCH).min(size.checkins);
+        checkins(&mut tx, &size, low, high, today, now).await?;
+        done += (high - low) as u64;
+        progress.step("check-ins", done);
+    }
+    audit::Entry::anonymous("seed.scale", Outcome::Success)
+        .client_addr("cli")
+        .details(serde_json::json!({
+            "vendors": size.vendors, "engagements": size.engagements, "kpis": size.kpis,
+            "values": size.values, "checkins": size.checkins,
+        }))
+        .write(&mut *tx, now)
+        .await?;
+    tx.commit().await?;
+    // Fresh statistics, so the planner sees the new sizes at once.
+    sqlx::query(
+        "analyze vendors, users, engagements, engagement_managers, kpis, kpi_terms, kpi_values,
+                 checkins, boundaries",
+    )
+    .execute(&mut connection)
+    .await?;
+    connection.close().await?;
+    progress.step("statistics", done);
+    Ok(())
+}
+
+/// Vendors, one vendor user each, and the managers; `scale_vendors` and `scale_managers`
+/// map ordinals to ids for the steps after.
+async fn vendors(
+    db: &mut PgConnection,
+    size: &Size,
+    hash: &str,
+    time_zone: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into vendors (name, legal_name, industry, tier, status, contact_name, contact_email, created_at)
+         select $1 || lpad(g::text, 5, '0'), $1 || lpad(g::text, 5, '0') || ' Ltd',
+                (array['Managed services', 'Cloud operations', 'Software development', 'Security', 'Networks'])[g % 5 + 1],
+                (array['critical', 'high', 'medium', 'medium', 'low'])[g % 5 + 1],
+                'active', 'Account lead ' || g, 'lead-' || g || '@scale-vendor.example', $2
+         from generate_series(1, $3) g",
+    )
+    .bind(VENDOR_PREFIX)
+    .bind(now)
+    .bind(size.vendors)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "create temp table scale_vendors on commit drop as
+         select (row_number() over (order by id) - 1)::bigint as n, id
+         from vendors where name like $1 || '%'",
+    )
+    .bind(VENDOR_PREFIX)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "insert into users (email, name, role, vendor_id, password_hash, time_zone, created_at)
+         select 'vendor-' || lpad((n + 1)::text, 5, '0') || '@scale.example',
+                'Vendor user ' || (n + 1), 'vendor', id, $1, $2, $3
+         from scale_vendors
+         union all
+         select 'manager-' || lpad(g::text, 3, '0') || '@scale.example', 'Scale manager ' || g,
+                'manager', null, $1, $2, $3
+         from generate_series(1, $4) g",
+    )
+    .bind(hash)
+    .bind(time_zone)
+    .bind(now)
+    .bind(size.managers())
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "create temp table scale_managers on commit drop as
+         select (row_number() over (order by id) - 1)::bigint as n, id
+         from users where email like 'manager-%@scale.example'",
+    )
+    .execute(&mut *db)
+    .await?;
+    Ok(())
+}
+
+/// Engagements across five time zones, one in five scored weekly, each with a co-manager
+/// and default boundaries; `scale_engagements` maps ordinals to ids.
+async fn engagements(
+    db: &mut PgConnection,
+    size: &Size,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into engagements (vendor_id, name, scope, objectives, time_zone, start_date, notice_days, status,
+                                  owner_id, scorecard_period, checkin_cadence, checkin_weekday, review_cadence,
+                                  audit_cadence, next_review_due, next_audit_due, created_at)
+         select v.id, 'Service line ' || g, 'Operations of service line ' || g,
+                array['Keep the service available', 'Resolve incidents quickly'],
+                (array['Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Europe/London', 'UTC'])[g % 5 + 1],
+                $1::date - 5000, 90, 'active', m.id,
+                case when g % 5 = 0 then 'weekly' else 'monthly' end,
+                'weekly', g % 5 + 1, 'quarterly', 'semiannual',
+                $1::date + (g % 90)::int, $1::date + (g % 180)::int, $2
+         from generate_series(0, $3 - 1) g
+         join scale_vendors v on v.n = g % $4
+         join scale_managers m on m.n = g % $5",
+    )
+    .bind(today)
+    .bind(now)
+    .bind(size.engagements)
+    .bind(size.vendors)
+    .bind(size.managers())
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "create temp table scale_engagements on commit drop as
+         select (row_number() over (order by e.id) - 1)::bigint as n, e.id, e.owner_id, e.scorecard_period
+         from engagements e join scale_vendors v on v.id = e.vendor_id",
+    )
+    .execute(&mut *db)
+    .await?;
+    sqlx::query("alter table scale_engagements add primary key (n)")
+        .execute(&mut *db)
+        .await?;
+    sqlx::query(
+        "insert into engagement_managers (engagement_id, user_id)
+         select e.id, m.id from scale_engagements e
+         join scale_managers m on m.n = (e.n + 1) % $1
+         where m.id <> e.owner_id",
+    )
+    .bind(size.managers())
+    .execute(&mut *db)
+    .await?;
+    sqlx::query("insert into boundaries (engagement_id) select id from scale_engagements")
+        .execute(&mut *db)
+        .await?;
+    Ok(())
+}
+
+/// KPIs alternating between higher-is-better availability and lower-is-better resolution
+/// time, and between manager and vendor sources, weighing 100 together per engagement.
+async fn kpis(db: &mut PgConnection, size: &Size, now: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into kpis (engagement_id, name, description, unit, direction, source, created_at)
+         select e.id,
+                case when i % 2 = 0 then 'Availability ' else 'Resolution time ' end || (i / 2 + 1),
+                'Generated for the scale data', case when i % 2 = 0 then '%' else 'hours' end,
+                case when i % 2 = 0 then 'higher' else 'lower' end,
+                case when (i / 2) % 2 = 0 then 'manager' else 'vendor' end, $3
+         from generate_series(0, $1 - 1) g
+         cross join lateral (select g / $2 as i) ordinal
+         join scale_engagements e on e.n = g % $2",
+    )
+    .bind(size.kpis)
+    .bind(size.engagements)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "create temp table scale_kpis on commit drop as
+         select (row_number() over (order by k.id) - 1)::bigint as n, k.id, k.direction, k.source,
+                e.owner_id, e.scorecard_period,
+                count(*) over (partition by k.engagement_id) as siblings,
+                row_number() over (partition by k.engagement_id order by k.id) as position
+         from kpis k join scale_engagements e on e.id = k.engagement_id",
+    )
+    .execute(&mut *db)
+    .await?;
+    sqlx::query("alter table scale_kpis add primary key (n)")
+        .execute(&mut *db)
+        .await?;
+    // Equal weights to two decimals; the first KPI takes what rounding leaves over.
+    sqlx::query(
+        "insert into kpi_terms (kpi_id, effective_from, target, threshold, weight, active, changed_by, changed_at)
+         select k.id, e.start_date,
+                case when k.direction = 'higher' then 99.5 else 4 end,
+                case when k.direction = 'higher' then 98 else 8 end,
+                case when k.position = 1 then 100 - (k.siblings - 1) * trunc(100.0 / k.siblings, 2)
+                     else trunc(100.0 / k.siblings, 2) end,
+                true, k.owner_id, $1
+         from scale_kpis k join kpis using (id) join engagements e on e.id = kpis.engagement_id",
+    )
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    Ok(())
+}
+
+/// Values `low..high`: mostly between target and threshold, some breached; the vendor's
+/// values of the latest period unverified, one in 97 disputed.
+async fn values(
+    db: &mut PgConnection,
+    size: &Size,
+    low: i64,
+    high: i64,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into kpi_values (kpi_id, period_start, value, note, state, dispute_note, recorded_by, recorded_at,
+                                 reviewed_by, reviewed_at)
+         select k.id, p.start,
+                case when k.direction = 'higher' then 99.5 - 0.375 * p.step else 4 + p.step end,
+                '', s.state, case when s.state = 'disputed' then 'Does not match our monitoring.' else '' end,
+                k.owner_id, $5, case when s.state = 'unverified' then null else k.owner_id end,
+                case when s.state = 'unverified' then null else $5 end
+         from generate_series($1, $2 - 1) g
+         join scale_kpis k on k.n = g % $3
+         cross join lateral (select g / $3 + 1 as age) a
+         cross join lateral (
+             select case k.scorecard_period
+                        when 'weekly' then (date_trunc('week', ($4::date - 1)::timestamp) - make_interval(weeks => a.age::int))::date
+                        else (date_trunc('month', ($4::date - 1)::timestamp) - make_interval(months => a.age::int))::date
+                    end as start,
+                    (array[0, 1, 0, 3, 5, 1, 2])[(k.n + a.age * 3) % 7 + 1] as step
+         ) p
+         cross join lateral (
+             select case when k.source = 'vendor' and a.age = 1 then 'unverified'
+                         when (k.id + a.age) % 97 = 0 then 'disputed'
+                         else 'verified' end as state
+         ) s",
+    )
+    .bind(low)
+    .bind(high)
+    .bind(size.kpis)
+    .bind(today)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    Ok(())
+}
+
+/// Check-ins `low..high`, a week apart per engagement, mostly on track.
+async fn checkins(
+    db: &mut PgConnection,
+    size: &Size,
+    low: i64,
+    high: i64,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into checkins (engagement_id, held_on, kind, attendees, progress, blockers, health, next_steps,
+                               shared, author_id, created_at, form_key)
+         select e.id, $4::date - ((g / $3) * 7 + e.n % 7)::int, 'scheduled', 'Service owner, account lead',
+                'Steady week; the backlog shrank.', case when g % 11 = 0 then 'Waiting for a firewall change.' else '' end,
+                (array['on_track', 'on_track', 'on_track', 'at_risk', 'on_track', 'off_track'])[g % 6 + 1],
+                'Keep going.', g % 10 <> 0, e.owner_id, $5, gen_random_uuid()
+         from generate_series($1, $2 - 1) g
+         join scale_engagements e on e.n = g % $3",
+    )
+    .bind(low)
+    .bind(high)
+    .bind(size.engagements)
+    .bind(today)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    Ok(())
+}
