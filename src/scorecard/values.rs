@@ -23,7 +23,7 @@ use crate::engagements::{Access, access};
 use crate::startup::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
-use crate::web::form::{FieldErrors, Form, Id, Pairs, Query};
+use crate::web::form::{FieldErrors, Form, Id, Pairs, Query, UploadForm};
 use crate::web::layout::{Flash, Layout};
 
 /// How many periods the trend and the period picker reach back.
@@ -942,9 +942,14 @@ pub async fn import_form(current: CurrentUser) -> Result<Html<String>> {
 pub async fn import(
     State(state): State<AppState>,
     current: CurrentUser,
-    Form(form): Form<Pairs>,
+    UploadForm(form): UploadForm,
 ) -> Result<Response> {
-    let text = form.get("csv").to_string();
+    // A chosen file wins over the paste area; on errors its text lands there to be fixed.
+    let text = match form.get("file") {
+        "" => form.get("csv"),
+        file => file,
+    }
+    .to_string();
     let outcome = super::csv::import(
         &state.pool,
         &current.user,

@@ -30,53 +30,134 @@ where
             .get::<Session>()
             .cloned()
             .unwrap_or_default();
-        let expected = session.csrf_token.clone();
         let path = request.uri().path().to_string();
         let peer = super::peer(&request);
         let addr = super::client_addr(request.headers(), peer, &state.config.trusted_proxies);
         let body = Bytes::from_request(request, state)
             .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    AppError::TooLarge
-                } else {
-                    AppError::BadRequest("The form could not be read.".into())
-                }
-            })?;
+            .map_err(body_error)?;
         let pairs = decode_pairs(&body).ok_or_else(|| {
             AppError::BadRequest("The form could not be read: it is not valid UTF-8 text.".into())
         })?;
-        let mut tokens = pairs
-            .iter()
-            .filter(|(name, _)| name == CSRF_FIELD)
-            .map(|(_, value)| value);
-        let token = tokens.next();
-        let valid = match (expected, token, tokens.next()) {
-            (Some(expected), Some(token), None) => {
-                constant_time_eq(expected.as_bytes(), token.as_bytes())
-            }
-            _ => false,
-        };
-        if !valid {
-            let entry = match &session.user {
-                Some(user) => audit::Entry::by(user, "request.csrf", Outcome::Refused),
-                None => audit::Entry::anonymous("request.csrf", Outcome::Refused),
-            };
-            if let Err(e) = entry
-                .target(path)
-                .client_addr(addr)
-                .write(&state.pool, state.clock.now())
-                .await
-            {
-                tracing::warn!(error = %e, "could not audit a refused form");
-            }
-            return Err(AppError::Csrf);
-        }
+        verify_csrf(state, &session, path, addr, &pairs).await?;
         let value = serde_urlencoded::from_bytes(&body).map_err(|e| {
             AppError::BadRequest(format!("The form could not be read: {}.", describe(&e)))
         })?;
         Ok(Form(value))
     }
+}
+
+/// A form that may carry files: `multipart/form-data` (a file field's value is the file's
+/// text) or urlencoded, its CSRF token checked like `Form`'s.
+#[derive(Debug)]
+pub struct UploadForm(pub Pairs);
+
+impl FromRequest<AppState> for UploadForm {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let multipart = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("multipart/form-data"));
+        if !multipart {
+            let Form(pairs) = Form::<Pairs>::from_request(request, state).await?;
+            return Ok(UploadForm(pairs));
+        }
+        let session = request
+            .extensions()
+            .get::<Session>()
+            .cloned()
+            .unwrap_or_default();
+        let path = request.uri().path().to_string();
+        let peer = super::peer(&request);
+        let addr = super::client_addr(request.headers(), peer, &state.config.trusted_proxies);
+        let unreadable = || AppError::BadRequest("The form could not be read.".into());
+        let mut parts = axum::extract::Multipart::from_request(request, state)
+            .await
+            .map_err(|_| unreadable())?;
+        let mut pairs = Vec::new();
+        loop {
+            let field = match parts.next_field().await {
+                Ok(Some(field)) => field,
+                Ok(None) => break,
+                Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                    return Err(AppError::TooLarge);
+                }
+                Err(_) => return Err(unreadable()),
+            };
+            let name = field.name().unwrap_or_default().to_string();
+            let is_file = field.file_name().is_some();
+            let bytes = field.bytes().await.map_err(|e| {
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::TooLarge
+                } else {
+                    unreadable()
+                }
+            })?;
+            // Spreadsheets often start their CSV files with a byte-order mark.
+            let bytes = match bytes.strip_prefix("\u{feff}".as_bytes()) {
+                Some(rest) if is_file => rest,
+                _ => &bytes[..],
+            };
+            let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                AppError::BadRequest(if is_file {
+                    format!("The file in “{name}” is not UTF-8 text; save it as CSV UTF-8 and try again.")
+                } else {
+                    "The form could not be read: it is not valid UTF-8 text.".into()
+                })
+            })?;
+            pairs.push((name, text));
+        }
+        verify_csrf(state, &session, path, addr, &pairs).await?;
+        Ok(UploadForm(Pairs(pairs)))
+    }
+}
+
+fn body_error(rejection: axum::extract::rejection::BytesRejection) -> AppError {
+    if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::TooLarge
+    } else {
+        AppError::BadRequest("The form could not be read.".into())
+    }
+}
+
+/// Exactly one token, equal to the session's; a refusal is audited.
+async fn verify_csrf(
+    state: &AppState,
+    session: &Session,
+    path: String,
+    addr: String,
+    pairs: &[(String, String)],
+) -> Result<(), AppError> {
+    let mut tokens = pairs
+        .iter()
+        .filter(|(name, _)| name == CSRF_FIELD)
+        .map(|(_, value)| value);
+    let token = tokens.next();
+    let valid = match (&session.csrf_token, token, tokens.next()) {
+        (Some(expected), Some(token), None) => {
+            constant_time_eq(expected.as_bytes(), token.as_bytes())
+        }
+        _ => false,
+    };
+    if valid {
+        return Ok(());
+    }
+    let entry = match &session.user {
+        Some(user) => audit::Entry::by(user, "request.csrf", Outcome::Refused),
+        None => audit::Entry::anonymous("request.csrf", Outcome::Refused),
+    };
+    if let Err(e) = entry
+        .target(path)
+        .client_addr(addr)
+        .write(&state.pool, state.clock.now())
+        .await
+    {
+        tracing::warn!(error = %e, "could not audit a refused form");
+    }
+    Err(AppError::Csrf)
 }
 
 /// A serde message names fields, never types or paths; keep only that.

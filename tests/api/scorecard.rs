@@ -499,6 +499,81 @@ async fn a_csv_import_is_all_or_nothing_and_reports_every_bad_line() {
 }
 
 #[tokio::test]
+async fn a_csv_file_uploads_from_the_browser_form_and_a_bad_one_comes_back_to_be_fixed() {
+    let app = spawn_app().await;
+    let (s, _) = setup(&app).await;
+    let token = s.manager.csrf_token("/values/import").await;
+    let good = csv_body(&[(s.id, s.availability, "2026-10-01", "99.8")]);
+    let mut with_bom = "\u{feff}".as_bytes().to_vec();
+    with_bom.extend_from_slice(good.as_bytes());
+    let forged = s
+        .manager
+        .post_multipart(
+            "/values/import",
+            &[("csrf_token", "forged"), ("csv", "")],
+            ("file", "values.csv", &with_bom),
+        )
+        .await;
+    assert_eq!(forged.status(), 403);
+    assert_eq!(app.count("select count(*) from kpi_values").await, 0);
+
+    let uploaded = s
+        .manager
+        .post_multipart(
+            "/values/import",
+            &[
+                ("csrf_token", &token),
+                ("csv", "ignored when a file is chosen"),
+            ],
+            ("file", "values.csv", &with_bom),
+        )
+        .await;
+    assert_eq!(
+        uploaded.status(),
+        303,
+        "a spreadsheet's byte-order mark is fine"
+    );
+    assert_eq!(app.count("select count(*) from kpi_values").await, 1);
+
+    let bad = format!("{good}{},{},2026-09-01,lots,\n", s.id, s.availability);
+    let refused = s
+        .manager
+        .post_multipart(
+            "/values/import",
+            &[("csrf_token", &token), ("csv", "")],
+            ("file", "values.csv", bad.as_bytes()),
+        )
+        .await;
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert_eq!(
+        texts(&html, "#import-errors li"),
+        vec!["Line 3: value is not a number"]
+    );
+    assert_eq!(
+        texts(&html, "#field-csv"),
+        vec![bad.split_whitespace().collect::<Vec<_>>().join(" ")],
+        "the file's text comes back in the paste area, to be fixed there"
+    );
+
+    let latin1 = s
+        .manager
+        .post_multipart(
+            "/values/import",
+            &[("csrf_token", &token)],
+            (
+                "file",
+                "values.csv",
+                b"engagement_id,kpi_id,period_start,value,note\n1,2,2026-10-01,3,caf\xe9\n",
+            ),
+        )
+        .await;
+    assert_eq!(latin1.status(), 400);
+    assert!(latin1.text().await.unwrap().contains("not UTF-8 text"));
+    assert_eq!(app.count("select count(*) from kpi_values").await, 1);
+}
+
+#[tokio::test]
 async fn the_scorecard_export_reads_back_through_the_import() {
     let app = spawn_app().await;
     let (s, _) = setup(&app).await;
