@@ -26,7 +26,8 @@ use crate::config::Config;
 use crate::web::error::{AppError, internal_error_page};
 use crate::web::metrics::Metrics;
 use crate::{
-    account, audit, auth, checkins, engagements, feedback, home, scorecard, users, vendors, web,
+    account, audit, auth, checkins, engagements, feedback, grants, home, proposals, scorecard,
+    users, vendors, web,
 };
 
 /// Request bodies larger than this are refused with 413.
@@ -178,6 +179,16 @@ fn pages(config: &Config) -> Routes {
         .post("/feedback/{id}/respond", feedback::respond)
         .get("/engagements/{id}/successes", feedback::successes::list)
         .post("/engagements/{id}/successes", feedback::successes::create)
+        .get("/engagements/{id}/access", grants::list)
+        .get("/engagements/{id}/access/new", grants::new)
+        .post("/engagements/{id}/access/new", grants::create)
+        .post("/grants/{id}/review", grants::review)
+        .get("/engagements/{id}/close", grants::close_form)
+        .post("/engagements/{id}/close", grants::close)
+        .get("/engagements/{id}/proposals", proposals::list)
+        .get("/engagements/{id}/proposals/new", proposals::new)
+        .post("/engagements/{id}/proposals/new", proposals::create)
+        .post("/proposals/{id}/answer", proposals::answer)
         .get("/engagements/{id}/scorecard", scorecard::values::scorecard)
         .get("/engagements/{id}/values", scorecard::values::values_form)
         .post("/engagements/{id}/values", scorecard::values::record)

@@ -144,11 +144,7 @@ pub async fn list(
     Admin(current): Admin,
     Query(query): Query<AuditQuery>,
 ) -> Result<Response> {
-    let zone: Tz = current
-        .user
-        .time_zone
-        .parse()
-        .unwrap_or(state.config.time_zone);
+    let zone: Tz = current.zone(state.config.time_zone);
     let actor = query.actor.unwrap_or_default();
     let action = query
         .action

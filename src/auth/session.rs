@@ -262,6 +262,13 @@ pub struct CurrentUser {
     pub session: Session,
 }
 
+impl CurrentUser {
+    /// The user's own time zone, or `default` (the organisation's) if theirs is unknown.
+    pub fn zone(&self, default: chrono_tz::Tz) -> chrono_tz::Tz {
+        self.user.time_zone.parse().unwrap_or(default)
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = AppError;
 

@@ -515,7 +515,8 @@ pub async fn new(
     Ok(Html(page.render()?).into_response())
 }
 
-/// An engagement can be active only while its active KPIs' weights total 100.
+/// An engagement can be active only while its active KPIs' weights total 100, and is
+/// closed only through the close page.
 async fn check_activation(
     db: &mut PgConnection,
     id: Option<i64>,
@@ -523,6 +524,13 @@ async fn check_activation(
     day: NaiveDate,
     errors: &mut FieldErrors,
 ) -> Result<()> {
+    if status == Status::Closed.as_str() {
+        errors.add(
+            "status",
+            "Close an engagement with “Close the engagement” on its access page: it first asks about every access grant and vendor account.",
+        );
+        return Ok(());
+    }
     if status != "active" {
         return Ok(());
     }

@@ -141,11 +141,7 @@ pub async fn list(
         state.clock.now() - chrono::Duration::days(90),
     )
     .await?;
-    let zone = current
-        .user
-        .time_zone
-        .parse()
-        .unwrap_or(state.config.time_zone);
+    let zone = current.zone(state.config.time_zone);
     let page = ListPage {
         layout: Layout::new(
             &current.session,

@@ -434,11 +434,7 @@ fn form_of(record: &UserRecord) -> UserForm {
 }
 
 fn user_zone(state: &AppState, current: &crate::auth::CurrentUser) -> Tz {
-    current
-        .user
-        .time_zone
-        .parse()
-        .unwrap_or(state.config.time_zone)
+    current.zone(state.config.time_zone)
 }
 
 pub async fn show(

@@ -212,11 +212,7 @@ pub async fn show(
     Id(id): Id,
 ) -> Result<Html<String>> {
     let mut conn = state.pool.acquire().await?;
-    let zone = current
-        .user
-        .time_zone
-        .parse()
-        .unwrap_or(state.config.time_zone);
+    let zone = current.zone(state.config.time_zone);
     let evaluation = detail(&mut conn, id, zone).await?;
     let page = EvaluationPage {
         layout: Layout::new(

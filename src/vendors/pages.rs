@@ -501,11 +501,7 @@ pub async fn show(
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
-    let zone = current
-        .user
-        .time_zone
-        .parse()
-        .unwrap_or(state.config.time_zone);
+    let zone = current.zone(state.config.time_zone);
     let evaluations = super::evaluations::history(&mut conn, id, zone).await?;
     let latest = super::evaluations::latest(&mut conn, id, zone).await?;
     let page = ShowPage {

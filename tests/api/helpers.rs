@@ -462,6 +462,18 @@ pub fn csrf_in(html: &str) -> String {
         .to_string()
 }
 
+/// The key a form was rendered with (its hidden `form_key`).
+pub fn form_key_in(html: &str) -> String {
+    let document = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse("input[name=form_key]").unwrap();
+    document
+        .select(&selector)
+        .next()
+        .and_then(|input| input.value().attr("value"))
+        .expect("the page has a form key")
+        .to_string()
+}
+
 /// The text of the elements matching `css`.
 pub fn texts(html: &str, css: &str) -> Vec<String> {
     let document = scraper::Html::parse_document(html);

@@ -75,6 +75,14 @@ const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("POST", "/feedback/{id}/respond", [L, N, F, F]),
     ("GET", "/engagements/{id}/successes", [L, N, P, P]),
     ("POST", "/engagements/{id}/successes", [L, N, F, P]),
+    ("GET", "/engagements/{id}/access", [L, N, P, P]),
+    ("GET", "/engagements/{id}/access/new", [L, N, F, P]),
+    ("POST", "/engagements/{id}/access/new", [L, N, F, P]),
+    ("POST", "/grants/{id}/review", [L, N, F, P]),
+    ("GET", "/engagements/{id}/proposals", [L, N, P, P]),
+    ("GET", "/engagements/{id}/proposals/new", [L, N, F, F]),
+    ("POST", "/engagements/{id}/proposals/new", [L, N, F, F]),
+    ("POST", "/proposals/{id}/answer", [L, N, F, P]),
     ("GET", "/engagements/{id}/scorecard", [L, N, P, P]),
     ("GET", "/engagements/{id}/values", [L, N, F, P]),
     ("POST", "/engagements/{id}/values", [L, N, F, P]),
@@ -84,6 +92,9 @@ const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/engagements/{id}/scorecard.csv", [L, N, P, P]),
     ("GET", "/values/import", [L, P, P, P]),
     ("POST", "/values/import", [L, P, P, P]),
+    // Last: the admin's post closes the fixture engagement.
+    ("GET", "/engagements/{id}/close", [L, N, F, P]),
+    ("POST", "/engagements/{id}/close", [L, N, F, P]),
     ("GET", "/metrics", [P, P, P, P]),
     ("GET", "/healthz", [P, P, P, P]),
     ("GET", "/readyz", [P, P, P, P]),
@@ -130,6 +141,8 @@ struct Fixtures {
     action: i64,
     feedback: i64,
     value: i64,
+    proposal: i64,
+    grant: i64,
 }
 
 impl Fixtures {
@@ -185,7 +198,30 @@ impl Fixtures {
         .fetch_one(&app.pool)
         .await
         .unwrap();
+        let proposal = sqlx::query_scalar(
+            "insert into proposals (engagement_id, kind, title, description, proposed_action, expected_impact,
+                                    raised_by, raised_at, form_key)
+             values ($1, 'risk', 't', 'd', 'a', 'i', $2, now(), gen_random_uuid()) returning id",
+        )
+        .bind(engagement)
+        .bind(user)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        let grant = sqlx::query_scalar(
+            "insert into access_grants (engagement_id, resource, access_level, holder, granted_on, review_interval_days,
+                                        next_review_due, justification, created_by, created_at, form_key)
+             values ($1, 'VPN', 'read', 'ops team', '2026-01-01', 90, '2026-04-01', 'j', $2, now(), gen_random_uuid())
+             returning id",
+        )
+        .bind(engagement)
+        .bind(user)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
         Fixtures {
+            grant,
+            proposal,
             user,
             vendor,
             evaluation,
@@ -214,6 +250,10 @@ impl Fixtures {
             self.feedback
         } else if path.starts_with("/values/") {
             self.value
+        } else if path.starts_with("/proposals/") {
+            self.proposal
+        } else if path.starts_with("/grants/") {
+            self.grant
         } else {
             0
         };

@@ -1,0 +1,396 @@
+//! Proactive problem-solving: a vendor's users raise improvements, risks and issues with a
+//! proposed action and its expected impact; the engagement's managers answer them, and the
+//! vendor sees the answer. Proactivity (raised and accepted in the last 90 days) shows on the
+//! scorecard and in reviews.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use crate::audit::{self, Outcome};
+use crate::auth::{CurrentUser, session};
+use crate::choice;
+use crate::engagements::{Access, access};
+use crate::startup::AppState;
+use crate::web::ClientAddr;
+use crate::web::error::{AppError, Result};
+use crate::web::form::{FieldErrors, Form, Id, Pairs, form_key};
+use crate::web::layout::{Flash, Layout};
+use crate::web::validate;
+
+choice!(pub Kind {
+    Improvement = "improvement" / "Improvement",
+    Risk = "risk" / "Risk",
+    Issue = "issue" / "Issue",
+});
+
+choice!(pub Answer {
+    Accepted = "accepted" / "Accepted",
+    NeedsInformation = "needs_information" / "Needs information",
+    Declined = "declined" / "Declined",
+    Done = "done" / "Done",
+});
+
+#[derive(sqlx::FromRow)]
+pub struct ProposalRow {
+    pub id: i64,
+    pub kind: String,
+    pub title: String,
+    pub description: String,
+    pub proposed_action: String,
+    pub expected_impact: String,
+    pub status: String,
+    pub answer_note: String,
+    pub answered_by: Option<String>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub raised_by: String,
+    pub raised_at: DateTime<Utc>,
+}
+
+impl ProposalRow {
+    pub fn kind_label(&self) -> &'static str {
+        Kind::parse(&self.kind).map_or("", Kind::label)
+    }
+
+    pub fn status_label(&self) -> &'static str {
+        Answer::parse(&self.status).map_or("Waiting for an answer", Answer::label)
+    }
+}
+
+/// Proposals raised, and accepted (or done), over the last 90 days.
+#[derive(Debug, Default, Clone, PartialEq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
+pub struct Proactivity {
+    pub raised: i64,
+    pub accepted: i64,
+}
+
+impl Proactivity {
+    pub fn sentence(&self) -> String {
+        match self.raised {
+            0 => "No proposals from the vendor in the last 90 days.".into(),
+            raised => format!(
+                "Last 90 days: {raised} {} raised by the vendor, {} accepted.",
+                if raised == 1 { "proposal" } else { "proposals" },
+                self.accepted
+            ),
+        }
+    }
+}
+
+pub async fn proactivity(
+    db: &mut PgConnection,
+    engagement_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Proactivity> {
+    Ok(sqlx::query_as(
+        "select count(*) as raised, count(*) filter (where status in ('accepted', 'done')) as accepted
+         from proposals where engagement_id = $1 and raised_at >= $2",
+    )
+    .bind(engagement_id)
+    .bind(now - chrono::Duration::days(90))
+    .fetch_one(db)
+    .await?)
+}
+
+#[derive(Template)]
+#[template(path = "proposals/list.html")]
+struct ListPage {
+    layout: Layout,
+    access: Access,
+    rows: Vec<ProposalRow>,
+    proactivity: Proactivity,
+    zone: chrono_tz::Tz,
+    /// The answer form that failed, with what was typed and why.
+    failed: Option<(i64, Pairs, FieldErrors)>,
+}
+
+impl ListPage {
+    fn when(&self, at: &DateTime<Utc>) -> String {
+        at.with_timezone(&self.zone)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    fn answer_options(&self) -> Vec<(String, String)> {
+        Answer::options_with_prompt()
+    }
+
+    /// What the answer form of proposal `id` shows: what was typed if it failed, else the
+    /// current answer.
+    fn typed(&self, row: &ProposalRow, field: &str) -> String {
+        match &self.failed {
+            Some((id, form, _)) if *id == row.id => form.get(field).to_string(),
+            _ => match field {
+                "answer" if row.status != "open" => row.status.clone(),
+                "note" => row.answer_note.clone(),
+                _ => String::new(),
+            },
+        }
+    }
+
+    fn error(&self, row: &ProposalRow, field: &str) -> Option<&str> {
+        match &self.failed {
+            Some((id, _, errors)) if *id == row.id => errors.get(field),
+            _ => None,
+        }
+    }
+}
+
+async fn list_page(
+    state: &AppState,
+    current: &CurrentUser,
+    db: &mut PgConnection,
+    id: i64,
+    failed: Option<(i64, Pairs, FieldErrors)>,
+) -> Result<String> {
+    let access = access(db, &current.user, id).await?;
+    let rows: Vec<ProposalRow> = sqlx::query_as(
+        "select p.id, p.kind, p.title, p.description, p.proposed_action, p.expected_impact, p.status,
+                p.answer_note, a.name as answered_by, p.answered_at, r.name as raised_by, p.raised_at
+         from proposals p
+         join users r on r.id = p.raised_by
+         left join users a on a.id = p.answered_by
+         where p.engagement_id = $1
+         order by p.raised_at desc, p.id desc",
+    )
+    .bind(id)
+    .fetch_all(&mut *db)
+    .await?;
+    let proactivity = proactivity(db, id, state.clock.now()).await?;
+    let page = ListPage {
+        layout: Layout::new(
+            &current.session,
+            format!("Proposals: {}", access.name),
+            "/engagements",
+        ),
+        access,
+        rows,
+        proactivity,
+        zone: current.zone(state.config.time_zone),
+        failed,
+    };
+    Ok(page.render()?)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(id): Id,
+) -> Result<Html<String>> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Html(
+        list_page(&state, &current, &mut conn, id, None).await?,
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "proposals/new.html")]
+struct NewPage {
+    layout: Layout,
+    access: Access,
+    form: Pairs,
+    errors: FieldErrors,
+}
+
+impl NewPage {
+    fn kind_options(&self) -> Vec<(String, String)> {
+        Kind::options_with_prompt()
+    }
+}
+
+/// Proposals come from the vendor's side: the organisation's people answer them.
+async fn for_raising(db: &mut PgConnection, current: &CurrentUser, id: i64) -> Result<Access> {
+    let access = access(db, &current.user, id).await?;
+    if !access.is_vendor {
+        return Err(AppError::Forbidden);
+    }
+    Ok(access)
+}
+
+fn new_page(current: &CurrentUser, access: Access, form: Pairs, errors: FieldErrors) -> NewPage {
+    NewPage {
+        layout: Layout::new(
+            &current.session,
+            format!("Raise a proposal: {}", access.name),
+            "/engagements",
+        ),
+        access,
+        form,
+        errors,
+    }
+}
+
+pub async fn new(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(id): Id,
+) -> Result<Html<String>> {
+    let mut conn = state.pool.acquire().await?;
+    let access = for_raising(&mut conn, &current, id).await?;
+    let form = Pairs(vec![("form_key".into(), uuid::Uuid::new_v4().to_string())]);
+    let page = new_page(&current, access, form, FieldErrors::default());
+    Ok(Html(page.render()?))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(id): Id,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<Pairs>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let access = for_raising(&mut tx, &current, id).await?;
+    let mut errors = FieldErrors::default();
+    let kind = validate::choice(
+        &mut errors,
+        "kind",
+        form.get("kind"),
+        Kind::parse,
+        "Choose improvement, risk or issue.",
+    );
+    let title = validate::required(
+        &mut errors,
+        "title",
+        form.get("title"),
+        200,
+        "Give the proposal a short title.",
+    );
+    let description = validate::required(
+        &mut errors,
+        "description",
+        form.get("description"),
+        4000,
+        "Describe what you noticed.",
+    );
+    let action = validate::required(
+        &mut errors,
+        "proposed_action",
+        form.get("proposed_action"),
+        4000,
+        "Say what you propose to do.",
+    );
+    let impact = validate::required(
+        &mut errors,
+        "expected_impact",
+        form.get("expected_impact"),
+        2000,
+        "Say what it would change.",
+    );
+    let Some(kind) = kind.filter(|_| errors.is_empty()) else {
+        let page = new_page(&current, access, form, errors);
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+    };
+    let back = format!("/engagements/{id}/proposals");
+    let proposal: Option<i64> = sqlx::query_scalar(
+        "insert into proposals (engagement_id, kind, title, description, proposed_action, expected_impact,
+                                raised_by, raised_at, form_key)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         on conflict (form_key) do nothing returning id",
+    )
+    .bind(id)
+    .bind(kind.as_str())
+    .bind(&title)
+    .bind(&description)
+    .bind(&action)
+    .bind(&impact)
+    .bind(current.user.id)
+    .bind(now)
+    .bind(form_key(&form))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(proposal) = proposal else {
+        return Ok(Redirect::to(&back).into_response());
+    };
+    audit::Entry::by(&current.user, "proposal.create", Outcome::Success)
+        .target(format!("engagement:{id}"))
+        .client_addr(addr)
+        .details(serde_json::json!({ "proposal_id": proposal, "kind": kind, "title": title }))
+        .write(&mut *tx, now)
+        .await?;
+    session::set_flash(
+        &mut *tx,
+        &current.session,
+        Flash::success("Thank you: your proposal is with the engagement's managers."),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&back).into_response())
+}
+
+pub async fn answer(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(proposal): Id,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<Pairs>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let row: Option<(i64, String)> =
+        sqlx::query_as("select engagement_id, status from proposals where id = $1 for update")
+            .bind(proposal)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (id, before) = row.ok_or(AppError::NotFound)?;
+    access(&mut tx, &current.user, id).await?.require_manage()?;
+    let mut errors = FieldErrors::default();
+    let answer = validate::choice(
+        &mut errors,
+        "answer",
+        form.get("answer"),
+        Answer::parse,
+        "Choose an answer.",
+    );
+    let note = validate::optional(&mut errors, "note", form.get("note"), 2000);
+    if note.is_empty()
+        && matches!(
+            answer,
+            Some(Answer::Declined) | Some(Answer::NeedsInformation)
+        )
+    {
+        errors.add(
+            "note",
+            "Say why, or what you need to know: the vendor reads this.",
+        );
+    }
+    let Some(answer) = answer.filter(|_| errors.is_empty()) else {
+        let html = list_page(
+            &state,
+            &current,
+            &mut tx,
+            id,
+            Some((proposal, form, errors)),
+        )
+        .await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response());
+    };
+    sqlx::query(
+        "update proposals set status = $2, answer_note = $3, answered_by = $4, answered_at = $5 where id = $1",
+    )
+    .bind(proposal)
+    .bind(answer.as_str())
+    .bind(&note)
+    .bind(current.user.id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    audit::Entry::by(&current.user, "proposal.answer", Outcome::Success)
+        .target(format!("engagement:{id}"))
+        .client_addr(addr)
+        .details(serde_json::json!({ "proposal_id": proposal, "before": before, "after": answer }))
+        .write(&mut *tx, now)
+        .await?;
+    session::set_flash(
+        &mut *tx,
+        &current.session,
+        Flash::success(format!("Answered: {}.", answer.label().to_lowercase())),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&format!("/engagements/{id}/proposals#proposal-{proposal}")).into_response())
+}
