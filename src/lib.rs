@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod audits;
 pub mod auth;
 pub mod checkins;
 pub mod choice;

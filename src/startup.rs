@@ -26,8 +26,8 @@ use crate::config::Config;
 use crate::web::error::{AppError, internal_error_page};
 use crate::web::metrics::Metrics;
 use crate::{
-    account, audit, auth, checkins, engagements, feedback, grants, home, proposals, scorecard,
-    users, vendors, web,
+    account, audit, audits, auth, checkins, engagements, feedback, grants, home, proposals,
+    scorecard, users, vendors, web,
 };
 
 /// Request bodies larger than this are refused with 413.
@@ -179,6 +179,14 @@ fn pages(config: &Config) -> Routes {
         .post("/feedback/{id}/respond", feedback::respond)
         .get("/engagements/{id}/successes", feedback::successes::list)
         .post("/engagements/{id}/successes", feedback::successes::create)
+        .get("/engagements/{id}/audits", audits::list)
+        .get("/engagements/{id}/audits/new", audits::new)
+        .post("/engagements/{id}/audits/new", audits::create)
+        .get("/audits/{id}", audits::show)
+        .post("/audits/{id}/complete", audits::complete)
+        .post("/audits/{id}/findings", audits::add_finding)
+        .post("/findings/{id}/answer", audits::answer)
+        .post("/findings/{id}/resolve", audits::resolve)
         .get("/engagements/{id}/access", grants::list)
         .get("/engagements/{id}/access/new", grants::new)
         .post("/engagements/{id}/access/new", grants::create)

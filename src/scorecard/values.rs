@@ -845,10 +845,16 @@ pub async fn review(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to(&format!(
-        "/engagements/{engagement_id}/values?period={label}"
-    ))
-    .into_response())
+    // An SLA verification audit reviews values from its own page and goes back there.
+    let back = match form.get("back") {
+        back if back.starts_with("/audits/")
+            && crate::auth::login::safe_next(Some(back)) == back =>
+        {
+            back.to_string()
+        }
+        _ => format!("/engagements/{engagement_id}/values?period={label}"),
+    };
+    Ok(Redirect::to(&back).into_response())
 }
 
 /// The scorecard's last 12 periods as CSV, in the columns the import reads back.

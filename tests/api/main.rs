@@ -1,6 +1,7 @@
 //! Black-box tests through real HTTP against a real PostgreSQL.
 
 mod audit;
+mod audits;
 mod auth;
 mod browser;
 mod checkins;

@@ -75,6 +75,15 @@ const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("POST", "/feedback/{id}/respond", [L, N, F, F]),
     ("GET", "/engagements/{id}/successes", [L, N, P, P]),
     ("POST", "/engagements/{id}/successes", [L, N, F, P]),
+    ("GET", "/engagements/{id}/audits", [L, N, P, P]),
+    ("GET", "/engagements/{id}/audits/new", [L, N, F, P]),
+    ("POST", "/engagements/{id}/audits/new", [L, N, F, P]),
+    ("GET", "/audits/{id}", [L, N, P, P]),
+    ("POST", "/audits/{id}/complete", [L, N, F, P]),
+    ("POST", "/audits/{id}/findings", [L, N, F, P]),
+    // The fixture finding is the vendor's to answer.
+    ("POST", "/findings/{id}/answer", [L, N, F, F]),
+    ("POST", "/findings/{id}/resolve", [L, N, F, P]),
     ("GET", "/engagements/{id}/access", [L, N, P, P]),
     ("GET", "/engagements/{id}/access/new", [L, N, F, P]),
     ("POST", "/engagements/{id}/access/new", [L, N, F, P]),
@@ -143,6 +152,8 @@ struct Fixtures {
     value: i64,
     proposal: i64,
     grant: i64,
+    audit: i64,
+    finding: i64,
 }
 
 impl Fixtures {
@@ -219,7 +230,29 @@ impl Fixtures {
         .fetch_one(&app.pool)
         .await
         .unwrap();
+        let audit = sqlx::query_scalar(
+            "insert into audits (engagement_id, kind, scope, planned_on, auditor, created_by, created_at, form_key)
+             values ($1, 'security', 's', '2026-01-01', 'a', $2, now(), gen_random_uuid()) returning id",
+        )
+        .bind(engagement)
+        .bind(user)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        let finding = sqlx::query_scalar(
+            "insert into findings (audit_id, engagement_id, severity, description, owner_side, due_on, created_by,
+                                   created_at, form_key)
+             values ($1, $2, 'high', 'd', 'vendor', '2026-02-01', $3, now(), gen_random_uuid()) returning id",
+        )
+        .bind(audit)
+        .bind(engagement)
+        .bind(user)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
         Fixtures {
+            audit,
+            finding,
             grant,
             proposal,
             user,
@@ -254,6 +287,10 @@ impl Fixtures {
             self.proposal
         } else if path.starts_with("/grants/") {
             self.grant
+        } else if path.starts_with("/audits/") {
+            self.audit
+        } else if path.starts_with("/findings/") {
+            self.finding
         } else {
             0
         };
