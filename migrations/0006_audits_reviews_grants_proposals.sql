@@ -69,7 +69,8 @@ create table reviews (
     started_at timestamptz not null,
     completed_by bigint references users (id),
     completed_at timestamptz,
-    constraint reviews_completed check ((status = 'completed') = (decision is not null and completed_at is not null)),
+    -- A draft may hold a decision already; a completed review must.
+    constraint reviews_completed check (status <> 'completed' or (decision is not null and completed_at is not null)),
     -- One review per engagement and period: starting it twice opens the same one.
     unique (engagement_id, period_start)
 );

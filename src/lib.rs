@@ -15,6 +15,7 @@ pub mod feedback;
 pub mod grants;
 pub mod home;
 pub mod proposals;
+pub mod reviews;
 pub mod scorecard;
 pub mod seed;
 pub mod startup;

@@ -27,7 +27,7 @@ use crate::web::error::{AppError, internal_error_page};
 use crate::web::metrics::Metrics;
 use crate::{
     account, audit, audits, auth, checkins, engagements, feedback, grants, home, proposals,
-    scorecard, users, vendors, web,
+    reviews, scorecard, users, vendors, web,
 };
 
 /// Request bodies larger than this are refused with 413.
@@ -193,6 +193,11 @@ fn pages(config: &Config) -> Routes {
         .post("/grants/{id}/review", grants::review)
         .get("/engagements/{id}/close", grants::close_form)
         .post("/engagements/{id}/close", grants::close)
+        .get("/engagements/{id}/reviews", reviews::list)
+        .post("/engagements/{id}/reviews", reviews::start)
+        .get("/reviews/{id}", reviews::show)
+        .post("/reviews/{id}", reviews::save)
+        .post("/reviews/{id}/adapt", reviews::adapt)
         .get("/engagements/{id}/proposals", proposals::list)
         .get("/engagements/{id}/proposals/new", proposals::new)
         .post("/engagements/{id}/proposals/new", proposals::create)

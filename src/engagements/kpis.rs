@@ -172,7 +172,7 @@ async fn save_terms(
     Ok(())
 }
 
-fn decimal(
+pub fn decimal(
     errors: &mut FieldErrors,
     field: &'static str,
     value: &str,

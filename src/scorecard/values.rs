@@ -219,6 +219,64 @@ impl Data {
     }
 }
 
+/// A period's scorecard as a review keeps it: what was true when it was taken.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ScoreSnapshot {
+    pub period: String,
+    pub score: Option<Decimal>,
+    pub standing: String,
+    pub coverage: Decimal,
+    pub kpis: Vec<KpiSnapshot>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct KpiSnapshot {
+    pub name: String,
+    pub target: String,
+    pub threshold: String,
+    pub weight: String,
+    pub value: String,
+    pub status: String,
+}
+
+/// The scorecard of one closed period, in three queries.
+pub async fn snapshot(
+    db: &mut PgConnection,
+    engagement_id: i64,
+    period: &Period,
+    today: NaiveDate,
+) -> Result<ScoreSnapshot> {
+    let data = load(db, engagement_id, period.start, period.start).await?;
+    let score = data.score(period, today);
+    let kpis = data
+        .inputs(period)
+        .into_iter()
+        .filter_map(|(kpi, input)| input.map(|i| (kpi, i)))
+        .filter(|(_, input)| input.terms.active)
+        .map(|(kpi, input)| {
+            let result = scoring::kpi_result(&input, period, today);
+            let (_, symbol, status) = status_text(result.status);
+            let value = data.values.get(&(kpi.id, period.start));
+            KpiSnapshot {
+                target: with_unit(input.terms.target, &kpi.unit),
+                threshold: with_unit(input.terms.threshold, &kpi.unit),
+                weight: input.terms.weight.normalize().to_string(),
+                value: value.map_or_else(|| "—".to_string(), |v| with_unit(v.value, &kpi.unit)),
+                status: format!("{symbol} {status}"),
+                name: kpi.name,
+            }
+        })
+        .collect();
+    Ok(ScoreSnapshot {
+        period: period.label(),
+        score: score.score,
+        standing: score.standing.map_or("No data", standing_label).to_string(),
+        coverage: score.coverage,
+        kpis,
+    })
+}
+
 pub fn standing_label(standing: Standing) -> &'static str {
     match standing {
         Standing::Excellent => "Excellent",
@@ -350,7 +408,7 @@ struct EngagementPeriod {
     scorecard_period: String,
 }
 
-async fn engagement_period(db: &mut PgConnection, id: i64) -> Result<PeriodKind> {
+pub async fn engagement_period(db: &mut PgConnection, id: i64) -> Result<PeriodKind> {
     let row: EngagementPeriod =
         sqlx::query_as("select scorecard_period from engagements where id = $1")
             .bind(id)

@@ -11,6 +11,7 @@ mod helpers;
 mod platform;
 mod proposals;
 mod queries;
+mod reviews;
 mod routes;
 mod scorecard;
 mod users;

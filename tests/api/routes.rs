@@ -88,6 +88,11 @@ const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/engagements/{id}/access/new", [L, N, F, P]),
     ("POST", "/engagements/{id}/access/new", [L, N, F, P]),
     ("POST", "/grants/{id}/review", [L, N, F, P]),
+    ("GET", "/engagements/{id}/reviews", [L, N, P, P]),
+    ("POST", "/engagements/{id}/reviews", [L, N, F, P]),
+    ("GET", "/reviews/{id}", [L, N, P, P]),
+    ("POST", "/reviews/{id}", [L, N, F, P]),
+    ("POST", "/reviews/{id}/adapt", [L, N, F, P]),
     ("GET", "/engagements/{id}/proposals", [L, N, P, P]),
     ("GET", "/engagements/{id}/proposals/new", [L, N, F, F]),
     ("POST", "/engagements/{id}/proposals/new", [L, N, F, F]),
@@ -154,6 +159,7 @@ struct Fixtures {
     grant: i64,
     audit: i64,
     finding: i64,
+    review: i64,
 }
 
 impl Fixtures {
@@ -250,7 +256,17 @@ impl Fixtures {
         .fetch_one(&app.pool)
         .await
         .unwrap();
+        let review = sqlx::query_scalar(
+            "insert into reviews (engagement_id, period_start, period_label, snapshot, started_by, started_at)
+             values ($1, '2026-01-01', '2026-01', '{}', $2, now()) returning id",
+        )
+        .bind(engagement)
+        .bind(user)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
         Fixtures {
+            review,
             audit,
             finding,
             grant,
@@ -291,6 +307,8 @@ impl Fixtures {
             self.audit
         } else if path.starts_with("/findings/") {
             self.finding
+        } else if path.starts_with("/reviews/") {
+            self.review
         } else {
             0
         };
