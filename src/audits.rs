@@ -18,7 +18,6 @@ use crate::choice;
 use crate::engagements::cadence::ReviewCadence;
 use crate::engagements::{Access, access};
 use crate::scorecard::scoring::Period;
-use crate::scorecard::values::period_kind;
 use crate::startup::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
@@ -273,23 +272,8 @@ impl NewPage {
 }
 
 /// The closed periods an SLA verification may examine: the latest twelve.
-async fn closed_periods(
-    state: &AppState,
-    db: &mut PgConnection,
-    access: &Access,
-) -> Result<Vec<Period>> {
-    let stored: String =
-        sqlx::query_scalar("select scorecard_period from engagements where id = $1")
-            .bind(access.id)
-            .fetch_one(db)
-            .await?;
-    let mut period = Period::latest_closed(period_kind(&stored), state.clock.today(access.zone()));
-    let mut periods = Vec::with_capacity(12);
-    for _ in 0..12 {
-        periods.push(period);
-        period = period.previous();
-    }
-    Ok(periods)
+fn closed_periods(state: &AppState, access: &Access) -> Vec<Period> {
+    Period::latest_closed_n(access.period_kind(), state.clock.today(access.zone()), 12)
 }
 
 fn period_options(periods: &[Period]) -> Vec<(String, String)> {
@@ -306,7 +290,7 @@ pub async fn new(
     let mut conn = state.pool.acquire().await?;
     let access = access(&mut conn, &current.user, id).await?;
     access.require_manage()?;
-    let periods = closed_periods(&state, &mut conn, &access).await?;
+    let periods = closed_periods(&state, &access);
     let due: Option<NaiveDate> =
         sqlx::query_scalar("select next_audit_due from engagements where id = $1")
             .bind(id)
@@ -343,7 +327,7 @@ pub async fn create(
     let mut tx = state.pool.begin().await?;
     let access = access(&mut tx, &current.user, id).await?;
     access.require_manage()?;
-    let periods = closed_periods(&state, &mut tx, &access).await?;
+    let periods = closed_periods(&state, &access);
     let mut errors = FieldErrors::default();
     let kind = validate::choice(
         &mut errors,
@@ -562,17 +546,10 @@ async fn show_page(
         }
         None => Vec::new(),
     };
-    let period_label = match audit.period_start {
-        Some(start) => {
-            let stored: String =
-                sqlx::query_scalar("select scorecard_period from engagements where id = $1")
-                    .bind(engagement_id)
-                    .fetch_one(&mut *db)
-                    .await?;
-            Period::containing(period_kind(&stored), start).label()
-        }
-        None => String::new(),
-    };
+    let period_label = audit
+        .period_start
+        .map(|start| Period::containing(access.period_kind(), start).label())
+        .unwrap_or_default();
     Ok(ShowPage {
         layout: Layout::new(
             &current.session,

@@ -23,7 +23,7 @@ use crate::engagements::kpis::{Direction, KpiLine, check_terms, decimal, with_un
 use crate::engagements::{Access, access};
 use crate::proposals::Proactivity;
 use crate::scorecard::scoring::Period;
-use crate::scorecard::values::{ScoreSnapshot, engagement_period, snapshot};
+use crate::scorecard::values::{ScoreSnapshot, snapshot};
 use crate::startup::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
@@ -188,19 +188,8 @@ struct ListPage {
 }
 
 /// The closed periods a review may cover: the latest twelve, newest first.
-async fn closed_periods(
-    state: &AppState,
-    db: &mut PgConnection,
-    access: &Access,
-) -> Result<Vec<Period>> {
-    let kind = engagement_period(db, access.id).await?;
-    let mut period = Period::latest_closed(kind, state.clock.today(access.zone()));
-    let mut periods = Vec::with_capacity(12);
-    for _ in 0..12 {
-        periods.push(period);
-        period = period.previous();
-    }
-    Ok(periods)
+fn closed_periods(state: &AppState, access: &Access) -> Vec<Period> {
+    Period::latest_closed_n(access.period_kind(), state.clock.today(access.zone()), 12)
 }
 
 pub async fn list(
@@ -221,8 +210,7 @@ pub async fn list(
     .fetch_all(&mut *conn)
     .await?;
     let periods = if access.can_manage {
-        closed_periods(&state, &mut conn, &access)
-            .await?
+        closed_periods(&state, &access)
             .iter()
             .map(Period::label)
             .collect()
@@ -261,7 +249,7 @@ pub async fn start(
     let mut tx = state.pool.begin().await?;
     let access = access(&mut tx, &current.user, id).await?;
     access.require_manage()?;
-    let periods = closed_periods(&state, &mut tx, &access).await?;
+    let periods = closed_periods(&state, &access);
     let Some(period) = periods
         .iter()
         .find(|p| p.label() == form.get("period"))
@@ -467,7 +455,7 @@ async fn show_page(
                 .fetch_optional(&mut *db)
                 .await?
                 .unwrap_or(3);
-        let next = next_period_of(db, access.id, today).await?;
+        let next = next_period_of(&access, today);
         (kpis, cadences, cap, next.label())
     } else {
         let none = Cadences {
@@ -497,9 +485,8 @@ async fn show_page(
 }
 
 /// The period after the one running today: where a review's change of terms starts.
-async fn next_period_of(db: &mut PgConnection, id: i64, today: NaiveDate) -> Result<Period> {
-    let kind = engagement_period(db, id).await?;
-    Ok(Period::containing(kind, today).next())
+fn next_period_of(access: &Access, today: NaiveDate) -> Period {
+    Period::containing(access.period_kind(), today).next()
 }
 
 pub async fn show(
@@ -734,7 +721,7 @@ pub async fn adapt(
                         errors.add("threshold", message);
                         None
                     } else {
-                        let from = next_period_of(&mut tx, id, today).await?;
+                        let from = next_period_of(&access, today);
                         apply_terms(
                             &mut tx,
                             &kpi,

@@ -38,6 +38,8 @@ pub struct Access {
     pub vendor_name: String,
     pub time_zone: String,
     pub status: String,
+    /// Weekly, monthly or quarterly, as stored.
+    pub scorecard_period: String,
     /// An admin, or the owner or a co-manager of this engagement.
     pub can_manage: bool,
     pub is_admin: bool,
@@ -52,6 +54,7 @@ struct AccessRow {
     vendor_name: String,
     time_zone: String,
     status: String,
+    scorecard_period: String,
     manages: bool,
 }
 
@@ -59,7 +62,7 @@ struct AccessRow {
 /// scope is in the query), anyone else every one. Missing and foreign are the same 404.
 pub async fn access(db: &mut PgConnection, user: &User, id: i64) -> Result<Access> {
     let row: AccessRow = sqlx::query_as(
-        "select e.id, e.name, e.vendor_id, v.name as vendor_name, e.time_zone, e.status,
+        "select e.id, e.name, e.vendor_id, v.name as vendor_name, e.time_zone, e.status, e.scorecard_period,
                 (e.owner_id = $3 or exists (select 1 from engagement_managers m
                                             where m.engagement_id = e.id and m.user_id = $3)) as manages
          from engagements e join vendors v on v.id = e.vendor_id
@@ -79,6 +82,7 @@ pub async fn access(db: &mut PgConnection, user: &User, id: i64) -> Result<Acces
         vendor_name: row.vendor_name,
         time_zone: row.time_zone,
         status: row.status,
+        scorecard_period: row.scorecard_period,
         can_manage: is_admin || (user.role == Role::Manager && row.manages),
         is_admin,
         is_vendor: user.role == Role::Vendor,
@@ -98,6 +102,10 @@ impl Access {
 
     pub fn zone(&self) -> chrono_tz::Tz {
         self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    pub fn period_kind(&self) -> crate::scorecard::scoring::PeriodKind {
+        crate::scorecard::values::period_kind(&self.scorecard_period)
     }
 }
 

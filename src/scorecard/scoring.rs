@@ -169,6 +169,17 @@ impl Period {
         Period::containing(kind, today).previous()
     }
 
+    /// The `n` latest closed periods, newest first.
+    pub fn latest_closed_n(kind: PeriodKind, today: NaiveDate, n: usize) -> Vec<Period> {
+        let mut period = Period::latest_closed(kind, today);
+        let mut periods = Vec::with_capacity(n);
+        for _ in 0..n {
+            periods.push(period);
+            period = period.previous();
+        }
+        periods
+    }
+
     /// Length in months of a calendar-month-based period.
     fn months(&self) -> u32 {
         match self.kind {

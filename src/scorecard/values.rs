@@ -55,21 +55,9 @@ pub(super) struct KpiRow {
     source: String,
 }
 
-#[derive(sqlx::FromRow)]
-struct TermsRow {
-    kpi_id: i64,
-    effective_from: NaiveDate,
-    target: Decimal,
-    threshold: Decimal,
-    weight: Decimal,
-    active: bool,
-}
-
-#[derive(sqlx::FromRow, Clone)]
+#[derive(Clone)]
 struct ValueRow {
     id: i64,
-    kpi_id: i64,
-    period_start: NaiveDate,
     value: Decimal,
     note: String,
     state: String,
@@ -99,86 +87,136 @@ async fn load(
         .unwrap_or_default())
 }
 
+/// A KPI with its terms history and its values in a range, as one row of arrays.
+#[derive(sqlx::FromRow)]
+struct KpiData {
+    #[sqlx(flatten)]
+    kpi: KpiRow,
+    term_froms: Option<Vec<NaiveDate>>,
+    term_targets: Option<Vec<Decimal>>,
+    term_thresholds: Option<Vec<Decimal>>,
+    term_weights: Option<Vec<Decimal>>,
+    term_actives: Option<Vec<bool>>,
+    value_ids: Option<Vec<i64>>,
+    value_starts: Option<Vec<NaiveDate>>,
+    value_values: Option<Vec<Decimal>>,
+    value_notes: Option<Vec<String>>,
+    value_states: Option<Vec<String>>,
+    value_dispute_notes: Option<Vec<String>>,
+    value_recorded_by: Option<Vec<String>>,
+    value_recorded_at: Option<Vec<DateTime<Utc>>>,
+}
+
 /// Loads the KPIs, their terms and their values between two period starts for several
-/// engagements at once: three queries, whatever their number.
+/// engagements at once: one query, whatever their number.
 pub(super) async fn load_many(
     db: &mut PgConnection,
     ids: &[i64],
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<HashMap<i64, Data>> {
-    let kpis: Vec<KpiRow> = sqlx::query_as(
-        "select id, engagement_id, name, unit, direction, source from kpis
-         where engagement_id = any($1) order by lower(name)",
-    )
-    .bind(ids)
-    .fetch_all(&mut *db)
-    .await?;
-    let terms_rows: Vec<TermsRow> = sqlx::query_as(
-        "select t.kpi_id, t.effective_from, t.target, t.threshold, t.weight, t.active
-         from kpi_terms t join kpis k on k.id = t.kpi_id where k.engagement_id = any($1)",
-    )
-    .bind(ids)
-    .fetch_all(&mut *db)
-    .await?;
-    let values_rows: Vec<ValueRow> = sqlx::query_as(
-        "select v.id, v.kpi_id, v.period_start, v.value, v.note, v.state, v.dispute_note, u.name as recorded_by, v.recorded_at
-         from kpi_values v join kpis k on k.id = v.kpi_id join users u on u.id = v.recorded_by
-         where k.engagement_id = any($1) and v.period_start between $2 and $3",
+    let rows: Vec<KpiData> = sqlx::query_as(
+        "select k.id, k.engagement_id, k.name, k.unit, k.direction, k.source,
+                t.froms as term_froms, t.targets as term_targets, t.thresholds as term_thresholds,
+                t.weights as term_weights, t.actives as term_actives,
+                v.ids as value_ids, v.starts as value_starts, v.vals as value_values, v.notes as value_notes,
+                v.states as value_states, v.dispute_notes as value_dispute_notes, v.recorded_by as value_recorded_by,
+                v.recorded_at as value_recorded_at
+         from kpis k
+         cross join lateral (
+             select array_agg(effective_from order by effective_from) as froms,
+                    array_agg(target order by effective_from) as targets,
+                    array_agg(threshold order by effective_from) as thresholds,
+                    array_agg(weight order by effective_from) as weights,
+                    array_agg(active order by effective_from) as actives
+             from kpi_terms where kpi_id = k.id) t
+         cross join lateral (
+             select array_agg(v.id) as ids, array_agg(v.period_start) as starts, array_agg(v.value) as vals,
+                    array_agg(v.note) as notes, array_agg(v.state) as states, array_agg(v.dispute_note) as dispute_notes,
+                    array_agg(u.name) as recorded_by, array_agg(v.recorded_at) as recorded_at
+             from kpi_values v join users u on u.id = v.recorded_by
+             where v.kpi_id = k.id and v.period_start between $2 and $3) v
+         where k.engagement_id = any($1)
+         order by lower(k.name)",
     )
     .bind(ids)
     .bind(from)
     .bind(to)
     .fetch_all(&mut *db)
     .await?;
-    let owner: HashMap<i64, (i64, Direction)> = kpis
-        .iter()
-        .map(|k| {
-            (
-                k.id,
-                (
-                    k.engagement_id,
-                    if k.direction == "lower" {
-                        Direction::Lower
-                    } else {
-                        Direction::Higher
-                    },
-                ),
-            )
-        })
-        .collect();
     let mut all: HashMap<i64, Data> = HashMap::new();
-    for kpi in kpis {
-        all.entry(kpi.engagement_id).or_default().kpis.push(kpi);
-    }
-    for t in terms_rows {
-        let Some((engagement, direction)) = owner.get(&t.kpi_id).copied() else {
-            continue;
+    for row in rows {
+        let kpi = row.kpi;
+        let direction = if kpi.direction == "lower" {
+            Direction::Lower
+        } else {
+            Direction::Higher
         };
-        all.entry(engagement)
-            .or_default()
-            .terms
-            .entry(t.kpi_id)
-            .or_default()
-            .push((
-                t.effective_from,
-                Terms {
-                    direction,
-                    target: t.target,
-                    threshold: t.threshold,
-                    weight: t.weight,
-                    active: t.active,
+        let data = all.entry(kpi.engagement_id).or_default();
+        let froms = row.term_froms.unwrap_or_default();
+        let terms = froms
+            .into_iter()
+            .zip(row.term_targets.unwrap_or_default())
+            .zip(row.term_thresholds.unwrap_or_default())
+            .zip(row.term_weights.unwrap_or_default())
+            .zip(row.term_actives.unwrap_or_default())
+            .map(|((((from, target), threshold), weight), active)| {
+                (
+                    from,
+                    Terms {
+                        direction,
+                        target,
+                        threshold,
+                        weight,
+                        active,
+                    },
+                )
+            })
+            .collect();
+        data.terms.insert(kpi.id, terms);
+        let ids = row.value_ids.unwrap_or_default();
+        let mut starts = row.value_starts.unwrap_or_default().into_iter();
+        let mut values = row.value_values.unwrap_or_default().into_iter();
+        let mut notes = row.value_notes.unwrap_or_default().into_iter();
+        let mut states = row.value_states.unwrap_or_default().into_iter();
+        let mut disputes = row.value_dispute_notes.unwrap_or_default().into_iter();
+        let mut by = row.value_recorded_by.unwrap_or_default().into_iter();
+        let mut at = row.value_recorded_at.unwrap_or_default().into_iter();
+        for id in ids {
+            let (
+                Some(period_start),
+                Some(value),
+                Some(note),
+                Some(state),
+                Some(dispute_note),
+                Some(recorded_by),
+                Some(recorded_at),
+            ) = (
+                starts.next(),
+                values.next(),
+                notes.next(),
+                states.next(),
+                disputes.next(),
+                by.next(),
+                at.next(),
+            )
+            else {
+                break;
+            };
+            data.values.insert(
+                (kpi.id, period_start),
+                ValueRow {
+                    id,
+                    value,
+                    note,
+                    state,
+                    dispute_note,
+                    recorded_by,
+                    recorded_at,
                 },
-            ));
-    }
-    for v in values_rows {
-        let Some((engagement, _)) = owner.get(&v.kpi_id).copied() else {
-            continue;
-        };
-        all.entry(engagement)
-            .or_default()
-            .values
-            .insert((v.kpi_id, v.period_start), v);
+            );
+        }
+        data.kpis.push(kpi);
     }
     Ok(all)
 }
@@ -403,20 +441,6 @@ pub struct PeriodQuery {
     period: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
-struct EngagementPeriod {
-    scorecard_period: String,
-}
-
-pub async fn engagement_period(db: &mut PgConnection, id: i64) -> Result<PeriodKind> {
-    let row: EngagementPeriod =
-        sqlx::query_as("select scorecard_period from engagements where id = $1")
-            .bind(id)
-            .fetch_one(db)
-            .await?;
-    Ok(period_kind(&row.scorecard_period))
-}
-
 /// The scorecard, for the vendor's users and the organisation's people alike.
 pub async fn scorecard(
     State(state): State<AppState>,
@@ -426,7 +450,7 @@ pub async fn scorecard(
 ) -> Result<Html<String>> {
     let mut conn = state.pool.acquire().await?;
     let access = access(&mut conn, &current.user, id).await?;
-    let kind = engagement_period(&mut conn, id).await?;
+    let kind = access.period_kind();
     let today = state.clock.today(access.zone());
     let latest = Period::latest_closed(kind, today);
     let period = query
@@ -588,7 +612,7 @@ async fn values_page(
 ) -> Result<(ValuesPage, Period)> {
     let access = access(conn, &current.user, id).await?;
     let side = records(&access)?;
-    let kind = engagement_period(conn, id).await?;
+    let kind = access.period_kind();
     let today = state.clock.today(access.zone());
     let latest = Period::latest_closed(kind, today);
     let mut choices = vec![latest];
@@ -894,7 +918,7 @@ pub async fn review(
         .details(serde_json::json!({ "kpi_value_id": value_id, "state": new_state }))
         .write(&mut *tx, now)
         .await?;
-    let kind = engagement_period(&mut tx, engagement_id).await?;
+    let kind = access.period_kind();
     let label = Period::containing(kind, period_start).label();
     session::set_flash(
         &mut *tx,
@@ -923,7 +947,7 @@ pub async fn scorecard_csv(
 ) -> Result<Response> {
     let mut conn = state.pool.acquire().await?;
     let access = access(&mut conn, &current.user, id).await?;
-    let kind = engagement_period(&mut conn, id).await?;
+    let kind = access.period_kind();
     let today = state.clock.today(access.zone());
     let latest = Period::latest_closed(kind, today);
     let mut periods = vec![latest];
