@@ -4,10 +4,11 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::Html;
-use chrono::{DateTime, Days, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use sqlx::PgConnection;
 
 use super::scoring::{self, Period, Standing};
 use super::values::{load_many, period_kind, standing_label};
@@ -28,17 +29,6 @@ pub struct PortfolioQuery {
     manager: Option<String>,
     sort: Option<String>,
     page: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-struct EngagementRow {
-    id: i64,
-    name: String,
-    vendor_name: String,
-    tier: String,
-    owner: String,
-    scorecard_period: String,
-    time_zone: String,
 }
 
 pub struct Row {
@@ -104,136 +94,236 @@ fn standing_key(standing: Option<Standing>) -> &'static str {
     }
 }
 
-struct Computed {
-    rows: Vec<Row>,
+/// The filters and sort as asked for, each checked against its fixed list.
+struct Filters {
     tier: String,
     standing: String,
     manager: String,
     sort: String,
-    managers: Vec<ManagerChoice>,
 }
 
-/// Every active engagement matching the filters, scored and sorted.
-async fn compute(state: &AppState, query: PortfolioQuery) -> Result<Computed> {
-    let tier = query
-        .tier
-        .filter(|t| Tier::parse(t).is_some())
-        .unwrap_or_default();
-    let standing = query
-        .standing
-        .filter(|s| ["excellent", "good", "attention", "critical", "no_data"].contains(&s.as_str()))
-        .unwrap_or_default();
-    let manager = query
-        .manager
-        .filter(|m| m.parse::<i64>().is_ok())
-        .unwrap_or_default();
-    let sort = query
-        .sort
-        .filter(|s| ["score", "change", "name"].contains(&s.as_str()))
-        .unwrap_or_else(|| "score".into());
-    let mut conn = state.pool.acquire().await?;
-    let engagements: Vec<EngagementRow> = sqlx::query_as(
-        "select e.id, e.name, v.name as vendor_name, v.tier, o.name as owner, e.scorecard_period, e.time_zone
-         from engagements e join vendors v on v.id = e.vendor_id join users o on o.id = e.owner_id
-         where e.status = 'active'
-           and ($1::text = '' or v.tier = $1)
-           and ($2::text = '' or e.owner_id = $2::bigint
-                or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $2::bigint))",
+impl Filters {
+    fn from(query: PortfolioQuery) -> Filters {
+        Filters {
+            tier: query
+                .tier
+                .filter(|t| Tier::parse(t).is_some())
+                .unwrap_or_default(),
+            standing: query
+                .standing
+                .filter(|s| STANDINGS.contains(&s.as_str()))
+                .unwrap_or_default(),
+            manager: query
+                .manager
+                .filter(|m| m.parse::<i64>().is_ok())
+                .unwrap_or_default(),
+            sort: query
+                .sort
+                .filter(|s| ["score", "change", "name"].contains(&s.as_str()))
+                .unwrap_or_else(|| "score".into()),
+        }
+    }
+
+    /// The ORDER BY for the sort, from a fixed list.
+    fn order(&self) -> &'static str {
+        match self.sort.as_str() {
+            "name" => "lower(v.name), e.name, e.id",
+            "change" => "s.change asc nulls first, e.id",
+            // Weakest first: that is where attention goes; no data last.
+            _ => "s.score asc nulls last, e.id",
+        }
+    }
+}
+
+const STANDINGS: [&str; 5] = ["excellent", "good", "attention", "critical", "no_data"];
+
+#[derive(sqlx::FromRow)]
+struct Stale {
+    id: i64,
+    scorecard_period: String,
+    time_zone: String,
+}
+
+/// Works out the score of every active engagement whose stored one is missing or from an
+/// earlier day: after a change (triggers drop the row) or once a day. Costs one query when
+/// nothing is stale; otherwise one more per 500 engagements, and one write.
+pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result<usize> {
+    let stale: Vec<Stale> = sqlx::query_as(
+        "select e.id, e.scorecard_period, e.time_zone
+         from engagements e left join engagement_scores s on s.engagement_id = e.id
+         where e.status = 'active' and (s.computed_on is null or s.computed_on <> ($1 at time zone e.time_zone)::date)",
     )
-    .bind(&tier)
-    .bind(&manager)
-    .fetch_all(&mut *conn)
+    .bind(now)
+    .fetch_all(&mut *db)
     .await?;
-    let managers: Vec<ManagerChoice> = sqlx::query_as("select id, name from users where role = 'manager' and disabled_at is null order by lower(name)")
-        .fetch_all(&mut *conn)
-        .await?;
-    let now: DateTime<Utc> = state.clock.now();
-    // Two periods back from the latest closed one of any kind is at most seven months.
-    let from = now
-        .date_naive()
-        .checked_sub_days(Days::new(215))
-        .unwrap_or_default();
-    let ids: Vec<i64> = engagements.iter().map(|e| e.id).collect();
-    let data = load_many(&mut conn, &ids, from, now.date_naive()).await?;
-    let mut rows: Vec<Row> = engagements
-        .into_iter()
-        .map(|e| {
-            let zone: Tz = e.time_zone.parse().unwrap_or(chrono_tz::UTC);
-            let today = now.with_timezone(&zone).date_naive();
-            let period = Period::latest_closed(period_kind(&e.scorecard_period), today);
-            let (score, change, worst) = match data.get(&e.id) {
+    for chunk in stale.chunks(500) {
+        let periods: Vec<(i64, NaiveDate, Period)> = chunk
+            .iter()
+            .map(|e| {
+                let zone: Tz = e.time_zone.parse().unwrap_or(chrono_tz::UTC);
+                let today = now.with_timezone(&zone).date_naive();
+                (
+                    e.id,
+                    today,
+                    Period::latest_closed(period_kind(&e.scorecard_period), today),
+                )
+            })
+            .collect();
+        let from = periods.iter().map(|(_, _, p)| p.previous().start).min();
+        let to = periods.iter().map(|(_, _, p)| p.start).max();
+        let (Some(from), Some(to)) = (from, to) else {
+            continue;
+        };
+        let ids: Vec<i64> = chunk.iter().map(|e| e.id).collect();
+        let data = load_many(db, &ids, from, to).await?;
+        let mut rows = Scored::default();
+        for (id, today, period) in periods {
+            let (score, change, worst) = match data.get(&id) {
                 Some(d) => {
                     let current = d.score(&period, today);
                     let previous = d.score(&period.previous(), today);
-                    let worst = d
-                        .inputs(&period)
-                        .into_iter()
-                        .filter_map(|(k, i)| {
-                            i.filter(|i| i.terms.active)
-                                .map(|i| (k, scoring::kpi_result(&i, &period, today)))
-                        })
-                        .filter_map(|(k, r)| r.score.map(|s| (s, k.name)))
-                        .min_by(|a, b| a.0.cmp(&b.0))
-                        .map(|(s, name)| format!("{name} ({})", s.round_dp(0)))
-                        .unwrap_or_default();
                     let change = match (current.score, previous.score) {
                         (Some(a), Some(b)) => Some(a - b),
                         _ => None,
                     };
-                    (current, change, worst)
+                    (current, change, weakest(d, &period, today))
                 }
-                None => (
-                    scoring::PeriodScore {
-                        score: None,
-                        coverage: Decimal::ZERO,
-                        standing: None,
-                    },
-                    None,
-                    String::new(),
-                ),
+                None => (scoring::PeriodScore::default(), None, String::new()),
             };
+            rows.ids.push(id);
+            rows.days.push(today);
+            rows.labels.push(period.label());
+            rows.scores.push(score.score);
+            rows.standings.push(standing_key(score.standing));
+            rows.changes.push(change);
+            rows.worst.push(worst);
+        }
+        sqlx::query(
+            "insert into engagement_scores (engagement_id, computed_on, period_label, score, standing, change, worst)
+             select * from unnest($1::bigint[], $2::date[], $3::text[], $4::numeric[], $5::text[], $6::numeric[], $7::text[])
+             on conflict (engagement_id) do update
+             set computed_on = excluded.computed_on, period_label = excluded.period_label, score = excluded.score,
+                 standing = excluded.standing, change = excluded.change, worst = excluded.worst",
+        )
+        .bind(&rows.ids)
+        .bind(&rows.days)
+        .bind(&rows.labels)
+        .bind(&rows.scores)
+        .bind(&rows.standings)
+        .bind(&rows.changes)
+        .bind(&rows.worst)
+        .execute(&mut *db)
+        .await?;
+    }
+    Ok(stale.len())
+}
+
+/// Scores of many engagements as columns, for one insert.
+#[derive(Default)]
+struct Scored {
+    ids: Vec<i64>,
+    days: Vec<NaiveDate>,
+    labels: Vec<String>,
+    scores: Vec<Option<Decimal>>,
+    standings: Vec<&'static str>,
+    changes: Vec<Option<Decimal>>,
+    worst: Vec<String>,
+}
+
+/// The active KPI with the lowest score in the period, with that score.
+fn weakest(data: &super::values::Data, period: &Period, today: NaiveDate) -> String {
+    data.inputs(period)
+        .into_iter()
+        .filter_map(|(k, i)| {
+            i.filter(|i| i.terms.active)
+                .map(|i| (k, scoring::kpi_result(&i, period, today)))
+        })
+        .filter_map(|(k, r)| r.score.map(|s| (s, k.name)))
+        .min_by(|a, b| a.0.cmp(&b.0))
+        .map(|(s, name)| format!("{name} ({})", s.round_dp(0)))
+        .unwrap_or_default()
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredRow {
+    id: i64,
+    name: String,
+    vendor_name: String,
+    tier: String,
+    owner: String,
+    period_label: String,
+    score: Option<Decimal>,
+    standing: String,
+    change: Option<Decimal>,
+    worst: String,
+    total: i64,
+}
+
+/// The active engagements matching the filters, sorted, from `offset` on (at most `limit`),
+/// and how many match in all.
+async fn rows(
+    db: &mut PgConnection,
+    filters: &Filters,
+    offset: i64,
+    limit: Option<i64>,
+) -> Result<(Vec<Row>, i64)> {
+    let stored: Vec<StoredRow> = sqlx::query_as(&format!(
+        "select e.id, e.name, v.name as vendor_name, v.tier, o.name as owner, s.period_label, s.score, s.standing,
+                s.change, s.worst, count(*) over () as total
+         from engagements e
+         join vendors v on v.id = e.vendor_id
+         join users o on o.id = e.owner_id
+         join engagement_scores s on s.engagement_id = e.id
+         where e.status = 'active'
+           and ($1::text = '' or v.tier = $1)
+           and ($2::text = '' or s.standing = $2)
+           and ($3::text = '' or e.owner_id = $3::bigint
+                or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $3::bigint))
+         order by {}
+         offset $4 limit $5",
+        filters.order()
+    ))
+    .bind(&filters.tier)
+    .bind(&filters.standing)
+    .bind(&filters.manager)
+    .bind(offset)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    let total = stored.first().map_or(0, |r| r.total);
+    let rows = stored
+        .into_iter()
+        .map(|r| {
+            let standing = STANDINGS
+                .iter()
+                .position(|s| *s == r.standing)
+                .map_or("no_data", |i| STANDINGS[i]);
             Row {
-                id: e.id,
-                name: e.name,
-                vendor_name: e.vendor_name,
-                tier: e.tier,
-                owner: e.owner,
-                period: period.label(),
-                standing: score.standing.map_or("No data", standing_label),
-                standing_key: standing_key(score.standing),
-                score: score.score,
-                change,
-                worst,
+                id: r.id,
+                name: r.name,
+                vendor_name: r.vendor_name,
+                tier: r.tier,
+                owner: r.owner,
+                period: r.period_label,
+                score: r.score,
+                standing: standing_text(standing),
+                standing_key: standing,
+                change: r.change,
+                worst: r.worst,
             }
         })
-        .filter(|r| standing.is_empty() || r.standing_key == standing)
         .collect();
-    match sort.as_str() {
-        "name" => rows.sort_by(|a, b| {
-            a.vendor_name
-                .to_lowercase()
-                .cmp(&b.vendor_name.to_lowercase())
-                .then(a.name.cmp(&b.name))
-        }),
-        "change" => rows.sort_by(|a, b| a.change.cmp(&b.change).then(a.id.cmp(&b.id))),
-        // Weakest first: that is where attention goes.
-        _ => rows.sort_by(|a, b| {
-            a.score
-                .is_some()
-                .cmp(&b.score.is_some())
-                .reverse()
-                .then(a.score.cmp(&b.score))
-                .then(a.id.cmp(&b.id))
-        }),
+    Ok((rows, total))
+}
+
+fn standing_text(key: &str) -> &'static str {
+    match key {
+        "excellent" => standing_label(Standing::Excellent),
+        "good" => standing_label(Standing::Good),
+        "attention" => standing_label(Standing::NeedsAttention),
+        "critical" => standing_label(Standing::Critical),
+        _ => "No data",
     }
-    Ok(Computed {
-        rows,
-        tier,
-        standing,
-        manager,
-        sort,
-        managers,
-    })
 }
 
 pub async fn portfolio(
@@ -242,20 +332,27 @@ pub async fn portfolio(
     Query(query): Query<PortfolioQuery>,
 ) -> Result<Html<String>> {
     let page = paging::page_number(query.page.as_deref());
-    let Computed {
-        rows,
+    let filters = Filters::from(query);
+    let mut conn = state.pool.acquire().await?;
+    refresh_scores(&mut conn, state.clock.now()).await?;
+    let (rows, total) = rows(
+        &mut conn,
+        &filters,
+        paging::offset(page, PER_PAGE as i64),
+        Some(PER_PAGE as i64),
+    )
+    .await?;
+    let managers: Vec<ManagerChoice> = sqlx::query_as(
+        "select id, name from users where role = 'manager' and disabled_at is null order by lower(name)",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let Filters {
         tier,
         standing,
         manager,
         sort,
-        managers,
-    } = compute(&state, query).await?;
-    let total = rows.len() as i64;
-    let rows: Vec<Row> = rows
-        .into_iter()
-        .skip(paging::offset(page, PER_PAGE as i64) as usize)
-        .take(PER_PAGE)
-        .collect();
+    } = filters;
     let sort_param = if sort == "score" { "" } else { sort.as_str() };
     let pager = Pager::new(
         "/portfolio",
@@ -288,7 +385,10 @@ pub async fn portfolio_csv(
     Staff(_): Staff,
     Query(query): Query<PortfolioQuery>,
 ) -> Result<axum::response::Response> {
-    let computed = compute(&state, query).await?;
+    let filters = Filters::from(query);
+    let mut conn = state.pool.acquire().await?;
+    refresh_scores(&mut conn, state.clock.now()).await?;
+    let (all, _) = rows(&mut conn, &filters, 0, None).await?;
     let mut out = super::csv::line(
         &[
             "engagement_id",
@@ -304,7 +404,7 @@ pub async fn portfolio_csv(
         ]
         .map(String::from),
     );
-    for r in computed.rows {
+    for r in all {
         out.push_str(&super::csv::line(&[
             r.id.to_string(),
             r.name,

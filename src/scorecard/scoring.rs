@@ -322,7 +322,7 @@ fn vendor_deadline_passed(period: &Period, today: NaiveDate) -> bool {
         .is_some_and(|deadline| today > deadline)
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PeriodScore {
     /// Rounded to 1 dp (half away from zero); None = no data, never a 0.
     pub score: Option<Decimal>,

@@ -69,7 +69,7 @@ struct ValueRow {
 /// Everything the scorecard needs for an engagement over a range of periods, in a fixed
 /// number of queries.
 #[derive(Default)]
-pub(super) struct Data {
+pub struct Data {
     kpis: Vec<KpiRow>,
     terms: HashMap<i64, Vec<(NaiveDate, Terms)>>,
     values: HashMap<(i64, NaiveDate), ValueRow>,

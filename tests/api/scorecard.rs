@@ -374,6 +374,11 @@ async fn the_portfolio_shows_every_active_engagement_weakest_first_at_a_fixed_co
     );
     assert_eq!(s.vendor.get("/portfolio").await.status(), 403);
 
+    // A stored score is dropped by the correction and worked out again.
+    record(&s.vendor, s.id, "2026-10", &[(s.resolve, "6")]).await;
+    let html = s.manager.get_html("/portfolio").await;
+    assert_eq!(texts(&html, "td[data-label=Score]"), vec!["75.0"]);
+
     let small = app.statements_for(&s.manager, "/portfolio").await;
     for i in 0..10 {
         let vendor = {
@@ -390,6 +395,11 @@ async fn the_portfolio_shows_every_active_engagement_weakest_first_at_a_fixed_co
             .await
             .unwrap();
     }
+    assert_eq!(
+        app.statements_for(&s.manager, "/portfolio").await,
+        small + 2,
+        "new engagements are scored together: one read, one write"
+    );
     assert_eq!(app.statements_for(&s.manager, "/portfolio").await, small);
 }
 
