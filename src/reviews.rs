@@ -89,7 +89,7 @@ struct Counts {
     accepted: i64,
 }
 
-async fn take_snapshot(
+pub async fn take_snapshot(
     db: &mut PgConnection,
     engagement_id: i64,
     period: &Period,

@@ -388,6 +388,7 @@ struct ScorecardPage {
     trend: Vec<Point>,
     previous: Option<String>,
     next: Option<String>,
+    proactivity: crate::proposals::Proactivity,
 }
 
 impl ScorecardPage {
@@ -537,7 +538,9 @@ pub async fn scorecard(
         ),
         None => ("No data", "no_data"),
     };
+    let proactivity = crate::proposals::proactivity(&mut conn, id, state.clock.now()).await?;
     let page = ScorecardPage {
+        proactivity,
         layout: Layout::new(
             &current.session,
             format!("Scorecard: {}", access.name),

@@ -2,6 +2,7 @@
 //! vendors, evaluations, engagements, KPIs and boundaries. Safe to run again: a second run
 //! resets the accounts and the demo records, and creates nothing twice.
 
+mod governance;
 mod organisation;
 pub mod scale;
 
@@ -126,6 +127,7 @@ pub async fn demo(
     }
     organisation::seed(&mut tx, now).await?;
     organisation::activity(&mut tx, now).await?;
+    governance::seed(&mut tx, now).await?;
     audit::Entry::anonymous("seed.demo", Outcome::Success)
         .client_addr("cli")
         .write(&mut *tx, now)

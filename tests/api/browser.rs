@@ -10,8 +10,8 @@ use trellis::seed::DEMO_ACCOUNTS;
 use crate::helpers::spawn_app;
 
 /// The pages each role is checked on; every new page joins this list. `{user}`, `{vendor}`,
-/// `{evaluation}`, `{engagement}` and `{kpi}` are ids from the demo data; the vendor user
-/// is Northwind's, whose engagement `{engagement}` is.
+/// `{evaluation}`, `{engagement}`, `{kpi}`, `{audit}` and `{review}` (a completed one) are
+/// ids from the demo data; the vendor user is Northwind's, whose engagement `{engagement}` is.
 fn pages(role: Role) -> &'static [&'static str] {
     match role {
         Role::Admin => &[
@@ -47,6 +47,15 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/engagements/{engagement}/values",
             "/portfolio",
             "/values/import",
+            "/engagements/{engagement}/audits",
+            "/engagements/{engagement}/audits/new",
+            "/audits/{audit}",
+            "/engagements/{engagement}/reviews",
+            "/reviews/{review}",
+            "/engagements/{engagement}/access",
+            "/engagements/{engagement}/access/new",
+            "/engagements/{engagement}/close",
+            "/engagements/{engagement}/proposals",
         ],
         Role::Manager => &[
             "/",
@@ -55,6 +64,10 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/engagements/{engagement}",
             "/engagements/{engagement}/checkins",
             "/engagements/{engagement}/feedback",
+            "/engagements/{engagement}/audits",
+            "/engagements/{engagement}/reviews",
+            "/engagements/{engagement}/proposals",
+            "/portfolio",
             "/vendors",
         ],
         Role::Vendor => &[
@@ -67,6 +80,13 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/engagements/{engagement}/successes",
             "/engagements/{engagement}/scorecard",
             "/engagements/{engagement}/values",
+            "/engagements/{engagement}/agreement",
+            "/engagements/{engagement}/proposals",
+            "/engagements/{engagement}/proposals/new",
+            "/engagements/{engagement}/audits",
+            "/engagements/{engagement}/reviews",
+            "/reviews/{review}",
+            "/engagements/{engagement}/access",
         ],
     }
 }
@@ -98,12 +118,14 @@ async fn every_page_passes_axe_at_phone_and_desktop_widths() {
     trellis::seed::demo(&app.pool, "UTC", app.clock.now())
         .await
         .unwrap();
-    let ids: (i64, i64, i64, i64, i64) = sqlx::query_as(
+    let ids: (i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
         "select (select min(id) from users where role = 'vendor'),
                 v.id,
                 (select min(id) from evaluations where vendor_id = v.id),
                 e.id,
-                (select min(id) from kpis where engagement_id = e.id)
+                (select min(id) from kpis where engagement_id = e.id),
+                (select min(id) from audits where engagement_id = e.id),
+                (select min(id) from reviews where engagement_id = e.id and status = 'completed')
          from vendors v join engagements e on e.vendor_id = v.id
          where v.name = 'Northwind IT Services'",
     )
@@ -116,6 +138,8 @@ async fn every_page_passes_axe_at_phone_and_desktop_widths() {
             .replace("{evaluation}", &ids.2.to_string())
             .replace("{engagement}", &ids.3.to_string())
             .replace("{kpi}", &ids.4.to_string())
+            .replace("{audit}", &ids.5.to_string())
+            .replace("{review}", &ids.6.to_string())
     };
     let mut seen = std::collections::HashSet::new();
     let accounts: Vec<serde_json::Value> = DEMO_ACCOUNTS
