@@ -446,6 +446,7 @@ struct ShowPage {
     findings: Vec<FindingRow>,
     values: Vec<ReportedValue>,
     period_label: String,
+    today: NaiveDate,
     form: Pairs,
     errors: FieldErrors,
 }
@@ -519,8 +520,8 @@ async fn show_page(
     if access.is_vendor {
         return Err(AppError::NotFound);
     }
+    let today = state.clock.today(access.zone());
     let form = form.unwrap_or_else(|| {
-        let today = state.clock.today(access.zone());
         Pairs(vec![
             ("form_key".into(), uuid::Uuid::new_v4().to_string()),
             ("completed_on".into(), today.to_string()),
@@ -561,6 +562,7 @@ async fn show_page(
         findings,
         values,
         period_label,
+        today,
         form,
         errors,
     })
