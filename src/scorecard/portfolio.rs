@@ -127,10 +127,10 @@ impl Filters {
     /// The ORDER BY for the sort, from a fixed list.
     fn order(&self) -> &'static str {
         match self.sort.as_str() {
-            "name" => "lower(v.name), e.name, e.id",
-            "change" => "s.change asc nulls first, e.id",
+            "name" => "lower(s.vendor_name), s.engagement_name, s.engagement_id",
+            "change" => "s.change asc nulls first, s.engagement_id",
             // Weakest first: that is where attention goes; no data last.
-            _ => "s.score asc nulls last, e.id",
+            _ => "s.score asc nulls last, s.engagement_id",
         }
     }
 }
@@ -140,31 +140,48 @@ const STANDINGS: [&str; 5] = ["excellent", "good", "attention", "critical", "no_
 #[derive(sqlx::FromRow)]
 struct Stale {
     id: i64,
+    name: String,
+    vendor_name: String,
+    tier: String,
+    owner_id: i64,
+    owner_name: String,
     scorecard_period: String,
     time_zone: String,
 }
 
 /// Works out the score of every active engagement whose stored one is missing or from an
-/// earlier day: after a change (triggers drop the row) or once a day. Costs one query when
-/// nothing is stale; otherwise one more per 500 engagements, and one write.
+/// earlier day: after a change (triggers drop the row) or once a day. Costs one statement
+/// when nothing is stale; otherwise one to find them, and one read and one write per 500.
 pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result<usize> {
+    let current: bool = sqlx::query_scalar(
+        "select (select count(*) from engagement_scores where valid_until > $1)
+              = (select count(*) from engagements where status = 'active')",
+    )
+    .bind(now)
+    .fetch_one(&mut *db)
+    .await?;
+    if current {
+        return Ok(0);
+    }
     let stale: Vec<Stale> = sqlx::query_as(
-        "select e.id, e.scorecard_period, e.time_zone
-         from engagements e left join engagement_scores s on s.engagement_id = e.id
-         where e.status = 'active' and (s.computed_on is null or s.computed_on <> ($1 at time zone e.time_zone)::date)",
+        "select e.id, e.name, v.name as vendor_name, v.tier, e.owner_id, o.name as owner_name, e.scorecard_period,
+                e.time_zone
+         from engagements e join vendors v on v.id = e.vendor_id join users o on o.id = e.owner_id
+         where e.status = 'active'
+           and not exists (select 1 from engagement_scores s where s.engagement_id = e.id and s.valid_until > $1)",
     )
     .bind(now)
     .fetch_all(&mut *db)
     .await?;
     for chunk in stale.chunks(500) {
-        let periods: Vec<(i64, NaiveDate, Period)> = chunk
+        let periods: Vec<(NaiveDate, DateTime<Utc>, Period)> = chunk
             .iter()
             .map(|e| {
                 let zone: Tz = e.time_zone.parse().unwrap_or(chrono_tz::UTC);
                 let today = now.with_timezone(&zone).date_naive();
                 (
-                    e.id,
                     today,
+                    end_of_day(zone, today),
                     Period::latest_closed(period_kind(&e.scorecard_period), today),
                 )
             })
@@ -177,8 +194,8 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
         let ids: Vec<i64> = chunk.iter().map(|e| e.id).collect();
         let data = load_many(db, &ids, from, to).await?;
         let mut rows = Scored::default();
-        for (id, today, period) in periods {
-            let (score, change, worst) = match data.get(&id) {
+        for (e, (today, until, period)) in chunk.iter().zip(periods) {
+            let (score, change, worst) = match data.get(&e.id) {
                 Some(d) => {
                     let current = d.score(&period, today);
                     let previous = d.score(&period.previous(), today);
@@ -190,8 +207,13 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
                 }
                 None => (scoring::PeriodScore::default(), None, String::new()),
             };
-            rows.ids.push(id);
-            rows.days.push(today);
+            rows.ids.push(e.id);
+            rows.until.push(until);
+            rows.names.push(e.name.clone());
+            rows.vendors.push(e.vendor_name.clone());
+            rows.tiers.push(e.tier.clone());
+            rows.owners.push(e.owner_id);
+            rows.owner_names.push(e.owner_name.clone());
             rows.labels.push(period.label());
             rows.scores.push(score.score);
             rows.standings.push(standing_key(score.standing));
@@ -199,14 +221,23 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
             rows.worst.push(worst);
         }
         sqlx::query(
-            "insert into engagement_scores (engagement_id, computed_on, period_label, score, standing, change, worst)
-             select * from unnest($1::bigint[], $2::date[], $3::text[], $4::numeric[], $5::text[], $6::numeric[], $7::text[])
+            "insert into engagement_scores (engagement_id, valid_until, engagement_name, vendor_name, tier, owner_id,
+                                            owner_name, period_label, score, standing, change, worst)
+             select * from unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                                  $7::text[], $8::text[], $9::numeric[], $10::text[], $11::numeric[], $12::text[])
              on conflict (engagement_id) do update
-             set computed_on = excluded.computed_on, period_label = excluded.period_label, score = excluded.score,
+             set valid_until = excluded.valid_until, engagement_name = excluded.engagement_name,
+                 vendor_name = excluded.vendor_name, tier = excluded.tier, owner_id = excluded.owner_id,
+                 owner_name = excluded.owner_name, period_label = excluded.period_label, score = excluded.score,
                  standing = excluded.standing, change = excluded.change, worst = excluded.worst",
         )
         .bind(&rows.ids)
-        .bind(&rows.days)
+        .bind(&rows.until)
+        .bind(&rows.names)
+        .bind(&rows.vendors)
+        .bind(&rows.tiers)
+        .bind(&rows.owners)
+        .bind(&rows.owner_names)
         .bind(&rows.labels)
         .bind(&rows.scores)
         .bind(&rows.standings)
@@ -218,11 +249,31 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
     Ok(stale.len())
 }
 
+/// The first instant of the day after `day` in `zone` (a day may start late in a
+/// daylight-saving gap).
+fn end_of_day(zone: Tz, day: NaiveDate) -> DateTime<Utc> {
+    let next = day.succ_opt().unwrap_or(day);
+    (0..4)
+        .find_map(|hour| {
+            next.and_hms_opt(hour, 0, 0)
+                .and_then(|t| t.and_local_timezone(zone).earliest())
+        })
+        .map_or_else(
+            || next.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
+            |t| t.with_timezone(&Utc),
+        )
+}
+
 /// Scores of many engagements as columns, for one insert.
 #[derive(Default)]
 struct Scored {
     ids: Vec<i64>,
-    days: Vec<NaiveDate>,
+    until: Vec<DateTime<Utc>>,
+    names: Vec<String>,
+    vendors: Vec<String>,
+    tiers: Vec<String>,
+    owners: Vec<i64>,
+    owner_names: Vec<String>,
     labels: Vec<String>,
     scores: Vec<Option<Decimal>>,
     standings: Vec<&'static str>,
@@ -268,17 +319,14 @@ async fn rows(
     limit: Option<i64>,
 ) -> Result<(Vec<Row>, i64)> {
     let stored: Vec<StoredRow> = sqlx::query_as(&format!(
-        "select e.id, e.name, v.name as vendor_name, v.tier, o.name as owner, s.period_label, s.score, s.standing,
-                s.change, s.worst, count(*) over () as total
-         from engagements e
-         join vendors v on v.id = e.vendor_id
-         join users o on o.id = e.owner_id
-         join engagement_scores s on s.engagement_id = e.id
-         where e.status = 'active'
-           and ($1::text = '' or v.tier = $1)
+        "select s.engagement_id as id, s.engagement_name as name, s.vendor_name, s.tier, s.owner_name as owner,
+                s.period_label, s.score, s.standing, s.change, s.worst, count(*) over () as total
+         from engagement_scores s
+         where ($1::text = '' or s.tier = $1)
            and ($2::text = '' or s.standing = $2)
-           and ($3::text = '' or e.owner_id = $3::bigint
-                or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $3::bigint))
+           and ($3::text = '' or s.owner_id = $3::bigint
+                or exists (select 1 from engagement_managers m
+                           where m.engagement_id = s.engagement_id and m.user_id = $3::bigint))
          order by {}
          offset $4 limit $5",
         filters.order()

@@ -397,8 +397,8 @@ async fn the_portfolio_shows_every_active_engagement_weakest_first_at_a_fixed_co
     }
     assert_eq!(
         app.statements_for(&s.manager, "/portfolio").await,
-        small + 2,
-        "new engagements are scored together: one read, one write"
+        small + 3,
+        "new engagements are found and scored together: one query to find them, one read, one write"
     );
     assert_eq!(app.statements_for(&s.manager, "/portfolio").await, small);
 }
