@@ -307,7 +307,6 @@ struct StoredRow {
     standing: String,
     change: Option<Decimal>,
     worst: String,
-    total: i64,
 }
 
 /// The active engagements matching the filters, sorted, from `offset` on (at most `limit`),
@@ -318,15 +317,26 @@ async fn rows(
     offset: i64,
     limit: Option<i64>,
 ) -> Result<(Vec<Row>, i64)> {
-    let stored: Vec<StoredRow> = sqlx::query_as(&format!(
-        "select s.engagement_id as id, s.engagement_name as name, s.vendor_name, s.tier, s.owner_name as owner,
-                s.period_label, s.score, s.standing, s.change, s.worst, count(*) over () as total
-         from engagement_scores s
-         where ($1::text = '' or s.tier = $1)
+    // Counting apart is cheaper than a window over every row: the page itself then reads
+    // only its rows through the sort's index.
+    const FILTERS: &str = "($1::text = '' or s.tier = $1)
            and ($2::text = '' or s.standing = $2)
            and ($3::text = '' or s.owner_id = $3::bigint
                 or exists (select 1 from engagement_managers m
-                           where m.engagement_id = s.engagement_id and m.user_id = $3::bigint))
+                           where m.engagement_id = s.engagement_id and m.user_id = $3::bigint))";
+    let total: i64 = sqlx::query_scalar(&format!(
+        "select count(*) from engagement_scores s where {FILTERS}"
+    ))
+    .bind(&filters.tier)
+    .bind(&filters.standing)
+    .bind(&filters.manager)
+    .fetch_one(&mut *db)
+    .await?;
+    let stored: Vec<StoredRow> = sqlx::query_as(&format!(
+        "select s.engagement_id as id, s.engagement_name as name, s.vendor_name, s.tier, s.owner_name as owner,
+                s.period_label, s.score, s.standing, s.change, s.worst
+         from engagement_scores s
+         where {FILTERS}
          order by {}
          offset $4 limit $5",
         filters.order()
@@ -338,7 +348,6 @@ async fn rows(
     .bind(limit)
     .fetch_all(db)
     .await?;
-    let total = stored.first().map_or(0, |r| r.total);
     let rows = stored
         .into_iter()
         .map(|r| {

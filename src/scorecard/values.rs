@@ -107,6 +107,28 @@ struct KpiData {
     value_recorded_at: Option<Vec<DateTime<Utc>>>,
 }
 
+/// A KPI row with its terms history and its values between $2 and $3, as arrays.
+const KPI_DATA: &str = "select k.id, k.engagement_id, k.name, k.unit, k.direction, k.source,
+        t.froms as term_froms, t.targets as term_targets, t.thresholds as term_thresholds,
+        t.weights as term_weights, t.actives as term_actives,
+        v.ids as value_ids, v.starts as value_starts, v.vals as value_values, v.notes as value_notes,
+        v.states as value_states, v.dispute_notes as value_dispute_notes, v.recorded_by as value_recorded_by,
+        v.recorded_at as value_recorded_at
+ from kpis k
+ cross join lateral (
+     select array_agg(effective_from order by effective_from) as froms,
+            array_agg(target order by effective_from) as targets,
+            array_agg(threshold order by effective_from) as thresholds,
+            array_agg(weight order by effective_from) as weights,
+            array_agg(active order by effective_from) as actives
+     from kpi_terms where kpi_id = k.id) t
+ cross join lateral (
+     select array_agg(v.id) as ids, array_agg(v.period_start) as starts, array_agg(v.value) as vals,
+            array_agg(v.note) as notes, array_agg(v.state) as states, array_agg(v.dispute_note) as dispute_notes,
+            array_agg(u.name) as recorded_by, array_agg(v.recorded_at) as recorded_at
+     from kpi_values v join users u on u.id = v.recorded_by
+     where v.kpi_id = k.id and v.period_start between $2 and $3) v";
+
 /// Loads the KPIs, their terms and their values between two period starts for several
 /// engagements at once: one query, whatever their number.
 pub(super) async fn load_many(
@@ -115,35 +137,31 @@ pub(super) async fn load_many(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<HashMap<i64, Data>> {
-    let rows: Vec<KpiData> = sqlx::query_as(
-        "select k.id, k.engagement_id, k.name, k.unit, k.direction, k.source,
-                t.froms as term_froms, t.targets as term_targets, t.thresholds as term_thresholds,
-                t.weights as term_weights, t.actives as term_actives,
-                v.ids as value_ids, v.starts as value_starts, v.vals as value_values, v.notes as value_notes,
-                v.states as value_states, v.dispute_notes as value_dispute_notes, v.recorded_by as value_recorded_by,
-                v.recorded_at as value_recorded_at
-         from kpis k
-         cross join lateral (
-             select array_agg(effective_from order by effective_from) as froms,
-                    array_agg(target order by effective_from) as targets,
-                    array_agg(threshold order by effective_from) as thresholds,
-                    array_agg(weight order by effective_from) as weights,
-                    array_agg(active order by effective_from) as actives
-             from kpi_terms where kpi_id = k.id) t
-         cross join lateral (
-             select array_agg(v.id) as ids, array_agg(v.period_start) as starts, array_agg(v.value) as vals,
-                    array_agg(v.note) as notes, array_agg(v.state) as states, array_agg(v.dispute_note) as dispute_notes,
-                    array_agg(u.name) as recorded_by, array_agg(v.recorded_at) as recorded_at
-             from kpi_values v join users u on u.id = v.recorded_by
-             where v.kpi_id = k.id and v.period_start between $2 and $3) v
-         where k.engagement_id = any($1)
-         order by lower(k.name)",
-    )
-    .bind(ids)
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *db)
-    .await?;
+    // One engagement gets a query of its own: PostgreSQL plans `= any($1)` afresh for
+    // every call (its estimate for an array of unknown length favours custom plans), which
+    // costs more than running it; `= $1` keeps one generic plan per connection.
+    let rows: Vec<KpiData> = match ids {
+        [id] => {
+            sqlx::query_as(&format!(
+                "{KPI_DATA} where k.engagement_id = $1 order by lower(k.name)"
+            ))
+            .bind(id)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *db)
+            .await?
+        }
+        _ => {
+            sqlx::query_as(&format!(
+                "{KPI_DATA} where k.engagement_id = any($1) order by lower(k.name)"
+            ))
+            .bind(ids)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&mut *db)
+            .await?
+        }
+    };
     let mut all: HashMap<i64, Data> = HashMap::new();
     for row in rows {
         let kpi = row.kpi;
