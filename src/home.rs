@@ -26,6 +26,12 @@ struct EngagementRow {
     open_ours: i64,
     open_vendor: i64,
     feedback_waiting: i64,
+    /// Vendor users: open findings of their side. Others: findings not yet settled.
+    findings: i64,
+    /// Vendor users: proposals asking them for information. Others: proposals to answer.
+    proposals: i64,
+    /// Active grants whose access review is due (not for vendor users).
+    access_reviews: i64,
 }
 
 impl EngagementRow {
@@ -98,7 +104,15 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
                 (select count(*) from action_items a left join checkins c on c.id = a.checkin_id
                  where a.engagement_id = e.id and a.status = 'open' and a.owner_side = 'vendor'
                    and (c.id is null or c.shared or $2::text <> 'vendor')) as open_vendor,
-                (select count(*) from feedback f where f.engagement_id = e.id and f.shared and f.acknowledged_at is null) as feedback_waiting
+                (select count(*) from feedback f where f.engagement_id = e.id and f.shared and f.acknowledged_at is null) as feedback_waiting,
+                (select count(*) from findings f where f.engagement_id = e.id
+                   and case when $2::text = 'vendor' then f.owner_side = 'vendor' and f.status = 'open'
+                            else f.status in ('open', 'answered') end) as findings,
+                (select count(*) from proposals p where p.engagement_id = e.id
+                   and p.status = case when $2::text = 'vendor' then 'needs_information' else 'open' end) as proposals,
+                (select count(*) from access_grants g where g.engagement_id = e.id and $2::text <> 'vendor'
+                   and g.status = 'active' and g.next_review_due <= ($4::timestamptz at time zone e.time_zone)::date)
+                   as access_reviews
          from engagements e join vendors v on v.id = e.vendor_id
          where e.status <> 'closed'
            and ($1::bigint is null or e.vendor_id = $1)
@@ -111,6 +125,7 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
     .bind(vendor_scope(user))
     .bind(user.role.as_str())
     .bind(user.id)
+    .bind(state.clock.now())
     .fetch_all(&mut *conn)
     .await?;
     let counts = if user.role == Role::Admin {

@@ -527,7 +527,7 @@ async fn check_activation(
     if status == Status::Closed.as_str() {
         errors.add(
             "status",
-            "Close an engagement with “Close the engagement” on its access page: it first asks about every access grant and vendor account.",
+            "Close an engagement with “Close…” on its page: it first asks about every access grant and vendor account.",
         );
         return Ok(());
     }

@@ -23,11 +23,13 @@ async fn an_audit_is_planned_run_and_its_findings_remediated_and_verified() {
     let (vendor, vendor_user) = app.signed_in(Role::Vendor).await;
     let (manager, manager_user) = app.signed_in(Role::Manager).await;
     let id = engagement(&app, vendor_user.vendor_id.unwrap(), manager_user.id).await;
-    sqlx::query("update engagements set audit_cadence = 'quarterly' where id = $1")
-        .bind(id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update engagements set audit_cadence = 'quarterly', status = 'active' where id = $1",
+    )
+    .bind(id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
     let resolve = kpi(&app, id, "Time to resolve", "lower", "4", "8", "100").await;
     sqlx::query("update kpis set source = 'vendor' where id = $1")
         .bind(resolve)
@@ -221,6 +223,11 @@ async fn an_audit_is_planned_run_and_its_findings_remediated_and_verified() {
             .await
             .status(),
         404
+    );
+    assert!(
+        texts(&vendor.get_html("/").await, ".card li")
+            .contains(&"1 audit finding waits for your plan".to_string()),
+        "the vendor's home says what is asked of them"
     );
     let answer = format!("/findings/{theirs}/answer");
     let empty = vendor

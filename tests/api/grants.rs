@@ -286,7 +286,7 @@ async fn the_engagement_form_cannot_close_an_engagement() {
     assert_eq!(refused.status(), 422);
     assert!(
         texts(&refused.text().await.unwrap(), "#field-status-error")[0]
-            .starts_with("Close an engagement with “Close the engagement”")
+            .starts_with("Close an engagement with “Close…” on its page")
     );
 }
 

@@ -63,6 +63,11 @@ async fn a_vendor_raises_a_proposal_a_manager_answers_and_the_vendor_reads_the_a
         403,
         "the vendor's side raises them"
     );
+    assert!(
+        texts(&manager.get_html("/").await, ".card li")
+            .contains(&"1 proposal to answer".to_string()),
+        "the manager's home asks for an answer"
+    );
     assert_eq!(
         texts(&manager.get_html(&list).await, "#proactivity"),
         vec!["Last 90 days: 1 proposal raised by the vendor, 0 accepted."]
