@@ -21,7 +21,7 @@ use crate::scorecard::scoring::Period;
 use crate::startup::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
-use crate::web::form::{FieldErrors, Form, Id, Pairs, form_key};
+use crate::web::form::{FailedRow, FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
 use crate::web::validate;
 
@@ -161,7 +161,7 @@ struct ListPage {
     findings: Vec<FindingRow>,
     today: NaiveDate,
     next_audit_due: Option<NaiveDate>,
-    failed: Option<(i64, Pairs, FieldErrors)>,
+    failed: FailedRow,
 }
 
 impl ListPage {
@@ -170,21 +170,16 @@ impl ListPage {
     }
 
     fn typed(&self, f: &FindingRow, field: &str) -> String {
-        match &self.failed {
-            Some((id, form, _)) if *id == f.id => form.get(field).to_string(),
-            _ => match field {
-                "remediation_plan" => f.remediation_plan.clone(),
-                "evidence" => f.evidence.clone(),
-                _ => String::new(),
-            },
+        match (self.failed.typed(f.id, field), field) {
+            (Some(typed), _) => typed.to_string(),
+            (None, "remediation_plan") => f.remediation_plan.clone(),
+            (None, "evidence") => f.evidence.clone(),
+            (None, _) => String::new(),
         }
     }
 
     fn error(&self, f: &FindingRow, field: &str) -> Option<&str> {
-        match &self.failed {
-            Some((id, _, errors)) if *id == f.id => errors.get(field),
-            _ => None,
-        }
+        self.failed.error(f.id, field)
     }
 
     /// The owning side answers: vendor users for the vendor's findings, the engagement's
@@ -204,7 +199,7 @@ async fn list_page(
     current: &CurrentUser,
     db: &mut PgConnection,
     id: i64,
-    failed: Option<(i64, Pairs, FieldErrors)>,
+    failed: FailedRow,
 ) -> Result<String> {
     let access = access(db, &current.user, id).await?;
     let audits = if access.is_vendor {
@@ -251,7 +246,7 @@ pub async fn list(
 ) -> Result<Html<String>> {
     let mut conn = state.pool.acquire().await?;
     Ok(Html(
-        list_page(&state, &current, &mut conn, id, None).await?,
+        list_page(&state, &current, &mut conn, id, FailedRow::default()).await?,
     ))
 }
 
@@ -830,7 +825,7 @@ pub async fn answer(
             &current,
             &mut tx,
             row.engagement_id,
-            Some((finding, form, errors)),
+            FailedRow::new(finding, form, errors),
         )
         .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response());

@@ -16,7 +16,7 @@ use crate::engagements::{Access, access};
 use crate::startup::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
-use crate::web::form::{FieldErrors, Form, Id, Pairs, form_key};
+use crate::web::form::{FailedRow, FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
 use crate::web::validate;
 
@@ -68,7 +68,7 @@ struct ListPage {
     today: NaiveDate,
     zone: chrono_tz::Tz,
     /// The review form that failed, with what was typed and why.
-    failed: Option<(i64, Pairs, FieldErrors)>,
+    failed: FailedRow,
 }
 
 impl ListPage {
@@ -106,17 +106,14 @@ impl ListPage {
     }
 
     fn typed(&self, g: &GrantRow, field: &str) -> String {
-        match &self.failed {
-            Some((id, form, _)) if *id == g.id => form.get(field).to_string(),
-            _ => String::new(),
-        }
+        self.failed
+            .typed(g.id, field)
+            .unwrap_or_default()
+            .to_string()
     }
 
     fn error(&self, g: &GrantRow, field: &str) -> Option<&str> {
-        match &self.failed {
-            Some((id, _, errors)) if *id == g.id => errors.get(field),
-            _ => None,
-        }
+        self.failed.error(g.id, field)
     }
 }
 
@@ -143,7 +140,7 @@ async fn list_page(
     current: &CurrentUser,
     db: &mut PgConnection,
     id: i64,
-    failed: Option<(i64, Pairs, FieldErrors)>,
+    failed: FailedRow,
 ) -> Result<String> {
     let access = access(db, &current.user, id).await?;
     let grants = grants(db, id).await?;
@@ -169,7 +166,7 @@ pub async fn list(
 ) -> Result<Html<String>> {
     let mut conn = state.pool.acquire().await?;
     Ok(Html(
-        list_page(&state, &current, &mut conn, id, None).await?,
+        list_page(&state, &current, &mut conn, id, FailedRow::default()).await?,
     ))
 }
 
@@ -366,7 +363,14 @@ pub async fn review(
     );
     let note = validate::optional(&mut errors, "note", form.get("note"), 1000);
     let Some(decision) = decision.filter(|_| errors.is_empty()) else {
-        let html = list_page(&state, &current, &mut tx, id, Some((grant, form, errors))).await?;
+        let html = list_page(
+            &state,
+            &current,
+            &mut tx,
+            id,
+            FailedRow::new(grant, form, errors),
+        )
+        .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response());
     };
     let today = state.clock.today(access.zone());

@@ -17,7 +17,7 @@ use crate::engagements::{Access, access};
 use crate::startup::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
-use crate::web::form::{FieldErrors, Form, Id, Pairs, form_key};
+use crate::web::form::{FailedRow, FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
 use crate::web::validate;
 
@@ -104,7 +104,7 @@ struct ListPage {
     proactivity: Proactivity,
     zone: chrono_tz::Tz,
     /// The answer form that failed, with what was typed and why.
-    failed: Option<(i64, Pairs, FieldErrors)>,
+    failed: FailedRow,
 }
 
 impl ListPage {
@@ -121,21 +121,16 @@ impl ListPage {
     /// What the answer form of proposal `id` shows: what was typed if it failed, else the
     /// current answer.
     fn typed(&self, row: &ProposalRow, field: &str) -> String {
-        match &self.failed {
-            Some((id, form, _)) if *id == row.id => form.get(field).to_string(),
-            _ => match field {
-                "answer" if row.status != "open" => row.status.clone(),
-                "note" => row.answer_note.clone(),
-                _ => String::new(),
-            },
+        match (self.failed.typed(row.id, field), field) {
+            (Some(typed), _) => typed.to_string(),
+            (None, "answer") if row.status != "open" => row.status.clone(),
+            (None, "note") => row.answer_note.clone(),
+            (None, _) => String::new(),
         }
     }
 
     fn error(&self, row: &ProposalRow, field: &str) -> Option<&str> {
-        match &self.failed {
-            Some((id, _, errors)) if *id == row.id => errors.get(field),
-            _ => None,
-        }
+        self.failed.error(row.id, field)
     }
 }
 
@@ -144,7 +139,7 @@ async fn list_page(
     current: &CurrentUser,
     db: &mut PgConnection,
     id: i64,
-    failed: Option<(i64, Pairs, FieldErrors)>,
+    failed: FailedRow,
 ) -> Result<String> {
     let access = access(db, &current.user, id).await?;
     let rows: Vec<ProposalRow> = sqlx::query_as(
@@ -182,7 +177,7 @@ pub async fn list(
 ) -> Result<Html<String>> {
     let mut conn = state.pool.acquire().await?;
     Ok(Html(
-        list_page(&state, &current, &mut conn, id, None).await?,
+        list_page(&state, &current, &mut conn, id, FailedRow::default()).await?,
     ))
 }
 
@@ -364,7 +359,7 @@ pub async fn answer(
             &current,
             &mut tx,
             id,
-            Some((proposal, form, errors)),
+            FailedRow::new(proposal, form, errors),
         )
         .await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response());

@@ -208,6 +208,32 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The form of one row of a list page (answer this proposal, review that grant) that was
+/// refused: which row, what was typed and why, so the page shows it again beside that row.
+#[derive(Debug, Default)]
+pub struct FailedRow(pub Option<(i64, Pairs, FieldErrors)>);
+
+impl FailedRow {
+    pub fn new(row: i64, form: Pairs, errors: FieldErrors) -> FailedRow {
+        FailedRow(Some((row, form, errors)))
+    }
+
+    /// What was typed in `field` of row `row`'s form, if that form failed.
+    pub fn typed(&self, row: i64, field: &str) -> Option<&str> {
+        match &self.0 {
+            Some((id, form, _)) if *id == row => Some(form.get(field)),
+            _ => None,
+        }
+    }
+
+    pub fn error(&self, row: i64, field: &str) -> Option<&str> {
+        match &self.0 {
+            Some((id, _, errors)) if *id == row => errors.get(field),
+            _ => None,
+        }
+    }
+}
+
 /// Field errors of a form, each shown beside its field.
 #[derive(Debug, Default, Clone)]
 pub struct FieldErrors(Vec<(std::borrow::Cow<'static, str>, String)>);
