@@ -135,6 +135,10 @@ create table proposals (
     answer_note text not null default '',
     answered_by bigint references users (id),
     answered_at timestamptz,
+    -- The vendor's latest reply to "needs information"; it opens the proposal again.
+    reply text not null default '',
+    replied_by bigint references users (id),
+    replied_at timestamptz,
     raised_by bigint not null references users (id),
     raised_at timestamptz not null,
     form_key uuid not null unique

@@ -46,6 +46,9 @@ pub struct ProposalRow {
     pub answer_note: String,
     pub answered_by: Option<String>,
     pub answered_at: Option<DateTime<Utc>>,
+    pub reply: String,
+    pub replied_by: Option<String>,
+    pub replied_at: Option<DateTime<Utc>>,
     pub raised_by: String,
     pub raised_at: DateTime<Utc>,
 }
@@ -144,10 +147,12 @@ async fn list_page(
     let access = access(db, &current.user, id).await?;
     let rows: Vec<ProposalRow> = sqlx::query_as(
         "select p.id, p.kind, p.title, p.description, p.proposed_action, p.expected_impact, p.status,
-                p.answer_note, a.name as answered_by, p.answered_at, r.name as raised_by, p.raised_at
+                p.answer_note, a.name as answered_by, p.answered_at, p.reply, rep.name as replied_by, p.replied_at,
+                r.name as raised_by, p.raised_at
          from proposals p
          join users r on r.id = p.raised_by
          left join users a on a.id = p.answered_by
+         left join users rep on rep.id = p.replied_by
          where p.engagement_id = $1
          order by p.raised_at desc, p.id desc",
     )
@@ -388,4 +393,71 @@ pub async fn answer(
     .await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/engagements/{id}/proposals#proposal-{proposal}")).into_response())
+}
+
+/// A vendor user answers "needs information": the reply is kept on the proposal, which is
+/// open again for the managers.
+pub async fn reply(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(proposal): Id,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<Pairs>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let row: Option<(i64, String)> =
+        sqlx::query_as("select engagement_id, status from proposals where id = $1 for update")
+            .bind(proposal)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (id, status) = row.ok_or(AppError::NotFound)?;
+    for_raising(&mut tx, &current, id).await?;
+    let back = format!("/engagements/{id}/proposals#proposal-{proposal}");
+    if status != Answer::NeedsInformation.as_str() {
+        // Answered meanwhile, or a double submit.
+        return Ok(Redirect::to(&back).into_response());
+    }
+    let mut errors = FieldErrors::default();
+    let text = validate::required(
+        &mut errors,
+        "reply",
+        form.get("reply"),
+        4000,
+        "Write the information the managers asked for.",
+    );
+    if !errors.is_empty() {
+        let html = list_page(
+            &state,
+            &current,
+            &mut tx,
+            id,
+            FailedRow::new(proposal, form, errors),
+        )
+        .await?;
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response());
+    }
+    sqlx::query(
+        "update proposals set reply = $2, replied_by = $3, replied_at = $4, status = 'open' where id = $1",
+    )
+    .bind(proposal)
+    .bind(&text)
+    .bind(current.user.id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    audit::Entry::by(&current.user, "proposal.reply", Outcome::Success)
+        .target(format!("engagement:{id}"))
+        .client_addr(addr)
+        .details(serde_json::json!({ "proposal_id": proposal }))
+        .write(&mut *tx, now)
+        .await?;
+    session::set_flash(
+        &mut *tx,
+        &current.session,
+        Flash::success("Your reply is with the managers; the proposal is open again."),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Redirect::to(&back).into_response())
 }

@@ -202,6 +202,7 @@ fn pages(config: &Config) -> Routes {
         .get("/engagements/{id}/proposals/new", proposals::new)
         .post("/engagements/{id}/proposals/new", proposals::create)
         .post("/proposals/{id}/answer", proposals::answer)
+        .post("/proposals/{id}/reply", proposals::reply)
         .get("/engagements/{id}/scorecard", scorecard::values::scorecard)
         .get("/engagements/{id}/values", scorecard::values::values_form)
         .post("/engagements/{id}/values", scorecard::values::record)

@@ -12,6 +12,11 @@ async fn a_vendor_raises_a_proposal_a_manager_answers_and_the_vendor_reads_the_a
     let (manager, manager_user) = app.signed_in(Role::Manager).await;
     let (bystander, _) = app.signed_in(Role::Manager).await;
     let id = engagement(&app, vendor_user.vendor_id.unwrap(), manager_user.id).await;
+    sqlx::query("update engagements set status = 'active' where id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let list = format!("/engagements/{id}/proposals");
     let new = format!("{list}/new");
 
@@ -102,6 +107,53 @@ async fn a_vendor_raises_a_proposal_a_manager_answers_and_the_vendor_reads_the_a
             .status(),
         404
     );
+    // Needs information: the vendor replies and the proposal is open again.
+    let asked = manager
+        .post_form(
+            &list,
+            &answer,
+            &[
+                ("answer", "needs_information"),
+                ("note", "Which systems would it touch?"),
+            ],
+        )
+        .await;
+    assert_eq!(asked.status(), 303);
+    assert!(
+        texts(&vendor.get_html("/").await, ".card li")
+            .contains(&"1 proposal needs more information".to_string()),
+        "the vendor's home asks for the information"
+    );
+    let reply = format!("/proposals/{proposal}/reply");
+    let empty = vendor.post_form(&list, &reply, &[("reply", " ")]).await;
+    assert_eq!(empty.status(), 422);
+    assert_eq!(
+        texts(&empty.text().await.unwrap(), ".field-error"),
+        vec!["Write the information the managers asked for."]
+    );
+    assert_eq!(
+        manager
+            .post_form(&list, &reply, &[("reply", "x")])
+            .await
+            .status(),
+        403,
+        "the organisation answers, the vendor replies"
+    );
+    let replied = vendor
+        .post_form(&list, &reply, &[("reply", "Only the patch servers.")])
+        .await;
+    assert_eq!(replied.status(), 303);
+    let status: String = sqlx::query_scalar("select status from proposals where id = $1")
+        .bind(proposal)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "open");
+    assert_eq!(
+        texts(&manager.get_html(&list).await, ".reply p"),
+        vec!["Only the patch servers."]
+    );
+
     let answered = manager
         .post_form(
             &list,
@@ -116,10 +168,10 @@ async fn a_vendor_raises_a_proposal_a_manager_answers_and_the_vendor_reads_the_a
 
     let seen = vendor.get_html(&list).await;
     assert_eq!(
-        texts(&seen, ".response p"),
+        texts(&seen, ".response:not(.reply) p"),
         vec!["Accepted. Go ahead in the next window."]
     );
-    assert!(texts(&seen, ".response footer")[0].starts_with("— Test Manager, "));
+    assert!(texts(&seen, ".response:not(.reply) footer")[0].starts_with("— Test Manager, "));
     assert_eq!(
         texts(&seen, "#proactivity"),
         vec!["Last 90 days: 1 proposal raised by the vendor, 1 accepted."]
@@ -136,6 +188,7 @@ async fn a_vendor_raises_a_proposal_a_manager_answers_and_the_vendor_reads_the_a
         .collect();
     assert!(actions.contains(&"proposal.create".to_string()));
     assert!(actions.contains(&"proposal.answer".to_string()));
+    assert!(actions.contains(&"proposal.reply".to_string()));
 }
 
 #[tokio::test]

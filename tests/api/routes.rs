@@ -97,6 +97,8 @@ const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/engagements/{id}/proposals/new", [L, N, F, F]),
     ("POST", "/engagements/{id}/proposals/new", [L, N, F, F]),
     ("POST", "/proposals/{id}/answer", [L, N, F, P]),
+    // The vendor's side replies; to everyone else it is forbidden.
+    ("POST", "/proposals/{id}/reply", [L, N, F, F]),
     ("GET", "/engagements/{id}/scorecard", [L, N, P, P]),
     ("GET", "/engagements/{id}/values", [L, N, F, P]),
     ("POST", "/engagements/{id}/values", [L, N, F, P]),
