@@ -175,6 +175,54 @@ impl Overview {
 }
 
 impl FormPage {
+    /// The form for a new engagement: admins only, every field.
+    fn new_engagement(
+        current: &CurrentUser,
+        form: Pairs,
+        errors: FieldErrors,
+        vendors: Vec<Choice>,
+        managers: Vec<Choice>,
+    ) -> FormPage {
+        FormPage {
+            layout: Layout::new(&current.session, "New engagement", "/engagements"),
+            form,
+            errors,
+            vendors,
+            managers,
+            editing: None,
+            full: true,
+        }
+    }
+
+    /// The form editing `access`'s engagement; its managers get the rhythm fields only.
+    fn edit(
+        current: &CurrentUser,
+        access: Access,
+        form: Pairs,
+        errors: FieldErrors,
+        vendors: Vec<Choice>,
+        managers: Vec<Choice>,
+    ) -> FormPage {
+        FormPage {
+            layout: Layout::new(
+                &current.session,
+                format!("Edit {}", access.name),
+                "/engagements",
+            ),
+            form,
+            errors,
+            vendors,
+            managers,
+            full: access.is_admin,
+            editing: Some((access.id, access.name)),
+        }
+    }
+
+    /// The form again with its errors, as a 422.
+    fn refused(self) -> Result<Response> {
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(self.render()?)).into_response())
+    }
+
     fn selected_co_manager(&self, id: &i64) -> bool {
         self.form
             .all("co_managers")
@@ -503,15 +551,7 @@ pub async fn new(
         ("review_cadence".into(), "quarterly".into()),
         ("audit_cadence".into(), "semiannual".into()),
     ]);
-    let page = FormPage {
-        layout: Layout::new(&current.session, "New engagement", "/engagements"),
-        form,
-        errors: FieldErrors::default(),
-        vendors,
-        managers,
-        editing: None,
-        full: true,
-    };
+    let page = FormPage::new_engagement(&current, form, FieldErrors::default(), vendors, managers);
     Ok(Html(page.render()?).into_response())
 }
 
@@ -565,16 +605,7 @@ pub async fn create(
     let (fields, co) = match parsed {
         Ok(ok) if errors.is_empty() => ok,
         _ => {
-            let page = FormPage {
-                layout: Layout::new(&current.session, "New engagement", "/engagements"),
-                form,
-                errors,
-                vendors,
-                managers,
-                editing: None,
-                full: true,
-            };
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+            return FormPage::new_engagement(&current, form, errors, vendors, managers).refused();
         }
     };
     let inserted: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
@@ -607,16 +638,7 @@ pub async fn create(
         Err(e) if name_taken(&e) => {
             let mut errors = FieldErrors::default();
             errors.add("name", NAME_TAKEN);
-            let page = FormPage {
-                layout: Layout::new(&current.session, "New engagement", "/engagements"),
-                form,
-                errors,
-                vendors,
-                managers,
-                editing: None,
-                full: true,
-            };
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+            return FormPage::new_engagement(&current, form, errors, vendors, managers).refused();
         }
         Err(e) => return Err(e.into()),
     };
@@ -660,19 +682,14 @@ pub async fn edit(
     access.require_manage()?;
     let fields = fields_of(&mut conn, id).await?;
     let co = co_managers(&mut conn, id).await?;
-    let page = FormPage {
-        layout: Layout::new(
-            &current.session,
-            format!("Edit {}", access.name),
-            "/engagements",
-        ),
-        form: pairs_of(&fields, &co),
-        errors: FieldErrors::default(),
-        vendors: vendor_choices(&mut conn).await?,
-        managers: manager_choices(&mut conn).await?,
-        editing: Some((id, access.name)),
-        full: access.is_admin,
-    };
+    let page = FormPage::edit(
+        &current,
+        access,
+        pairs_of(&fields, &co),
+        FieldErrors::default(),
+        vendor_choices(&mut conn).await?,
+        manager_choices(&mut conn).await?,
+    );
     Ok(Html(page.render()?).into_response())
 }
 
@@ -725,20 +742,7 @@ pub async fn update(
             },
         ),
         _ => {
-            let page = FormPage {
-                layout: Layout::new(
-                    &current.session,
-                    format!("Edit {}", access.name),
-                    "/engagements",
-                ),
-                form,
-                errors,
-                vendors,
-                managers,
-                editing: Some((id, access.name)),
-                full: access.is_admin,
-            };
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+            return FormPage::edit(&current, access, form, errors, vendors, managers).refused();
         }
     };
     let updated = sqlx::query(
@@ -772,20 +776,7 @@ pub async fn update(
         }
         let mut errors = FieldErrors::default();
         errors.add("name", NAME_TAKEN);
-        let page = FormPage {
-            layout: Layout::new(
-                &current.session,
-                format!("Edit {}", access.name),
-                "/engagements",
-            ),
-            form,
-            errors,
-            vendors,
-            managers,
-            editing: Some((id, access.name)),
-            full: access.is_admin,
-        };
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+        return FormPage::edit(&current, access, form, errors, vendors, managers).refused();
     }
     if co != co_before {
         sqlx::query("delete from engagement_managers where engagement_id = $1")
