@@ -266,11 +266,6 @@ impl NewPage {
     }
 }
 
-/// The closed periods an SLA verification may examine: the latest twelve.
-fn closed_periods(state: &AppState, access: &Access) -> Vec<Period> {
-    Period::latest_closed_n(access.period_kind(), state.clock.today(access.zone()), 12)
-}
-
 fn period_options(periods: &[Period]) -> Vec<(String, String)> {
     let mut options = vec![(String::new(), "Not an SLA verification".to_string())];
     options.extend(periods.iter().map(|p| (p.label(), p.label())));
@@ -285,7 +280,7 @@ pub async fn new(
     let mut conn = state.pool.acquire().await?;
     let access = access(&mut conn, &current.user, id).await?;
     access.require_manage()?;
-    let periods = closed_periods(&state, &access);
+    let periods = access.closed_periods(&state.clock);
     let due: Option<NaiveDate> =
         sqlx::query_scalar("select next_audit_due from engagements where id = $1")
             .bind(id)
@@ -322,7 +317,7 @@ pub async fn create(
     let mut tx = state.pool.begin().await?;
     let access = access(&mut tx, &current.user, id).await?;
     access.require_manage()?;
-    let periods = closed_periods(&state, &access);
+    let periods = access.closed_periods(&state.clock);
     let mut errors = FieldErrors::default();
     let kind = validate::choice(
         &mut errors,

@@ -187,11 +187,6 @@ struct ListPage {
     today: NaiveDate,
 }
 
-/// The closed periods a review may cover: the latest twelve, newest first.
-fn closed_periods(state: &AppState, access: &Access) -> Vec<Period> {
-    Period::latest_closed_n(access.period_kind(), state.clock.today(access.zone()), 12)
-}
-
 pub async fn list(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -210,7 +205,8 @@ pub async fn list(
     .fetch_all(&mut *conn)
     .await?;
     let periods = if access.can_manage {
-        closed_periods(&state, &access)
+        access
+            .closed_periods(&state.clock)
             .iter()
             .map(Period::label)
             .collect()
@@ -249,7 +245,7 @@ pub async fn start(
     let mut tx = state.pool.begin().await?;
     let access = access(&mut tx, &current.user, id).await?;
     access.require_manage()?;
-    let periods = closed_periods(&state, &access);
+    let periods = access.closed_periods(&state.clock);
     let Some(period) = periods
         .iter()
         .find(|p| p.label() == form.get("period"))
@@ -794,9 +790,8 @@ pub async fn adapt(
         _ => return Err(AppError::BadRequest("Choose what to adapt.".into())),
     };
     let Some((kind, description, effective_from, details)) = applied else {
-        tx.rollback().await?;
-        let mut conn = state.pool.acquire().await?;
-        return render_show(&state, &current, &mut conn, review, form, errors).await;
+        // Nothing was written: the transaction ends unused.
+        return render_show(&state, &current, &mut tx, review, form, errors).await;
     };
     let inserted = sqlx::query(
         "insert into review_adaptations (review_id, kind, description, effective_from, applied_by, applied_at, form_key)

@@ -107,6 +107,18 @@ impl Access {
     pub fn period_kind(&self) -> crate::scorecard::scoring::PeriodKind {
         crate::scorecard::values::period_kind(&self.scorecard_period)
     }
+
+    /// The engagement's twelve latest closed scorecard periods, newest first.
+    pub fn closed_periods(
+        &self,
+        clock: &crate::clock::Clock,
+    ) -> Vec<crate::scorecard::scoring::Period> {
+        crate::scorecard::scoring::Period::latest_closed_n(
+            self.period_kind(),
+            clock.today(self.zone()),
+            12,
+        )
+    }
 }
 
 /// The engagement's fields as stored; also what the audit log records before and after.

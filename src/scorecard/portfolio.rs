@@ -10,8 +10,10 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use sqlx::PgConnection;
 
-use super::scoring::{self, Period, Standing};
-use super::values::{load_many, period_kind, standing_label};
+use super::scoring::{self, Period};
+use super::values::{
+    is_standing_key, load_many, period_kind, standing_key, standing_label, standing_of_key,
+};
 use crate::auth::policy::Staff;
 use crate::startup::AppState;
 use crate::vendors::Tier;
@@ -84,16 +86,6 @@ impl PortfolioPage {
     }
 }
 
-fn standing_key(standing: Option<Standing>) -> &'static str {
-    match standing {
-        Some(Standing::Excellent) => "excellent",
-        Some(Standing::Good) => "good",
-        Some(Standing::NeedsAttention) => "attention",
-        Some(Standing::Critical) => "critical",
-        None => "no_data",
-    }
-}
-
 /// The filters and sort as asked for, each checked against its fixed list.
 struct Filters {
     tier: String,
@@ -111,7 +103,7 @@ impl Filters {
                 .unwrap_or_default(),
             standing: query
                 .standing
-                .filter(|s| STANDINGS.contains(&s.as_str()))
+                .filter(|s| is_standing_key(s))
                 .unwrap_or_default(),
             manager: query
                 .manager
@@ -135,8 +127,6 @@ impl Filters {
     }
 }
 
-const STANDINGS: [&str; 5] = ["excellent", "good", "attention", "critical", "no_data"];
-
 #[derive(sqlx::FromRow)]
 struct Stale {
     id: i64,
@@ -152,7 +142,7 @@ struct Stale {
 /// Works out the score of every active engagement whose stored one is missing or from an
 /// earlier day: after a change (triggers drop the row) or once a day. Costs one statement
 /// when nothing is stale; otherwise one to find them, and one read and one write per 500.
-pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result<usize> {
+pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result<()> {
     let current: bool = sqlx::query_scalar(
         "select (select count(*) from engagement_scores where valid_until > $1)
               = (select count(*) from engagements where status = 'active')",
@@ -161,7 +151,7 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
     .fetch_one(&mut *db)
     .await?;
     if current {
-        return Ok(0);
+        return Ok(());
     }
     let stale: Vec<Stale> = sqlx::query_as(
         "select e.id, e.name, v.name as vendor_name, v.tier, e.owner_id, o.name as owner_name, e.scorecard_period,
@@ -246,7 +236,7 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
         .execute(&mut *db)
         .await?;
     }
-    Ok(stale.len())
+    Ok(())
 }
 
 /// The first instant of the day after `day` in `zone` (a day may start late in a
@@ -351,10 +341,7 @@ async fn rows(
     let rows = stored
         .into_iter()
         .map(|r| {
-            let standing = STANDINGS
-                .iter()
-                .position(|s| *s == r.standing)
-                .map_or("no_data", |i| STANDINGS[i]);
+            let standing = standing_of_key(&r.standing);
             Row {
                 id: r.id,
                 name: r.name,
@@ -363,24 +350,14 @@ async fn rows(
                 owner: r.owner,
                 period: r.period_label,
                 score: r.score,
-                standing: standing_text(standing),
-                standing_key: standing,
+                standing: standing.map_or("No data", standing_label),
+                standing_key: standing_key(standing),
                 change: r.change,
                 worst: r.worst,
             }
         })
         .collect();
     Ok((rows, total))
-}
-
-fn standing_text(key: &str) -> &'static str {
-    match key {
-        "excellent" => standing_label(Standing::Excellent),
-        "good" => standing_label(Standing::Good),
-        "attention" => standing_label(Standing::NeedsAttention),
-        "critical" => standing_label(Standing::Critical),
-        _ => "No data",
-    }
 }
 
 pub async fn portfolio(

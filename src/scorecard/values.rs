@@ -333,6 +333,34 @@ pub async fn snapshot(
     })
 }
 
+/// Each standing's key, as stored, filtered on and used in CSS classes; `None` is no data.
+const STANDING_KEYS: [(Option<Standing>, &str); 5] = [
+    (Some(Standing::Excellent), "excellent"),
+    (Some(Standing::Good), "good"),
+    (Some(Standing::NeedsAttention), "attention"),
+    (Some(Standing::Critical), "critical"),
+    (None, "no_data"),
+];
+
+pub fn standing_key(standing: Option<Standing>) -> &'static str {
+    STANDING_KEYS
+        .iter()
+        .find(|(s, _)| *s == standing)
+        .map_or("no_data", |(_, key)| key)
+}
+
+/// The standing a key names; `None` for "no_data" and for anything unknown.
+pub fn standing_of_key(key: &str) -> Option<Standing> {
+    STANDING_KEYS
+        .iter()
+        .find(|(_, k)| *k == key)
+        .and_then(|(s, _)| *s)
+}
+
+pub fn is_standing_key(key: &str) -> bool {
+    STANDING_KEYS.iter().any(|(_, k)| *k == key)
+}
+
 pub fn standing_label(standing: Standing) -> &'static str {
     match standing {
         Standing::Excellent => "Excellent",
@@ -544,18 +572,8 @@ pub async fn scorecard(
             }
         })
         .collect();
-    let (standing, standing_key) = match current_score.standing {
-        Some(s) => (
-            standing_label(s),
-            match s {
-                Standing::Excellent => "excellent",
-                Standing::Good => "good",
-                Standing::NeedsAttention => "attention",
-                Standing::Critical => "critical",
-            },
-        ),
-        None => ("No data", "no_data"),
-    };
+    let standing = current_score.standing.map_or("No data", standing_label);
+    let standing_key = standing_key(current_score.standing);
     let proactivity = crate::proposals::proactivity(&mut conn, id, state.clock.now()).await?;
     let page = ScorecardPage {
         proactivity,

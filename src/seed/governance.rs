@@ -13,9 +13,9 @@ const SERVICE_DESK: &str = "Service desk and end-user support";
 const CLOUD: &str = "Cloud platform operations";
 const DETECTION: &str = "Managed detection and response";
 
-/// A fixed key per record, apart from the other demo keys.
+/// A fixed key per record, clear of the keys of the rest of the demo data.
 fn key(n: u128) -> uuid::Uuid {
-    uuid::Uuid::from_u128(0x7e11_1500_0000_4000_9000_0001_0000_0000 + n)
+    super::organisation::key(10_000 + n)
 }
 
 struct Engagement {

@@ -707,7 +707,7 @@ pub async fn seed(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<(
 }
 
 /// A fixed key per demo record: made once, however often the seed runs.
-fn key(n: u128) -> uuid::Uuid {
+pub(super) fn key(n: u128) -> uuid::Uuid {
     uuid::Uuid::from_u128(0x7e11_1500_0000_4000_9000_0000_0000_0000 + n)
 }
 

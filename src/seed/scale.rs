@@ -87,24 +87,14 @@ impl Size {
     }
 }
 
-/// A step of the seeding, for a progress bar: rows written so far out of `Size::rows`.
-pub trait Progress {
-    fn step(&mut self, what: &'static str, rows_done: u64);
-}
-
-impl<F: FnMut(&'static str, u64)> Progress for F {
-    fn step(&mut self, what: &'static str, rows_done: u64) {
-        self(what, rows_done)
-    }
-}
-
 /// Seeds the scale data once; a second run is refused with a clear message.
 pub async fn scale(
     pool: &PgPool,
     size: Size,
     time_zone: &str,
     now: DateTime<Utc>,
-    mut progress: impl Progress,
+    // Told each step's name and the rows written so far, out of `Size::rows`.
+    mut progress: impl FnMut(&'static str, u64),
 ) -> anyhow::Result<()> {
     size.check()?;
     let hash = password::hash(SCALE_PASSWORD.to_string()).await?;
@@ -136,24 +126,24 @@ pub async fn scale(
     let mut done = 0u64;
     vendors(&mut tx, &size, &hash, time_zone, now).await?;
     done += size.vendors as u64;
-    progress.step("vendors", done);
+    progress("vendors", done);
     engagements(&mut tx, &size, today, now).await?;
     done += size.engagements as u64;
-    progress.step("engagements", done);
+    progress("engagements", done);
     kpis(&mut tx, &size, now).await?;
     done += size.kpis as u64;
-    progress.step("KPIs", done);
+    progress("KPIs", done);
     for low in (0..size.values).step_by(BATCH as usize) {
         let high = (low + BATCH).min(size.values);
         values(&mut tx, &size, low, high, today, now).await?;
         done += (high - low) as u64;
-        progress.step("KPI values", done);
+        progress("KPI values", done);
     }
     for low in (0..size.checkins).step_by(BATCH as usize) {
         let high = (low + BATCH).min(size.checkins);
         checkins(&mut tx, &size, low, high, today, now).await?;
         done += (high - low) as u64;
-        progress.step("check-ins", done);
+        progress("check-ins", done);
     }
     audit::Entry::anonymous("seed.scale", Outcome::Success)
         .client_addr("cli")
@@ -172,7 +162,7 @@ pub async fn scale(
     .execute(&mut connection)
     .await?;
     connection.close().await?;
-    progress.step("statistics", done);
+    progress("statistics", done);
     Ok(())
 }
 

@@ -25,21 +25,14 @@ where
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let session = request
-            .extensions()
-            .get::<Session>()
-            .cloned()
-            .unwrap_or_default();
-        let path = request.uri().path().to_string();
-        let peer = super::peer(&request);
-        let addr = super::client_addr(request.headers(), peer, &state.config.trusted_proxies);
+        let sender = Sender::of(&request, state);
         let body = Bytes::from_request(request, state)
             .await
             .map_err(body_error)?;
         let pairs = decode_pairs(&body).ok_or_else(|| {
             AppError::BadRequest("The form could not be read: it is not valid UTF-8 text.".into())
         })?;
-        verify_csrf(state, &session, path, addr, &pairs).await?;
+        sender.verify_csrf(state, &pairs).await?;
         let value = serde_urlencoded::from_bytes(&body).map_err(|e| {
             AppError::BadRequest(format!("The form could not be read: {}.", describe(&e)))
         })?;
@@ -65,14 +58,7 @@ impl FromRequest<AppState> for UploadForm {
             let Form(pairs) = Form::<Pairs>::from_request(request, state).await?;
             return Ok(UploadForm(pairs));
         }
-        let session = request
-            .extensions()
-            .get::<Session>()
-            .cloned()
-            .unwrap_or_default();
-        let path = request.uri().path().to_string();
-        let peer = super::peer(&request);
-        let addr = super::client_addr(request.headers(), peer, &state.config.trusted_proxies);
+        let sender = Sender::of(&request, state);
         let unreadable = || AppError::BadRequest("The form could not be read.".into());
         let mut parts = axum::extract::Multipart::from_request(request, state)
             .await
@@ -110,7 +96,7 @@ impl FromRequest<AppState> for UploadForm {
             })?;
             pairs.push((name, text));
         }
-        verify_csrf(state, &session, path, addr, &pairs).await?;
+        sender.verify_csrf(state, &pairs).await?;
         Ok(UploadForm(Pairs(pairs)))
     }
 }
@@ -123,41 +109,62 @@ fn body_error(rejection: axum::extract::rejection::BytesRejection) -> AppError {
     }
 }
 
-/// Exactly one token, equal to the session's; a refusal is audited.
-async fn verify_csrf(
-    state: &AppState,
-    session: &Session,
+/// Who sent a form, read before its body is: the session, the path and the client address
+/// that a refused token is audited with.
+struct Sender {
+    session: Session,
     path: String,
     addr: String,
-    pairs: &[(String, String)],
-) -> Result<(), AppError> {
-    let mut tokens = pairs
-        .iter()
-        .filter(|(name, _)| name == CSRF_FIELD)
-        .map(|(_, value)| value);
-    let token = tokens.next();
-    let valid = match (&session.csrf_token, token, tokens.next()) {
-        (Some(expected), Some(token), None) => {
-            constant_time_eq(expected.as_bytes(), token.as_bytes())
+}
+
+impl Sender {
+    fn of(request: &Request, state: &AppState) -> Sender {
+        let peer = super::peer(request);
+        Sender {
+            session: request
+                .extensions()
+                .get::<Session>()
+                .cloned()
+                .unwrap_or_default(),
+            path: request.uri().path().to_string(),
+            addr: super::client_addr(request.headers(), peer, &state.config.trusted_proxies),
         }
-        _ => false,
-    };
-    if valid {
-        return Ok(());
     }
-    let entry = match &session.user {
-        Some(user) => audit::Entry::by(user, "request.csrf", Outcome::Refused),
-        None => audit::Entry::anonymous("request.csrf", Outcome::Refused),
-    };
-    if let Err(e) = entry
-        .target(path)
-        .client_addr(addr)
-        .write(&state.pool, state.clock.now())
-        .await
-    {
-        tracing::warn!(error = %e, "could not audit a refused form");
+
+    /// Exactly one token, equal to the session's; a refusal is audited.
+    async fn verify_csrf(
+        self,
+        state: &AppState,
+        pairs: &[(String, String)],
+    ) -> Result<(), AppError> {
+        let mut tokens = pairs
+            .iter()
+            .filter(|(name, _)| name == CSRF_FIELD)
+            .map(|(_, value)| value);
+        let token = tokens.next();
+        let valid = match (&self.session.csrf_token, token, tokens.next()) {
+            (Some(expected), Some(token), None) => {
+                constant_time_eq(expected.as_bytes(), token.as_bytes())
+            }
+            _ => false,
+        };
+        if valid {
+            return Ok(());
+        }
+        let entry = match &self.session.user {
+            Some(user) => audit::Entry::by(user, "request.csrf", Outcome::Refused),
+            None => audit::Entry::anonymous("request.csrf", Outcome::Refused),
+        };
+        if let Err(e) = entry
+            .target(self.path)
+            .client_addr(self.addr)
+            .write(&state.pool, state.clock.now())
+            .await
+        {
+            tracing::warn!(error = %e, "could not audit a refused form");
+        }
+        Err(AppError::Csrf)
     }
-    Err(AppError::Csrf)
 }
 
 /// A serde message names fields, never types or paths; keep only that.
