@@ -1,19 +1,23 @@
-//! A signed-in user's own account: changing the password ends their other sessions.
+//! A signed-in user's own account: time zone and working hours, the calendar feed, and the
+//! password (changing it ends their other sessions).
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::NaiveTime;
 use serde::Deserialize;
 
 use crate::audit::{self, Outcome};
 use crate::auth::password::{self, Verified};
 use crate::auth::throttle::{self, Verdict};
-use crate::auth::{CurrentUser, session};
+use crate::auth::{CurrentUser, Role, session};
+use crate::engagements::cadence::weekday_name;
 use crate::startup::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::Result;
-use crate::web::form::{FieldErrors, Form};
+use crate::web::form::{FieldErrors, Form, Pairs};
+use crate::web::validate;
 use crate::web::layout::{Flash, Layout};
 
 #[derive(Template)]
@@ -116,4 +120,224 @@ pub async fn change(
     session::set_flash(&mut *tx, &current.session, flash).await?;
     tx.commit().await?;
     Ok(Redirect::to("/").into_response())
+}
+
+/// The settings page: time zone and working hours (colleagues' e-mail waits for them), the
+/// calendar feed, and the way to the password form.
+#[derive(Template)]
+#[template(path = "account/settings.html")]
+struct SettingsPage {
+    layout: Layout,
+    form: Pairs,
+    errors: FieldErrors,
+    email: String,
+    is_vendor: bool,
+    has_feed: bool,
+    /// A feed address just made: shown once.
+    feed_url: Option<String>,
+}
+
+impl SettingsPage {
+    fn day_checked(&self, day: &u32) -> bool {
+        self.form
+            .all("work_days")
+            .contains(&day.to_string().as_str())
+    }
+
+    fn days(&self) -> Vec<(u32, &'static str)> {
+        crate::engagements::cadence::WEEK
+            .into_iter()
+            .map(|d| (d.number_from_monday(), weekday_name(d)))
+            .collect()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Settings {
+    time_zone: String,
+    work_days: Vec<i32>,
+    work_start: NaiveTime,
+    work_end: NaiveTime,
+    has_feed: bool,
+}
+
+fn pairs_of(s: &Settings) -> Pairs {
+    let mut pairs: Vec<(String, String)> = s
+        .work_days
+        .iter()
+        .map(|d| ("work_days".to_string(), d.to_string()))
+        .collect();
+    pairs.extend([
+        ("time_zone".to_string(), s.time_zone.clone()),
+        ("work_start".into(), s.work_start.format("%H:%M").to_string()),
+        ("work_end".into(), s.work_end.format("%H:%M").to_string()),
+    ]);
+    Pairs(pairs)
+}
+
+async fn settings_of(state: &AppState, user_id: i64) -> Result<Settings> {
+    Ok(sqlx::query_as(
+        "select time_zone, work_days, work_start, work_end, calendar_token_hash is not null as has_feed
+         from users where id = $1",
+    )
+    .bind(user_id)
+    .fetch_one(&state.pool)
+    .await?)
+}
+
+fn settings_page(
+    current: &CurrentUser,
+    form: Pairs,
+    errors: FieldErrors,
+    has_feed: bool,
+    feed_url: Option<String>,
+    status: StatusCode,
+) -> Result<Response> {
+    let page = SettingsPage {
+        layout: Layout::new(&current.session, "Your settings", "/account"),
+        form,
+        errors,
+        email: current.user.email.clone(),
+        is_vendor: current.user.role == Role::Vendor,
+        has_feed,
+        feed_url,
+    };
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+/// Flashes of this kind carry a new calendar feed address, shown once.
+const FEED_FLASH: &str = "link";
+
+pub async fn settings(State(state): State<AppState>, mut current: CurrentUser) -> Result<Response> {
+    let settings = settings_of(&state, current.user.id).await?;
+    let feed_url = match current.session.flash.take() {
+        Some(flash) if flash.kind == FEED_FLASH => Some(flash.message),
+        other => {
+            current.session.flash = other;
+            None
+        }
+    };
+    settings_page(
+        &current,
+        pairs_of(&settings),
+        FieldErrors::default(),
+        settings.has_feed,
+        feed_url,
+        StatusCode::OK,
+    )
+}
+
+fn time(errors: &mut FieldErrors, field: &'static str, value: &str) -> Option<NaiveTime> {
+    let parsed = NaiveTime::parse_from_str(value.trim(), "%H:%M").ok();
+    if parsed.is_none() {
+        errors.add(field, "Enter a time as HH:MM, such as 09:00.");
+    }
+    parsed
+}
+
+pub async fn save_settings(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<Pairs>,
+) -> Result<Response> {
+    let mut errors = FieldErrors::default();
+    let zone = validate::time_zone(&mut errors, "time_zone", form.get("time_zone"));
+    let mut days: Vec<i32> = form
+        .all("work_days")
+        .iter()
+        .filter_map(|d| d.parse::<i32>().ok())
+        .filter(|d| (1..=7).contains(d))
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    if days.is_empty() {
+        errors.add("work_days", "Choose at least one working day.");
+    }
+    let start = time(&mut errors, "work_start", form.get("work_start"));
+    let end = time(&mut errors, "work_end", form.get("work_end"));
+    if let (Some(start), Some(end)) = (start, end)
+        && start == end
+    {
+        errors.add("work_end", "The end of your day must differ from its start.");
+    }
+    let (Some(zone), Some(start), Some(end), true) = (zone, start, end, errors.is_empty()) else {
+        let has_feed = settings_of(&state, current.user.id).await?.has_feed;
+        return settings_page(
+            &current,
+            form,
+            errors,
+            has_feed,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    };
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    sqlx::query(
+        "update users set time_zone = $2, work_days = $3, work_start = $4, work_end = $5 where id = $1",
+    )
+    .bind(current.user.id)
+    .bind(zone.name())
+    .bind(&days)
+    .bind(start)
+    .bind(end)
+    .execute(&mut *tx)
+    .await?;
+    // E-mail already planned for the old hours is planned again.
+    sqlx::query(
+        "update inbox_items set deliver_after = null where user_id = $1 and email_state = 'pending'",
+    )
+    .bind(current.user.id)
+    .execute(&mut *tx)
+    .await?;
+    audit::Entry::by(&current.user, "account.settings", Outcome::Success)
+        .target(format!("user:{}", current.user.id))
+        .client_addr(addr)
+        .details(serde_json::json!({
+            "time_zone": zone.name(), "work_days": days,
+            "work_start": start.format("%H:%M").to_string(), "work_end": end.format("%H:%M").to_string(),
+        }))
+        .write(&mut *tx, now)
+        .await?;
+    session::set_flash(&mut *tx, &current.session, Flash::success("Your settings are saved.")).await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/account").into_response())
+}
+
+/// Makes a new calendar feed address (the old one stops working), or removes the feed.
+pub async fn calendar(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<Pairs>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let remove = form.get("action") == "remove";
+    let token = (!remove).then(session::random_token);
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("update users set calendar_token_hash = $2 where id = $1")
+        .bind(current.user.id)
+        .bind(token.as_deref().map(crate::calendar::hash))
+        .execute(&mut *tx)
+        .await?;
+    audit::Entry::by(
+        &current.user,
+        if remove { "calendar.remove" } else { "calendar.create" },
+        Outcome::Success,
+    )
+    .target(format!("user:{}", current.user.id))
+    .client_addr(addr)
+    .write(&mut *tx, now)
+    .await?;
+    let flash = match token {
+        Some(token) => Flash {
+            kind: FEED_FLASH,
+            message: format!("{}/calendar/{token}.ics", state.config.public_url),
+        },
+        None => Flash::success("Your calendar feed is removed; its address no longer works."),
+    };
+    session::set_flash(&mut *tx, &current.session, flash).await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/account").into_response())
 }

@@ -665,6 +665,7 @@ pub async fn complete(
     )
     .await?;
     tx.commit().await?;
+    crate::scheduler::refresh(&state, engagement_id).await;
     Ok(Redirect::to(&format!("/audits/{audit}")).into_response())
 }
 
@@ -757,6 +758,7 @@ pub async fn add_finding(
         )
         .await?;
         tx.commit().await?;
+        crate::scheduler::refresh(&state, engagement_id).await;
     }
     Ok(Redirect::to(&format!("/audits/{audit}#findings")).into_response())
 }
@@ -850,6 +852,7 @@ pub async fn answer(
     )
     .await?;
     tx.commit().await?;
+    crate::scheduler::refresh(&state, access.id).await;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -922,5 +925,6 @@ pub async fn resolve(
     )
     .await?;
     tx.commit().await?;
+    crate::scheduler::refresh(&state, access.id).await;
     Ok(Redirect::to(&back).into_response())
 }

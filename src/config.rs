@@ -26,6 +26,12 @@ pub struct Config {
     /// The organisation's time zone.
     pub time_zone: Tz,
     pub smtp_url: Option<String>,
+    /// The sender of Trellis's e-mail.
+    pub smtp_from: String,
+    /// How often the scheduler runs a pass; `None` switches it off on this instance.
+    pub scheduler_interval: Option<Duration>,
+    /// This instance's name on the admin scheduler page.
+    pub instance: String,
     pub log_format: LogFormat,
     pub session_idle: Duration,
     pub session_absolute: Duration,
@@ -122,6 +128,21 @@ impl Config {
                     expected: "it must be a comma-separated list of IP addresses",
                 })?,
         };
+        let scheduler_seconds: u64 = parse(
+            get("TRELLIS_SCHEDULER_SECONDS"),
+            "TRELLIS_SCHEDULER_SECONDS",
+            "60",
+            "a whole number of seconds (0 switches the scheduler off)",
+        )?;
+        let smtp_from = get("SMTP_FROM").unwrap_or_else(|| "Trellis <trellis@localhost>".into());
+        if smtp_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError {
+                name: "SMTP_FROM",
+                value: smtp_from,
+                expected: "it must be an address like Trellis <trellis@example.com>",
+            });
+        }
+        let instance = get("TRELLIS_INSTANCE").unwrap_or_else(default_instance);
         Ok(Config {
             database_url: get("DATABASE_URL"),
             bind,
@@ -131,6 +152,10 @@ impl Config {
             pg_bin: get("TRELLIS_PG_BIN").map(PathBuf::from),
             time_zone,
             smtp_url: get("SMTP_URL"),
+            smtp_from,
+            scheduler_interval: (scheduler_seconds > 0)
+                .then(|| Duration::from_secs(scheduler_seconds)),
+            instance,
             log_format,
             session_idle: Duration::from_secs(idle_minutes.max(1) * 60),
             session_absolute: Duration::from_secs(absolute_hours.max(1) * 3600),
@@ -246,4 +271,14 @@ mod tests {
         let config = config(&[("TRELLIS_TIME_ZONE", "Europe/Berlin")]).unwrap();
         assert_eq!(config.time_zone, chrono_tz::Europe::Berlin);
     }
+}
+
+/// The host name and process id, which tell instances apart on the scheduler page.
+fn default_instance() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "trellis".into());
+    format!("{host}:{}", std::process::id())
 }

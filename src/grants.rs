@@ -325,6 +325,7 @@ pub async fn create(
         )
         .await?;
         tx.commit().await?;
+        crate::scheduler::refresh(&state, id).await;
     }
     Ok(Redirect::to(&back).into_response())
 }
@@ -401,6 +402,7 @@ pub async fn review(
     };
     session::set_flash(&mut *tx, &current.session, Flash::success(message)).await?;
     tx.commit().await?;
+    crate::scheduler::refresh(&state, id).await;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -651,5 +653,6 @@ pub async fn close(
     )
     .await?;
     tx.commit().await?;
+    crate::scheduler::refresh(&state, id).await;
     Ok(Redirect::to(&format!("/engagements/{id}")).into_response())
 }

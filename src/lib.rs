@@ -3,6 +3,7 @@
 pub mod account;
 pub mod audit;
 pub mod audits;
+pub mod calendar;
 pub mod auth;
 pub mod checkins;
 pub mod choice;
@@ -14,8 +15,10 @@ pub mod engagements;
 pub mod feedback;
 pub mod grants;
 pub mod home;
+pub mod inbox;
 pub mod proposals;
 pub mod reviews;
+pub mod scheduler;
 pub mod scorecard;
 pub mod seed;
 pub mod startup;

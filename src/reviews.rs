@@ -619,6 +619,7 @@ pub async fn save(
     };
     session::set_flash(&mut *tx, &current.session, Flash::success(message)).await?;
     tx.commit().await?;
+    crate::scheduler::refresh(&state, access.id).await;
     Ok(Redirect::to(&format!("/reviews/{review}")).into_response())
 }
 
@@ -824,6 +825,7 @@ pub async fn adapt(
     )
     .await?;
     tx.commit().await?;
+    crate::scheduler::refresh(&state, access.id).await;
     Ok(Redirect::to(&format!("/reviews/{review}#adaptations")).into_response())
 }
 

@@ -26,8 +26,8 @@ use crate::config::Config;
 use crate::web::error::{AppError, internal_error_page};
 use crate::web::metrics::Metrics;
 use crate::{
-    account, audit, audits, auth, checkins, engagements, feedback, grants, home, proposals,
-    reviews, scorecard, users, vendors, web,
+    account, audit, audits, auth, calendar, checkins, engagements, feedback, grants, home, inbox, proposals,
+    reviews, scheduler, scorecard, users, vendors, web,
 };
 
 /// Request bodies larger than this are refused with 413.
@@ -114,6 +114,16 @@ fn pages(config: &Config) -> Routes {
         .get("/login", auth::login::show)
         .post("/login", auth::login::submit)
         .post("/logout", auth::login::logout)
+        .get("/account", account::settings)
+        .post("/account", account::save_settings)
+        .post("/account/calendar", account::calendar)
+        .get("/inbox", inbox::list)
+        .post("/inbox/{id}/dismiss", inbox::dismiss)
+        .post("/inbox/{id}/snooze", inbox::snooze)
+        .post("/inbox/{id}/celebrate", inbox::celebrate)
+        .get("/admin/scheduler", scheduler::pages::show)
+        .post("/admin/scheduler/run", scheduler::pages::run_now)
+        .post("/admin/outbox/{id}/retry", scheduler::pages::retry)
         .get("/account/password", account::show)
         .post("/account/password", account::change)
         .get("/set-password/{token}", users::invite::show)
@@ -232,6 +242,7 @@ fn open() -> Routes {
         .get("/healthz", web::health::healthz)
         .get("/readyz", web::health::readyz)
         .get("/static/{name}", web::assets::serve)
+        .get("/calendar/{token}", calendar::feed)
 }
 
 /// Every route of the application with the list of what was registered.
@@ -308,18 +319,25 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    /// Serves (and runs the scheduler) until `shutdown` completes, then lets in-flight
+    /// requests and the scheduler's current pass finish.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let scheduler = tokio::spawn(scheduler::run(self.state.clone(), stopped));
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        // The scheduler finishes the pass it is in, then stops.
+        let _ = stop.send(true);
+        let _ = scheduler.await;
+        served
     }
 }
 

@@ -209,6 +209,7 @@ pub async fn submit(
         role: Role::parse(&account.role).unwrap_or(Role::Vendor),
         vendor: account.vendor_id.map(|id| (id, String::new())),
         time_zone: account.time_zone,
+        inbox: 0,
     };
     audit::Entry::by(&user, "login", Outcome::Success)
         .target(format!("user:{}", user.id))

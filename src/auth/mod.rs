@@ -59,4 +59,6 @@ pub struct User {
     /// The vendor a vendor user belongs to, with its name.
     pub vendor: Option<(i64, String)>,
     pub time_zone: String,
+    /// Items waiting in the user's inbox (the count in the navigation).
+    pub inbox: i64,
 }

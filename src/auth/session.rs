@@ -43,6 +43,7 @@ struct Row {
     vendor_id: Option<i64>,
     vendor_name: Option<String>,
     time_zone: Option<String>,
+    inbox: Option<i64>,
 }
 
 /// Loads the session named by the request's cookie and puts it in the request's
@@ -74,7 +75,10 @@ async fn find(state: &AppState, token: &str) -> Result<Session, sqlx::Error> {
             .unwrap_or(chrono::Duration::hours(12));
     let row: Option<Row> = sqlx::query_as(
         "select s.csrf_token, s.flash, s.last_seen_at, s.user_id as session_user_id,
-                u.id as user_id, u.email, u.name, u.role, u.vendor_id, v.name as vendor_name, u.time_zone
+                u.id as user_id, u.email, u.name, u.role, u.vendor_id, v.name as vendor_name, u.time_zone,
+                (select count(*) from inbox_items i join reminders r on r.id = i.reminder_id
+                 where i.user_id = u.id and i.dismissed_at is null and r.resolved_at is null
+                   and (i.snoozed_until is null or i.snoozed_until <= $4)) as inbox
          from sessions s
          left join users u on u.id = s.user_id and u.disabled_at is null
          left join vendors v on v.id = u.vendor_id
@@ -83,6 +87,7 @@ async fn find(state: &AppState, token: &str) -> Result<Session, sqlx::Error> {
     .bind(&id_hash)
     .bind(idle_since)
     .bind(born_after)
+    .bind(now)
     .fetch_optional(&state.pool)
     .await?;
     let Some(row) = row else {
@@ -103,6 +108,7 @@ async fn find(state: &AppState, token: &str) -> Result<Session, sqlx::Error> {
                 .vendor_id
                 .map(|vid| (vid, row.vendor_name.unwrap_or_default())),
             time_zone: row.time_zone.unwrap_or_else(|| "UTC".into()),
+            inbox: row.inbox.unwrap_or(0),
         }),
         // The user was disabled: the session is dead.
         (Some(_), None) => return Ok(Session::default()),
@@ -221,7 +227,7 @@ pub fn clear_cookie(secure: bool) -> HeaderValue {
     .expect("a valid header")
 }
 
-fn random_token() -> String {
+pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the operating system provides randomness");
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -208,17 +208,9 @@ impl BoundariesPage {
     }
 
     fn days(&self) -> Vec<(u32, &'static str)> {
-        [
-            Weekday::Mon,
-            Weekday::Tue,
-            Weekday::Wed,
-            Weekday::Thu,
-            Weekday::Fri,
-            Weekday::Sat,
-            Weekday::Sun,
-        ]
-        .into_iter()
-        .map(|d| (d.number_from_monday(), weekday_name(d)))
+        super::cadence::WEEK
+            .into_iter()
+            .map(|d| (d.number_from_monday(), weekday_name(d)))
         .collect()
     }
 
@@ -474,6 +466,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
+    crate::scheduler::refresh(&state, id).await;
     Ok(Redirect::to(&format!("/engagements/{id}/boundaries")).into_response())
 }
 

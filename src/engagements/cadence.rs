@@ -5,6 +5,17 @@
 
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 
+/// Monday to Sunday, as forms list them.
+pub const WEEK: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CheckinCadence {
     Daily,

@@ -334,6 +334,7 @@ pub async fn create(
     };
     session::set_flash(&mut *tx, &current.session, Flash::success(flash)).await?;
     tx.commit().await?;
+    crate::scheduler::refresh(&state, id).await;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -405,6 +406,7 @@ pub async fn acknowledge(
         .await?;
     }
     tx.commit().await?;
+    crate::scheduler::refresh(&state, engagement_id).await;
     Ok(Redirect::to(&format!("/engagements/{engagement_id}/feedback")).into_response())
 }
 

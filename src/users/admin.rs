@@ -11,6 +11,7 @@ use serde::Deserialize;
 use sqlx::PgConnection;
 
 use crate::audit::{self, Outcome};
+use crate::scheduler::mail;
 use crate::auth::policy::Admin;
 use crate::auth::{Role, Session, session};
 use crate::startup::AppState;
@@ -362,9 +363,35 @@ pub async fn create(
         .details(serde_json::json!({ "email": input.email, "role": input.role.as_str(), "vendor_id": input.vendor_id }))
         .write(&mut *tx, now)
         .await?;
-    flash_link(&mut tx, &current.session, &state, &token).await?;
+    let recipient = Recipient {
+        id,
+        email: &input.email,
+        name: &input.name,
+    };
+    flash_link(&mut tx, &current.session, &state, &token, recipient).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
+}
+
+/// Who a set-password link is for.
+struct Recipient<'a> {
+    id: i64,
+    email: &'a str,
+    name: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/set_password.txt")]
+struct SetPasswordText<'a> {
+    name: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/set_password.html")]
+struct SetPasswordHtml<'a> {
+    name: &'a str,
+    link: &'a str,
 }
 
 /// Shows a new set-password link once, on the user's page, through the admin's session.
@@ -373,10 +400,32 @@ async fn flash_link(
     session: &Session,
     state: &AppState,
     token: &str,
+    recipient: Recipient<'_>,
 ) -> Result<()> {
+    let link = format!("{}/set-password/{token}", state.config.public_url);
+    // With SMTP configured the link is also e-mailed, in the same transaction (the outbox).
+    if state.config.smtp_url.is_some() {
+        let message = mail::Outgoing {
+            recipient_id: Some(recipient.id),
+            to: recipient.email.to_string(),
+            subject: "Set your Trellis password".into(),
+            text: SetPasswordText {
+                name: recipient.name,
+                link: &link,
+            }
+            .render()?,
+            html: SetPasswordHtml {
+                name: recipient.name,
+                link: &link,
+            }
+            .render()?,
+            urgent: true,
+        };
+        mail::enqueue(&mut *db, &state.config, state.clock.now(), vec![message]).await?;
+    }
     let flash = Flash {
         kind: LINK_FLASH,
-        message: format!("{}/set-password/{token}", state.config.public_url),
+        message: link,
     };
     Ok(session::set_flash(db, session, flash).await?)
 }
@@ -672,7 +721,12 @@ pub async fn password_link(
         .client_addr(addr)
         .write(&mut *tx, now)
         .await?;
-    flash_link(&mut tx, &current.session, &state, &token).await?;
+    let recipient = Recipient {
+        id,
+        email: &record.email,
+        name: &record.name,
+    };
+    flash_link(&mut tx, &current.session, &state, &token, recipient).await?;
     tx.commit().await?;
     Ok(Redirect::to(&format!("/admin/users/{id}")).into_response())
 }

@@ -186,5 +186,6 @@ pub async fn enabled_user_by_email(
         role: Role::parse(&r.role).unwrap_or(Role::Vendor),
         vendor: r.vendor_id.map(|v| (v, r.vendor_name.unwrap_or_default())),
         time_zone: r.time_zone,
+        inbox: 0,
     }))
 }

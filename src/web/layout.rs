@@ -54,6 +54,9 @@ pub struct NavUser {
     /// The vendor a vendor user works for.
     pub organisation: Option<String>,
     pub nav: Vec<NavItem>,
+    /// Items waiting in the inbox.
+    pub inbox: i64,
+    pub inbox_current: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +79,7 @@ fn navigation(role: Role, current: &str) -> Vec<NavItem> {
             ("/portfolio", "Portfolio"),
             ("/admin/users", "Users"),
             ("/admin/audit", "Audit log"),
+            ("/admin/scheduler", "Scheduler"),
         ],
         Role::Manager => &[
             ("/", "Home"),
@@ -105,6 +109,8 @@ impl Layout {
                 role_label: user.role.label(),
                 organisation: user.vendor.as_ref().map(|(_, name)| name.clone()),
                 nav: navigation(user.role, path),
+                inbox: user.inbox,
+                inbox_current: path == "/inbox",
             }),
             csrf: session.csrf_token.clone().unwrap_or_default(),
             flash: session.flash.clone(),

@@ -1,0 +1,475 @@
+//! E-mail: inbox items waiting for e-mail are given the hour they may go out (a vendor user's
+//! engagement contact window, a colleague's working hours, or at once when urgent), composed
+//! into one digest per person (per engagement for a vendor user) and stored in the outbox
+//! with their Message-ID before the first attempt; the sender claims outbox rows with
+//! `FOR UPDATE SKIP LOCKED`, one at a time, and retries with exponential backoff.
+//!
+//! A message is marked sent in the transaction that holds its row, right after the SMTP
+//! server accepted it; only a crash between the two sends it again, with the same Message-ID.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use askama::Template;
+use chrono::{DateTime, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::engagements::window::ContactWindow;
+use crate::startup::AppState;
+
+/// A message is given up after this many attempts (about four hours of backoff in all).
+pub const MAX_ATTEMPTS: i32 = 8;
+/// Items worked on per step; the rest wait for the next tick.
+const BATCH: i64 = 1000;
+/// Messages sent per delivery run.
+const SEND_BATCH: usize = 200;
+
+/// The SMTP connection and the sender's address.
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Mailer {
+    /// `None` when SMTP_URL is not set; an error when it is set but cannot be used.
+    pub fn from_config(config: &Config) -> anyhow::Result<Option<Mailer>> {
+        let Some(url) = &config.smtp_url else {
+            return Ok(None);
+        };
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| anyhow::anyhow!("SMTP_URL: {e}"))?
+            .timeout(Some(Duration::from_secs(20)))
+            .build();
+        let from = config
+            .smtp_from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("SMTP_FROM: {e}"))?;
+        Ok(Some(Mailer { transport, from }))
+    }
+}
+
+/// The domain of the public address, for Message-IDs.
+pub fn message_domain(config: &Config) -> String {
+    let rest = config
+        .public_url
+        .split_once("://")
+        .map_or(config.public_url.as_str(), |(_, rest)| rest);
+    let host = rest.split(['/', ':']).next().unwrap_or("");
+    if host.is_empty() {
+        "trellis.localhost".into()
+    } else {
+        host.to_string()
+    }
+}
+
+pub fn new_message_id(config: &Config) -> (Uuid, String) {
+    let id = Uuid::new_v4();
+    (id, format!("<{id}@{}>", message_domain(config)))
+}
+
+/// One e-mail to store in the outbox.
+pub struct Outgoing {
+    pub recipient_id: Option<i64>,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub urgent: bool,
+}
+
+/// Stores messages in the outbox, ready for their first attempt now.
+pub async fn enqueue(
+    db: &mut PgConnection,
+    config: &Config,
+    now: DateTime<Utc>,
+    messages: Vec<Outgoing>,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let mut ids = Vec::with_capacity(messages.len());
+    let mut message_ids = Vec::with_capacity(messages.len());
+    let (mut recipients, mut to, mut subjects, mut texts, mut htmls, mut urgent) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for m in messages {
+        let (id, message_id) = new_message_id(config);
+        ids.push(id);
+        message_ids.push(message_id);
+        recipients.push(m.recipient_id);
+        to.push(m.to);
+        subjects.push(m.subject);
+        texts.push(m.text);
+        htmls.push(m.html);
+        urgent.push(m.urgent);
+    }
+    sqlx::query(
+        "insert into outbox (id, message_id, recipient_id, to_address, subject, body_text, body_html,
+                             urgent, created_at, next_attempt_at)
+         select id, message_id, recipient_id, to_address, subject, body_text, body_html, urgent, $9, $9
+         from unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[])
+              as m(id, message_id, recipient_id, to_address, subject, body_text, body_html, urgent)",
+    )
+    .bind(&ids)
+    .bind(&message_ids)
+    .bind(&recipients)
+    .bind(&to)
+    .bind(&subjects)
+    .bind(&texts)
+    .bind(&htmls)
+    .bind(&urgent)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(ids)
+}
+
+/// One delivery run: plan, compose, send.
+pub async fn deliver(state: &AppState, mailer: &Mailer) -> anyhow::Result<()> {
+    plan(state).await?;
+    compose(state).await?;
+    send_due(state, mailer).await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Pending {
+    reminder_id: i64,
+    user_id: i64,
+    role: String,
+    time_zone: String,
+    work_days: Vec<i32>,
+    work_start: NaiveTime,
+    work_end: NaiveTime,
+    urgent: bool,
+    engagement_zone: String,
+    contact_days: Option<Vec<i32>>,
+    window_start: Option<NaiveTime>,
+    window_end: Option<NaiveTime>,
+}
+
+fn weekdays(days: &[i32]) -> Vec<Weekday> {
+    days.iter()
+        .filter_map(|d| u8::try_from(d - 1).ok())
+        .filter_map(|d| Weekday::try_from(d).ok())
+        .collect()
+}
+
+impl Pending {
+    /// When this person may be e-mailed about it: urgent at once; a vendor user within the
+    /// engagement's contact window; the organisation's people within their working hours.
+    fn deliver_after(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        if self.urgent {
+            return now;
+        }
+        let window = if self.role == "vendor" {
+            ContactWindow {
+                days: weekdays(self.contact_days.as_deref().unwrap_or(&[1, 2, 3, 4, 5])),
+                start: self.window_start.unwrap_or(NaiveTime::MIN),
+                end: self.window_end.unwrap_or(NaiveTime::MIN),
+                zone: self.engagement_zone.parse().unwrap_or(Tz::UTC),
+            }
+        } else {
+            ContactWindow {
+                days: weekdays(&self.work_days),
+                start: self.work_start,
+                end: self.work_end,
+                zone: self.time_zone.parse().unwrap_or(Tz::UTC),
+            }
+        };
+        window.earliest_delivery(now).unwrap_or(now)
+    }
+}
+
+/// Works out when each newly pending item may go out.
+async fn plan(state: &AppState) -> anyhow::Result<()> {
+    let now = state.clock.now();
+    let pending: Vec<Pending> = sqlx::query_as(
+        "select i.reminder_id, i.user_id, u.role, u.time_zone, u.work_days, u.work_start, u.work_end,
+                r.urgent, e.time_zone as engagement_zone, b.contact_days, b.window_start, b.window_end
+         from inbox_items i
+         join users u on u.id = i.user_id
+         join reminders r on r.id = i.reminder_id
+         join engagements e on e.id = r.engagement_id
+         left join boundaries b on b.engagement_id = e.id
+         where i.email_state = 'pending' and i.deliver_after is null
+         limit $1",
+    )
+    .bind(BATCH)
+    .fetch_all(&state.pool)
+    .await?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let reminders: Vec<i64> = pending.iter().map(|p| p.reminder_id).collect();
+    let users: Vec<i64> = pending.iter().map(|p| p.user_id).collect();
+    let times: Vec<DateTime<Utc>> = pending.iter().map(|p| p.deliver_after(now)).collect();
+    sqlx::query(
+        "update inbox_items i set deliver_after = p.at
+         from unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) as p(reminder_id, user_id, at)
+         where i.reminder_id = p.reminder_id and i.user_id = p.user_id and i.deliver_after is null",
+    )
+    .bind(&reminders)
+    .bind(&users)
+    .bind(&times)
+    .execute(&state.pool)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Ready {
+    reminder_id: i64,
+    user_id: i64,
+    email: String,
+    name: String,
+    role: String,
+    engagement_id: i64,
+    engagement_name: String,
+    vendor_name: String,
+    title: String,
+    link: String,
+    urgent: bool,
+}
+
+pub struct DigestItem {
+    pub title: String,
+    pub url: String,
+    pub engagement: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/digest.txt")]
+pub struct DigestText<'a> {
+    pub name: &'a str,
+    pub intro: &'a str,
+    pub items: &'a [DigestItem],
+    pub inbox_url: &'a str,
+    pub settings_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/digest.html")]
+pub struct DigestHtml<'a> {
+    pub name: &'a str,
+    pub intro: &'a str,
+    pub items: &'a [DigestItem],
+    pub inbox_url: &'a str,
+    pub settings_url: &'a str,
+}
+
+/// Composes every item whose hour has come into digests, in one transaction with the items'
+/// rows held, so two instances never put one item into two messages.
+async fn compose(state: &AppState) -> anyhow::Result<()> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    // Items whose reminder resolved, or that were dismissed, before their hour are not sent.
+    sqlx::query(
+        "update inbox_items i set email_state = 'none'
+         from reminders r
+         where r.id = i.reminder_id and i.email_state = 'pending'
+           and (r.resolved_at is not null or i.dismissed_at is not null)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let ready: Vec<Ready> = sqlx::query_as(
+        "select i.reminder_id, i.user_id, u.email, u.name, u.role, r.engagement_id,
+                e.name as engagement_name, v.name as vendor_name, r.title, r.link, r.urgent
+         from inbox_items i
+         join users u on u.id = i.user_id and u.disabled_at is null
+         join reminders r on r.id = i.reminder_id
+         join engagements e on e.id = r.engagement_id
+         join vendors v on v.id = e.vendor_id
+         where i.email_state = 'pending' and i.deliver_after <= $1
+           and (i.snoozed_until is null or i.snoozed_until <= $1)
+         order by i.user_id, r.engagement_id, r.urgent desc, r.id
+         limit $2
+         for update of i skip locked",
+    )
+    .bind(now)
+    .bind(BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    if ready.is_empty() {
+        tx.commit().await?;
+        return Ok(());
+    }
+    // A vendor user's digest covers one engagement; a colleague's, everything at once.
+    let mut groups: BTreeMap<(i64, Option<i64>), Vec<&Ready>> = BTreeMap::new();
+    for item in &ready {
+        let engagement = (item.role == "vendor").then_some(item.engagement_id);
+        groups
+            .entry((item.user_id, engagement))
+            .or_default()
+            .push(item);
+    }
+    let base = state.config.public_url.trim_end_matches('/');
+    let inbox_url = format!("{base}/inbox");
+    let settings_url = format!("{base}/account");
+    let mut messages = Vec::with_capacity(groups.len());
+    let mut members = Vec::with_capacity(groups.len());
+    for ((_, engagement), items) in &groups {
+        let first = items[0];
+        let digest: Vec<DigestItem> = items
+            .iter()
+            .map(|i| DigestItem {
+                title: i.title.clone(),
+                url: format!("{base}{}", i.link),
+                engagement: format!("{} · {}", i.engagement_name, i.vendor_name),
+            })
+            .collect();
+        let subject = match (items.len(), engagement) {
+            (1, _) => format!("{} — {}", first.title, first.engagement_name),
+            (n, Some(_)) => format!("{n} things for {} in Trellis", first.engagement_name),
+            (n, None) => format!("{n} reminders in Trellis"),
+        };
+        let intro = match items.len() {
+            1 => "This waits for you in Trellis:".to_string(),
+            n => format!("These {n} things wait for you in Trellis:"),
+        };
+        let text = DigestText {
+            name: &first.name,
+            intro: &intro,
+            items: &digest,
+            inbox_url: &inbox_url,
+            settings_url: &settings_url,
+        }
+        .render()?;
+        let html = DigestHtml {
+            name: &first.name,
+            intro: &intro,
+            items: &digest,
+            inbox_url: &inbox_url,
+            settings_url: &settings_url,
+        }
+        .render()?;
+        messages.push(Outgoing {
+            recipient_id: Some(first.user_id),
+            to: first.email.clone(),
+            subject,
+            text,
+            html,
+            urgent: items.iter().any(|i| i.urgent),
+        });
+        members.push(items);
+    }
+    let ids = enqueue(&mut tx, &state.config, now, messages).await?;
+    let (mut reminders, mut users, mut outbox) = (vec![], vec![], vec![]);
+    for (id, items) in ids.iter().zip(members) {
+        for item in items {
+            reminders.push(item.reminder_id);
+            users.push(item.user_id);
+            outbox.push(*id);
+        }
+    }
+    sqlx::query(
+        "update inbox_items i set email_state = 'composed', outbox_id = c.outbox_id
+         from unnest($1::bigint[], $2::bigint[], $3::uuid[]) as c(reminder_id, user_id, outbox_id)
+         where i.reminder_id = c.reminder_id and i.user_id = c.user_id",
+    )
+    .bind(&reminders)
+    .bind(&users)
+    .bind(&outbox)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct Queued {
+    id: Uuid,
+    message_id: String,
+    to_address: String,
+    subject: String,
+    body_text: String,
+    body_html: String,
+    attempts: i32,
+}
+
+/// How long to wait before attempt `attempts + 1`: one minute, doubling, at most six hours.
+pub fn backoff(attempts: i32) -> chrono::Duration {
+    let minutes = 1i64 << attempts.clamp(0, 9);
+    chrono::Duration::minutes(minutes.min(360))
+}
+
+/// Sends what is due, one message per transaction.
+pub async fn send_due(state: &AppState, mailer: &Mailer) -> anyhow::Result<usize> {
+    let mut sent = 0;
+    for _ in 0..SEND_BATCH {
+        let now = state.clock.now();
+        let mut tx = state.pool.begin().await?;
+        let queued: Option<Queued> = sqlx::query_as(
+            "select id, message_id, to_address, subject, body_text, body_html, attempts
+             from outbox
+             where sent_at is null and failed_at is null and next_attempt_at <= $1
+             order by urgent desc, next_attempt_at, id
+             limit 1
+             for update skip locked",
+        )
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(message) = queued else {
+            tx.commit().await?;
+            break;
+        };
+        let attempts = message.attempts + 1;
+        match send_one(mailer, &message).await {
+            Ok(()) => {
+                sqlx::query("update outbox set sent_at = $2, attempts = $3, last_error = null where id = $1")
+                    .bind(message.id)
+                    .bind(state.clock.now())
+                    .bind(attempts)
+                    .execute(&mut *tx)
+                    .await?;
+                sent += 1;
+            }
+            Err((error, permanent)) => {
+                let give_up = permanent || attempts >= MAX_ATTEMPTS;
+                tracing::warn!(message_id = %message.message_id, attempts, give_up, %error, "e-mail not sent");
+                sqlx::query(
+                    "update outbox
+                     set attempts = $2, last_error = $3, next_attempt_at = $4,
+                         failed_at = case when $5 then $6 end
+                     where id = $1",
+                )
+                .bind(message.id)
+                .bind(attempts)
+                .bind(&error)
+                .bind(now + backoff(attempts))
+                .bind(give_up)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+    }
+    Ok(sent)
+}
+
+/// Sends one message; the error says whether trying again can help.
+async fn send_one(mailer: &Mailer, message: &Queued) -> Result<(), (String, bool)> {
+    let to: Mailbox = message
+        .to_address
+        .parse()
+        .map_err(|e| (format!("the address {:?} is not valid: {e}", message.to_address), true))?;
+    let email = Message::builder()
+        .from(mailer.from.clone())
+        .to(to)
+        .subject(&message.subject)
+        .message_id(Some(message.message_id.clone()))
+        .multipart(MultiPart::alternative_plain_html(
+            message.body_text.clone(),
+            message.body_html.clone(),
+        ))
+        .map_err(|e| (format!("the message cannot be built: {e}"), true))?;
+    mailer
+        .transport
+        .send(email)
+        .await
+        .map(|_| ())
+        .map_err(|e| (e.to_string(), e.is_permanent()))
+}

@@ -1,0 +1,168 @@
+//! The scheduler: a pass every few seconds raises the reminders and notices DESIGN.md lists,
+//! resolves the ones whose condition cleared, keeps the portfolio's scores warm and clears out
+//! dead sessions; then the delivery worker e-mails what is due. Every instance runs one; the
+//! dedupe keys and `FOR UPDATE SKIP LOCKED` keep the effects exactly-once between them.
+
+pub mod mail;
+pub mod pages;
+pub mod rules;
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use crate::startup::AppState;
+
+/// What the admin page and the log say of one pass.
+#[derive(Debug, Clone, Copy)]
+pub struct PassReport {
+    pub rules: rules::Outcome,
+    pub duration: Duration,
+}
+
+/// One pass over every active engagement, recorded in `scheduler_passes` (a pass whose
+/// instance died stays there unfinished).
+pub async fn pass(state: &AppState) -> anyhow::Result<PassReport> {
+    let started = Instant::now();
+    let now = state.clock.now();
+    let instance = &state.config.instance;
+    let pass_id: i64 = sqlx::query_scalar(
+        "insert into scheduler_passes (instance, started_at) values ($1, $2) returning id",
+    )
+    .bind(instance)
+    .bind(now)
+    .fetch_one(&state.pool)
+    .await?;
+    let outcome = run_rules(&state.pool, now, None, instance, state.config.smtp_url.is_some()).await;
+    let duration = started.elapsed();
+    let duration_ms = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);
+    match &outcome {
+        Ok(rules) => {
+            sqlx::query(
+                "update scheduler_passes
+                 set finished_at = $2, duration_ms = $3, raised = $4, resolved = $5
+                 where id = $1",
+            )
+            .bind(pass_id)
+            .bind(state.clock.now())
+            .bind(duration_ms)
+            .bind(i32::try_from(rules.raised).unwrap_or(i32::MAX))
+            .bind(i32::try_from(rules.resolved).unwrap_or(i32::MAX))
+            .execute(&state.pool)
+            .await?;
+        }
+        Err(e) => {
+            sqlx::query(
+                "update scheduler_passes set finished_at = $2, duration_ms = $3, error = $4 where id = $1",
+            )
+            .bind(pass_id)
+            .bind(state.clock.now())
+            .bind(duration_ms)
+            .bind(e.to_string())
+            .execute(&state.pool)
+            .await?;
+        }
+    }
+    let rules = outcome?;
+    housekeeping(state, now).await?;
+    Ok(PassReport { rules, duration })
+}
+
+async fn run_rules(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    engagement: Option<i64>,
+    instance: &str,
+    email: bool,
+) -> anyhow::Result<rules::Outcome> {
+    let mut tx = pool.begin().await?;
+    // A pass over every engagement may take longer than a page's statement timeout.
+    sqlx::query("set local statement_timeout = '60s'")
+        .execute(&mut *tx)
+        .await?;
+    let outcome = rules::apply(&mut tx, now, engagement, instance, email).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// After a write that may change what is due for one engagement: its reminders are raised or
+/// resolved at once, so the inbox shows the change on the next page. A failure is logged and
+/// left to the next pass, never shown to the person who made the change.
+pub async fn refresh(state: &AppState, engagement_id: i64) {
+    let result = run_rules(
+        &state.pool,
+        state.clock.now(),
+        Some(engagement_id),
+        &state.config.instance,
+        state.config.smtp_url.is_some(),
+    )
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(engagement_id, error = %e, "reminders not refreshed; the next pass will");
+    }
+}
+
+/// Work that rides on the pass: the portfolio's stored scores (so the first person of the
+/// day does not wait for them), expired sessions, old login attempts and old pass records.
+async fn housekeeping(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let mut conn = state.pool.acquire().await?;
+    crate::scorecard::portfolio::refresh_scores(&mut conn, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("refreshing the portfolio's scores: {e:?}"))?;
+    let absolute = chrono::Duration::from_std(state.config.session_absolute)
+        .unwrap_or(chrono::Duration::hours(12));
+    sqlx::query("delete from sessions where created_at < $1")
+        .bind(now - absolute)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("delete from login_attempts where attempted_at < $1")
+        .bind(now - chrono::Duration::days(1))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("delete from scheduler_passes where started_at < $1")
+        .bind(now - chrono::Duration::days(7))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Runs passes and deliveries every `config.scheduler_interval` until `stop` changes. A
+/// failing pass is logged and tried again at the next tick.
+pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+    let Some(every) = state.config.scheduler_interval else {
+        tracing::info!("scheduler switched off on this instance");
+        return;
+    };
+    let mailer = match mail::Mailer::from_config(&state.config) {
+        Ok(mailer) => mailer,
+        Err(e) => {
+            tracing::error!(error = %e, "SMTP_URL cannot be used; e-mail is not sent");
+            None
+        }
+    };
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.changed() => break,
+        }
+        match pass(&state).await {
+            Ok(report) => tracing::info!(
+                raised = report.rules.raised,
+                resolved = report.rules.resolved,
+                ms = report.duration.as_millis() as u64,
+                "scheduler pass"
+            ),
+            Err(e) => tracing::error!(error = %e, "scheduler pass failed"),
+        }
+        if let Some(mailer) = &mailer
+            && let Err(e) = mail::deliver(&state, mailer).await
+        {
+            tracing::error!(error = %e, "e-mail delivery failed");
+        }
+    }
+    tracing::info!("scheduler stopped");
+}

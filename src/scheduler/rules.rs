@@ -1,0 +1,245 @@
+//! The reminder rules of DESIGN.md as one set-based statement: every reminder and notice that
+//! should exist now is worked out for all active engagements at once (or for one, after a
+//! write that may have changed what is due), new ones are inserted under their stable dedupe
+//! key together with each recipient's inbox item, and open ones whose condition has cleared
+//! are resolved. Nothing here runs a query per engagement.
+//!
+//! Exactly once: a reminder is an `insert … on conflict (dedupe_key) do nothing`, so two
+//! instances raising the same reminder make one row, and its inbox items are inserted only by
+//! the statement that created it. Inserts go in key order, so overlapping passes wait for one
+//! another instead of deadlocking; resolving skips rows another pass holds.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+/// Every reminder and notice that should exist now, as
+/// (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audience, urgent, notice).
+///
+/// `$1` is now, `$2` an engagement to limit the work to (or null for all). Each engagement's
+/// "today" is taken in its own time zone.
+const WANTED: &str = r#"
+eng as (
+    select e.id, e.vendor_id, e.start_date, e.end_date, e.notice_days, e.scorecard_period,
+           e.checkin_cadence, e.checkin_weekday, e.next_review_due, e.next_audit_due,
+           ($1::timestamptz at time zone e.time_zone)::date as today,
+           coalesce(b.contact_days, '{1,2,3,4,5}') as contact_days
+    from engagements e
+    left join boundaries b on b.engagement_id = e.id
+    where e.status = 'active' and ($2::bigint is null or e.id = $2)
+),
+closed as (
+    select e.*, latest_closed_period(e.scorecard_period, e.today) as latest
+    from eng e
+),
+wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audience, urgent, notice) as (
+    select 'checkin_due:' || e.id || ':' || d.due, 'checkin_due', e.id, null::bigint, d.due,
+           'Check-in due ' || to_char(d.due, 'Dy FMDD Mon'),
+           '/engagements/' || e.id || '/checkins/new', 'managers', false, false
+    from eng e
+    cross join lateral (
+        select checkin_due(e.checkin_cadence,
+                           coalesce((select max(c.held_on) from checkins c where c.engagement_id = e.id),
+                                    e.start_date),
+                           e.checkin_weekday, e.contact_days) as due
+    ) d
+    where d.due <= e.today
+  union all
+    select 'review_due:' || e.id || ':' || e.next_review_due, 'review_due', e.id, null, e.next_review_due,
+           'Review due ' || to_char(e.next_review_due, 'Dy FMDD Mon YYYY'),
+           '/engagements/' || e.id || '/reviews', 'managers', false, false
+    from eng e
+    where e.next_review_due <= e.today + 14
+  union all
+    select 'audit_due:' || e.id || ':' || e.next_audit_due, 'audit_due', e.id, null, e.next_audit_due,
+           'Audit due ' || to_char(e.next_audit_due, 'Dy FMDD Mon YYYY'),
+           '/engagements/' || e.id || '/audits', 'managers', false, false
+    from eng e
+    where e.next_audit_due <= e.today + 14
+  union all
+    select 'finding_overdue:' || f.id || ':' || f.due_on, 'finding_overdue', e.id, f.id, f.due_on,
+           'Audit finding overdue since ' || to_char(f.due_on, 'FMDD Mon') || ': ' || left(f.description, 80),
+           '/engagements/' || e.id || '/audits#finding-' || f.id,
+           case f.owner_side when 'vendor' then 'both' else 'managers' end, f.severity = 'critical', false
+    from eng e
+    join findings f on f.engagement_id = e.id and f.status = 'open' and f.due_on < e.today
+  union all
+    select 'feedback_unacknowledged:' || f.id, 'feedback_unacknowledged', e.id, f.id,
+           (f.created_at at time zone 'UTC')::date,
+           'Feedback waits for acknowledgement: ' || left(f.situation, 80),
+           '/engagements/' || e.id || '/feedback#feedback-' || f.id, 'both', false, false
+    from eng e
+    join feedback f on f.engagement_id = e.id and f.shared and f.acknowledged_at is null
+                   and f.created_at <= $1 - interval '5 days'
+  union all
+    select 'action_item_overdue:' || a.id || ':' || a.due_on, 'action_item_overdue', e.id, a.id, a.due_on,
+           'Action item overdue since ' || to_char(a.due_on, 'FMDD Mon') || ': ' || left(a.title, 80),
+           '/engagements/' || e.id || '/checkins#action-' || a.id,
+           case a.owner_side when 'vendor' then 'both' else 'managers' end, false, false
+    from eng e
+    join action_items a on a.engagement_id = e.id and a.status = 'open' and a.due_on < e.today
+  union all
+    select 'access_review_due:' || g.id || ':' || g.next_review_due, 'access_review_due', e.id, g.id,
+           g.next_review_due,
+           'Access review due ' || to_char(g.next_review_due, 'FMDD Mon') || ': ' || left(g.resource, 60)
+               || ' (' || left(g.holder, 40) || ')',
+           '/engagements/' || e.id || '/access#grant-' || g.id, 'managers', false, false
+    from eng e
+    join access_grants g on g.engagement_id = e.id and g.status = 'active'
+                        and g.next_review_due <= e.today + 7
+  union all
+    select 'grant_expiring:' || g.id || ':' || g.expires_on, 'grant_expiring', e.id, g.id, g.expires_on,
+           'Access expires ' || to_char(g.expires_on, 'FMDD Mon') || ': ' || left(g.resource, 60)
+               || ' (' || left(g.holder, 40) || ')',
+           '/engagements/' || e.id || '/access#grant-' || g.id, 'managers', false, false
+    from eng e
+    join access_grants g on g.engagement_id = e.id and g.status = 'active'
+                        and g.expires_on <= e.today + 14
+  union all
+    select 'kpi_values_missing:' || e.id || ':' || k.source || ':' || e.latest, 'kpi_values_missing', e.id,
+           null, e.latest,
+           case count(*) when 1 then '1 KPI value missing for '
+                else count(*) || ' KPI values missing for ' end
+               || period_label(e.scorecard_period, e.latest),
+           '/engagements/' || e.id || '/values',
+           case k.source when 'vendor' then 'both' else 'managers' end, false, false
+    from closed e
+    join kpis k on k.engagement_id = e.id
+    join lateral (select t.active from kpi_terms t
+                  where t.kpi_id = k.id and t.effective_from < period_back(e.scorecard_period, e.latest, -1)
+                  order by t.effective_from desc limit 1) t on t.active
+    where period_back(e.scorecard_period, e.latest, -1) > e.start_date
+      and not exists (select 1 from kpi_values v where v.kpi_id = k.id and v.period_start = e.latest)
+    group by e.id, k.source, e.latest, e.scorecard_period
+  union all
+    select 'notice_date:' || e.id || ':' || (e.end_date - e.notice_days), 'notice_date', e.id, null,
+           e.end_date - e.notice_days,
+           'Last day to give notice: ' || to_char(e.end_date - e.notice_days, 'Dy FMDD Mon YYYY'),
+           '/engagements/' || e.id, 'managers', false, false
+    from eng e
+    where e.end_date - e.notice_days between e.today and e.today + 30
+  union all
+    select 'engagement_end:' || e.id || ':' || e.end_date, 'engagement_end', e.id, null, e.end_date,
+           'Engagement ends ' || to_char(e.end_date, 'Dy FMDD Mon YYYY'),
+           '/engagements/' || e.id, 'managers', false, false
+    from eng e
+    where e.end_date between e.today and e.today + 60
+  union all
+    -- A KPI that met its target in each of the last three or more closed periods, once per
+    -- streak: the key names the streak's first period, which stays put while it lasts.
+    -- Streaks are looked for over the last six periods; one that fills all six was raised
+    -- when it reached three.
+    select 'celebration:' || k.id || ':' || s.streak_start, 'celebration', e.id, k.id, s.streak_start,
+           k.name || ' met its target ' || s.length || ' periods in a row',
+           '/engagements/' || e.id || '/scorecard', 'managers', false, false
+    from closed e
+    join kpis k on k.engagement_id = e.id
+    cross join lateral (
+        select min(n) filter (where not met) as length,
+               period_back(e.scorecard_period, e.latest, min(n) filter (where not met) - 1) as streak_start
+        from (
+            select n, coalesce((
+                select v.state <> 'disputed'
+                       and case k.direction when 'higher' then v.value >= t.target else v.value <= t.target end
+                from kpi_values v
+                join lateral (select t.target, t.active from kpi_terms t
+                              where t.kpi_id = k.id
+                                and t.effective_from < period_back(e.scorecard_period, v.period_start, -1)
+                              order by t.effective_from desc limit 1) t on t.active
+                where v.kpi_id = k.id and v.period_start = period_back(e.scorecard_period, e.latest, n)
+            ), false) as met
+            from generate_series(0, 5) n
+        ) m
+    ) s
+    where s.length between 3 and 5
+  union all
+    select 'feedback_shared:' || f.id, 'feedback_shared', e.id, f.id, null,
+           case f.kind when 'praise' then 'Praise: ' else 'New feedback: ' end || left(f.situation, 80),
+           '/engagements/' || e.id || '/feedback#feedback-' || f.id, 'vendor', false, true
+    from eng e
+    join feedback f on f.engagement_id = e.id and f.shared and f.acknowledged_at is null
+                   and f.created_at > $1 - interval '14 days'
+  union all
+    select 'finding_assigned:' || f.id, 'finding_assigned', e.id, f.id, f.due_on,
+           'Audit finding for you, due ' || to_char(f.due_on, 'FMDD Mon') || ': ' || left(f.description, 80),
+           '/engagements/' || e.id || '/audits#finding-' || f.id,
+           case f.owner_side when 'vendor' then 'vendor' else 'managers' end, f.severity = 'critical', true
+    from eng e
+    join findings f on f.engagement_id = e.id and f.status = 'open'
+                   and f.created_at > $1 - interval '14 days'
+  union all
+    select 'proposal_answered:' || p.id || ':' || floor(extract(epoch from p.answered_at))::bigint,
+           'proposal_answered', e.id, p.id, null,
+           'Your proposal was answered (' || replace(p.status, '_', ' ') || '): ' || left(p.title, 80),
+           '/engagements/' || e.id || '/proposals#proposal-' || p.id, 'vendor', false, true
+    from eng e
+    join proposals p on p.engagement_id = e.id and p.answered_at > $1 - interval '14 days'
+)
+"#;
+
+/// Notices leave the inbox this long after they were raised.
+const NOTICE_DAYS: i32 = 30;
+
+/// What one run of the rules changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct Outcome {
+    pub raised: i64,
+    pub delivered: i64,
+    pub resolved: i64,
+}
+
+/// Raises what is due and resolves what has cleared, for every active engagement or for one.
+/// `email` marks new inbox items for e-mail (SMTP is configured).
+pub async fn apply(
+    db: &mut PgConnection,
+    now: DateTime<Utc>,
+    engagement: Option<i64>,
+    instance: &str,
+    email: bool,
+) -> Result<Outcome, sqlx::Error> {
+    let sql = format!(
+        "with {WANTED},
+         raised as (
+             insert into reminders (dedupe_key, kind, engagement_id, subject_id, due_on, title, link,
+                                    audience, urgent, notice, raised_at, raised_by)
+             select w.*, $1, $3 from wanted w order by w.dedupe_key
+             on conflict (dedupe_key) do nothing
+             returning id, engagement_id, audience
+         ),
+         delivered as (
+             insert into inbox_items (reminder_id, user_id, created_at, email_state)
+             select distinct r.id, u.id, $1::timestamptz, case when $4 then 'pending' else 'none' end
+             from raised r
+             join engagements e on e.id = r.engagement_id
+             join users u on u.disabled_at is null
+                         and ((r.audience <> 'vendor'
+                               and (u.id = e.owner_id
+                                    or u.id in (select m.user_id from engagement_managers m
+                                                where m.engagement_id = e.id)))
+                              or (r.audience <> 'managers' and u.role = 'vendor' and u.vendor_id = e.vendor_id))
+             returning 1
+         ),
+         resolved as (
+             update reminders r set resolved_at = $1
+             where r.id in (
+                 select o.id from reminders o
+                 where o.resolved_at is null
+                   and ($2::bigint is null or o.engagement_id = $2)
+                   and case when o.notice then o.raised_at < $1 - make_interval(days => $5)
+                            else not exists (select 1 from wanted w where w.dedupe_key = o.dedupe_key) end
+                 order by o.id
+                 for update skip locked)
+             returning 1
+         )
+         select (select count(*) from raised) as raised,
+                (select count(*) from delivered) as delivered,
+                (select count(*) from resolved) as resolved"
+    );
+    sqlx::query_as(&sql)
+        .bind(now)
+        .bind(engagement)
+        .bind(instance)
+        .bind(email)
+        .bind(NOTICE_DAYS)
+        .fetch_one(db)
+        .await
+}
