@@ -56,11 +56,12 @@ pub async fn feed(State(state): State<AppState>, Path(token): Path<String>) -> R
                                                        where m.engagement_id = e.id and m.user_id = $1) end
          ),
          events as (
+             -- An overdue check-in shows on today.
              select 'checkin' as kind, e.id as subject_id,
-                    checkin_due(e.checkin_cadence,
+                    greatest(($3::timestamptz at time zone e.time_zone)::date, checkin_due(e.checkin_cadence,
                                 coalesce((select max(c.held_on) from checkins c where c.engagement_id = e.id), e.start_date),
                                 e.checkin_weekday,
-                                coalesce((select b.contact_days from boundaries b where b.engagement_id = e.id), '{1,2,3,4,5}')) as on_date,
+                                coalesce((select b.contact_days from boundaries b where b.engagement_id = e.id), '{1,2,3,4,5}'))) as on_date,
                     'Check-in: ' || e.name as summary, '/engagements/' || e.id || '/checkins' as link
              from eng e
            union all

@@ -26,6 +26,8 @@ use crate::startup::AppState;
 pub const MAX_ATTEMPTS: i32 = 8;
 /// Items worked on per step; the rest wait for the next tick.
 const BATCH: i64 = 1000;
+/// The advisory lock held while composing digests.
+const COMPOSE_LOCK: i64 = 0x7472_656c_6c69_7301;
 /// Messages sent per delivery run.
 const SEND_BATCH: usize = 200;
 
@@ -264,6 +266,15 @@ pub struct DigestHtml<'a> {
 async fn compose(state: &AppState) -> anyhow::Result<()> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
+    // One instance composes at a time, so a person's items make one digest rather than being
+    // split between two instances' messages; the others skip this step.
+    let composing: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
+        .bind(COMPOSE_LOCK)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !composing {
+        return Ok(());
+    }
     // Items whose reminder resolved, or that were dismissed, before their hour are not sent.
     sqlx::query(
         "update inbox_items i set email_state = 'none'
@@ -388,10 +399,22 @@ struct Queued {
     attempts: i32,
 }
 
-/// How long to wait before attempt `attempts + 1`: one minute, doubling, at most six hours.
+/// How long to wait after failed attempt number `attempts` (1, 2, …): one minute, doubling,
+/// at most six hours.
 pub fn backoff(attempts: i32) -> chrono::Duration {
-    let minutes = 1i64 << attempts.clamp(0, 9);
+    let minutes = 1i64 << (attempts - 1).clamp(0, 9);
     chrono::Duration::minutes(minutes.min(360))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_a_minute_up_to_six_hours() {
+        let minutes: Vec<i64> = (1..=11).map(|a| backoff(a).num_minutes()).collect();
+        assert_eq!(minutes, [1, 2, 4, 8, 16, 32, 64, 128, 256, 360, 360]);
+    }
 }
 
 /// Sends what is due, one message per transaction.

@@ -21,7 +21,10 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/admin/users/{user}",
             "/admin/audit",
             "/admin/criteria",
+            "/admin/scheduler",
             "/account/password",
+            "/account",
+            "/inbox",
             "/vendors",
             "/vendors/new",
             "/vendors/{vendor}",
@@ -60,6 +63,8 @@ fn pages(role: Role) -> &'static [&'static str] {
         Role::Manager => &[
             "/",
             "/account/password",
+            "/account",
+            "/inbox",
             "/engagements",
             "/engagements/{engagement}",
             "/engagements/{engagement}/checkins",
@@ -73,6 +78,8 @@ fn pages(role: Role) -> &'static [&'static str] {
         Role::Vendor => &[
             "/",
             "/account/password",
+            "/account",
+            "/inbox",
             "/engagements",
             "/engagements/{engagement}",
             "/engagements/{engagement}/checkins",
@@ -118,6 +125,8 @@ async fn every_page_passes_axe_at_phone_and_desktop_widths() {
     trellis::seed::demo(&app.pool, "UTC", app.clock.now())
         .await
         .unwrap();
+    // Reminders in every inbox, a pass on the scheduler page.
+    trellis::scheduler::pass(&app.state).await.unwrap();
     let ids: (i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
         "select (select min(id) from users where role = 'vendor'),
                 v.id,

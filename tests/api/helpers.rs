@@ -18,7 +18,7 @@ use trellis::clock::Clock;
 use trellis::config::Config;
 use trellis::db::embedded::Cluster;
 use trellis::db::{self, MIGRATOR};
-use trellis::startup::Application;
+use trellis::startup::{AppState, Application};
 
 /// The password every test user has.
 pub const PASSWORD: &str = "correct horse battery";
@@ -145,6 +145,8 @@ pub struct TestApp {
     pub clock: Clock,
     /// Every (method, path) the router serves.
     pub routes: Vec<(reqwest::Method, &'static str)>,
+    /// The application's state, for running the scheduler's steps by hand.
+    pub state: AppState,
     database: String,
 }
 
@@ -167,6 +169,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::from_lookup(|_| None).unwrap();
     config.bind = "127.0.0.1:0".parse().unwrap();
     config.test_routes = true;
+    // Tests run the scheduler's passes themselves, at the moments they choose.
+    config.scheduler_interval = None;
     configure(&mut config);
     let pool = db::pool(server().database(&database), 5)
         .await
@@ -177,12 +181,14 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         .expect("bind");
     let address = format!("http://{}", app.local_addr());
     let routes = app.routes().to_vec();
+    let state = app.state().clone();
     tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         address,
         pool,
         clock,
         routes,
+        state,
         database,
     }
 }

@@ -13,6 +13,8 @@ mod proposals;
 mod queries;
 mod reviews;
 mod routes;
+mod scheduler;
 mod scorecard;
+mod smtp;
 mod users;
 mod vendors;

@@ -22,6 +22,17 @@ const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/login", [P, P, P, P]),
     ("POST", "/login", [P, P, P, P]),
     ("POST", "/logout", [L, L, L, L]),
+    ("GET", "/account", [L, P, P, P]),
+    ("POST", "/account", [L, P, P, P]),
+    ("POST", "/account/calendar", [L, P, P, P]),
+    ("GET", "/inbox", [L, P, P, P]),
+    // The fixture reminder is in nobody's inbox but the fixture manager's.
+    ("POST", "/inbox/{id}/dismiss", [L, N, N, N]),
+    ("POST", "/inbox/{id}/snooze", [L, N, N, N]),
+    ("POST", "/inbox/{id}/celebrate", [L, N, N, N]),
+    ("GET", "/admin/scheduler", [L, F, F, P]),
+    ("POST", "/admin/scheduler/run", [L, F, F, P]),
+    ("POST", "/admin/outbox/{id}/retry", [L, N, F, P]),
     ("GET", "/account/password", [L, P, P, P]),
     ("POST", "/account/password", [L, P, P, P]),
     ("GET", "/set-password/{token}", [N, N, N, N]),
@@ -115,6 +126,7 @@ const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/healthz", [P, P, P, P]),
     ("GET", "/readyz", [P, P, P, P]),
     ("GET", "/static/{name}", [P, P, P, P]),
+    ("GET", "/calendar/{token}", [N, N, N, N]),
 ];
 
 const ROLES: [Option<Role>; 4] = [
@@ -162,6 +174,8 @@ struct Fixtures {
     audit: i64,
     finding: i64,
     review: i64,
+    reminder: i64,
+    outbox: uuid::Uuid,
 }
 
 impl Fixtures {
@@ -267,7 +281,33 @@ impl Fixtures {
         .fetch_one(&app.pool)
         .await
         .unwrap();
+        let reminder = sqlx::query_scalar(
+            "insert into reminders (dedupe_key, kind, engagement_id, title, link, audience, notice, raised_at, raised_by)
+             values ('celebration:fixture', 'celebration', $1, 't', '/', 'managers', false, now(), 'test')
+             returning id",
+        )
+        .bind(engagement)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        sqlx::query("insert into inbox_items (reminder_id, user_id, created_at) values ($1, $2, now())")
+            .bind(reminder)
+            .bind(user)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        let outbox = sqlx::query_scalar(
+            "insert into outbox (id, message_id, to_address, subject, body_text, body_html, created_at,
+                                 next_attempt_at, attempts, failed_at, last_error)
+             values (gen_random_uuid(), '<fixture@test>', 'x@example.com', 's', 't', 'h', now(), now(), 8, now(), 'e')
+             returning id",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
         Fixtures {
+            reminder,
+            outbox,
             review,
             audit,
             finding,
@@ -311,6 +351,10 @@ impl Fixtures {
             self.finding
         } else if path.starts_with("/reviews/") {
             self.review
+        } else if path.starts_with("/inbox/") {
+            self.reminder
+        } else if path.starts_with("/admin/outbox/") {
+            return path.replace("{id}", &self.outbox.to_string());
         } else {
             0
         };
