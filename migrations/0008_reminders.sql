@@ -98,6 +98,13 @@ create table scheduler_passes (
 create index scheduler_passes_instance on scheduler_passes (instance, started_at desc);
 create index scheduler_passes_started on scheduler_passes (started_at desc);
 
+-- A pass looks for new streaks of met targets only among KPIs written since the last one.
+create index kpi_values_recorded_at on kpi_values (recorded_at);
+create index kpi_values_reviewed_at on kpi_values (reviewed_at) where reviewed_at is not null;
+create index kpi_terms_changed_at on kpi_terms (changed_at);
+-- … and for the KPIs missing a value for the latest closed period, across engagements.
+create index kpi_values_period_start on kpi_values (period_start, kpi_id);
+
 -- When a check-in is due after one on `last` (or the engagement's start): the same rule as
 -- `CheckinCadence::next_due` in Rust, which a test compares it with. Daily: the next contact
 -- day; weekly and biweekly: 7 or 14 days on, moved forward to the preferred weekday; monthly:

@@ -17,8 +17,8 @@ use crate::startup::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::Result;
 use crate::web::form::{FieldErrors, Form, Pairs};
-use crate::web::validate;
 use crate::web::layout::{Flash, Layout};
+use crate::web::validate;
 
 #[derive(Template)]
 #[template(path = "account/password.html")]
@@ -169,7 +169,10 @@ fn pairs_of(s: &Settings) -> Pairs {
         .collect();
     pairs.extend([
         ("time_zone".to_string(), s.time_zone.clone()),
-        ("work_start".into(), s.work_start.format("%H:%M").to_string()),
+        (
+            "work_start".into(),
+            s.work_start.format("%H:%M").to_string(),
+        ),
         ("work_end".into(), s.work_end.format("%H:%M").to_string()),
     ]);
     Pairs(pairs)
@@ -259,7 +262,10 @@ pub async fn save_settings(
     if let (Some(start), Some(end)) = (start, end)
         && start == end
     {
-        errors.add("work_end", "The end of your day must differ from its start.");
+        errors.add(
+            "work_end",
+            "The end of your day must differ from its start.",
+        );
     }
     let (Some(zone), Some(start), Some(end), true) = (zone, start, end, errors.is_empty()) else {
         let has_feed = settings_of(&state, current.user.id).await?.has_feed;
@@ -300,7 +306,12 @@ pub async fn save_settings(
         }))
         .write(&mut *tx, now)
         .await?;
-    session::set_flash(&mut *tx, &current.session, Flash::success("Your settings are saved.")).await?;
+    session::set_flash(
+        &mut *tx,
+        &current.session,
+        Flash::success("Your settings are saved."),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to("/account").into_response())
 }
@@ -323,7 +334,11 @@ pub async fn calendar(
         .await?;
     audit::Entry::by(
         &current.user,
-        if remove { "calendar.remove" } else { "calendar.create" },
+        if remove {
+            "calendar.remove"
+        } else {
+            "calendar.create"
+        },
         Outcome::Success,
     )
     .target(format!("user:{}", current.user.id))

@@ -198,7 +198,11 @@ mod tests {
         let line = format!("SUMMARY:{}", "é".repeat(60));
         push_line(&mut out, &line);
         for physical in out.split("\r\n").filter(|l| !l.is_empty()) {
-            assert!(physical.len() <= 75, "{physical:?} is {} octets", physical.len());
+            assert!(
+                physical.len() <= 75,
+                "{physical:?} is {} octets",
+                physical.len()
+            );
         }
         let unfolded = out.trim_end_matches("\r\n").replace("\r\n ", "");
         assert_eq!(unfolded, line);

@@ -209,6 +209,16 @@ fn origin_of(url: &str) -> String {
     format!("{scheme}://{host}").to_ascii_lowercase()
 }
 
+/// The host name and process id, which tell instances apart on the scheduler page.
+fn default_instance() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "trellis".into());
+    format!("{host}:{}", std::process::id())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,14 +281,4 @@ mod tests {
         let config = config(&[("TRELLIS_TIME_ZONE", "Europe/Berlin")]).unwrap();
         assert_eq!(config.time_zone, chrono_tz::Europe::Berlin);
     }
-}
-
-/// The host name and process id, which tell instances apart on the scheduler page.
-fn default_instance() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "trellis".into());
-    format!("{host}:{}", std::process::id())
 }

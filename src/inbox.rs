@@ -165,7 +165,12 @@ pub async fn snooze(
     .bind(state.clock.now() + chrono::Duration::days(days))
     .execute(&state.pool)
     .await?;
-    flash(&state, &current, Flash::success(format!("Snoozed {label}."))).await
+    flash(
+        &state,
+        &current,
+        Flash::success(format!("Snoozed {label}.")),
+    )
+    .await
 }
 
 /// The success published from a suggestion takes its form key from the reminder, so the

@@ -3,8 +3,8 @@
 pub mod account;
 pub mod audit;
 pub mod audits;
-pub mod calendar;
 pub mod auth;
+pub mod calendar;
 pub mod checkins;
 pub mod choice;
 pub mod cli;

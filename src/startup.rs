@@ -26,8 +26,8 @@ use crate::config::Config;
 use crate::web::error::{AppError, internal_error_page};
 use crate::web::metrics::Metrics;
 use crate::{
-    account, audit, audits, auth, calendar, checkins, engagements, feedback, grants, home, inbox, proposals,
-    reviews, scheduler, scorecard, users, vendors, web,
+    account, audit, audits, auth, calendar, checkins, engagements, feedback, grants, home, inbox,
+    proposals, reviews, scheduler, scorecard, users, vendors, web,
 };
 
 /// Request bodies larger than this are refused with 413.

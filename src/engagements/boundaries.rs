@@ -211,7 +211,7 @@ impl BoundariesPage {
         super::cadence::WEEK
             .into_iter()
             .map(|d| (d.number_from_monday(), weekday_name(d)))
-        .collect()
+            .collect()
     }
 
     fn channel_options(&self) -> Vec<(String, String)> {

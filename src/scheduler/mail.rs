@@ -406,17 +406,6 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
     chrono::Duration::minutes(minutes.min(360))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_from_a_minute_up_to_six_hours() {
-        let minutes: Vec<i64> = (1..=11).map(|a| backoff(a).num_minutes()).collect();
-        assert_eq!(minutes, [1, 2, 4, 8, 16, 32, 64, 128, 256, 360, 360]);
-    }
-}
-
 /// Sends what is due, one message per transaction.
 pub async fn send_due(state: &AppState, mailer: &Mailer) -> anyhow::Result<usize> {
     let mut sent = 0;
@@ -475,10 +464,12 @@ pub async fn send_due(state: &AppState, mailer: &Mailer) -> anyhow::Result<usize
 
 /// Sends one message; the error says whether trying again can help.
 async fn send_one(mailer: &Mailer, message: &Queued) -> Result<(), (String, bool)> {
-    let to: Mailbox = message
-        .to_address
-        .parse()
-        .map_err(|e| (format!("the address {:?} is not valid: {e}", message.to_address), true))?;
+    let to: Mailbox = message.to_address.parse().map_err(|e| {
+        (
+            format!("the address {:?} is not valid: {e}", message.to_address),
+            true,
+        )
+    })?;
     let email = Message::builder()
         .from(mailer.from.clone())
         .to(to)
@@ -495,4 +486,15 @@ async fn send_one(mailer: &Mailer, message: &Queued) -> Result<(), (String, bool
         .await
         .map(|_| ())
         .map_err(|e| (e.to_string(), e.is_permanent()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_a_minute_up_to_six_hours() {
+        let minutes: Vec<i64> = (1..=11).map(|a| backoff(a).num_minutes()).collect();
+        assert_eq!(minutes, [1, 2, 4, 8, 16, 32, 64, 128, 256, 360, 360]);
+    }
 }

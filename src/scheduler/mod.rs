@@ -35,7 +35,11 @@ pub async fn pass(state: &AppState) -> anyhow::Result<PassReport> {
     .bind(now)
     .fetch_one(&state.pool)
     .await?;
-    let outcome = run_rules(&state.pool, now, None, instance, state.config.smtp_url.is_some()).await;
+    let email = state.config.smtp_url.is_some();
+    let outcome = match written_since(state).await {
+        Ok(since) => run_rules(&state.pool, now, None, instance, email, since).await,
+        Err(e) => Err(e),
+    };
     let duration = started.elapsed();
     let duration_ms = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);
     match &outcome {
@@ -70,19 +74,33 @@ pub async fn pass(state: &AppState) -> anyhow::Result<PassReport> {
     Ok(PassReport { rules, duration })
 }
 
+/// Writes older than the last finished pass (less a margin for requests that were still
+/// running then) were seen by it.
+async fn written_since(state: &AppState) -> anyhow::Result<Option<DateTime<Utc>>> {
+    let last: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "select max(started_at) from scheduler_passes where finished_at is not null and error is null",
+    )
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(last.map(|at| at - chrono::Duration::minutes(5)))
+}
+
 async fn run_rules(
     pool: &PgPool,
     now: DateTime<Utc>,
     engagement: Option<i64>,
     instance: &str,
     email: bool,
+    written_since: Option<DateTime<Utc>>,
 ) -> anyhow::Result<rules::Outcome> {
     let mut tx = pool.begin().await?;
-    // A pass over every engagement may take longer than a page's statement timeout.
+    // A pass over every engagement may take longer than a page's statement timeout. JIT
+    // compiling the large statement would cost seconds and save nothing.
     sqlx::query("set local statement_timeout = '60s'")
         .execute(&mut *tx)
         .await?;
-    let outcome = rules::apply(&mut tx, now, engagement, instance, email).await?;
+    sqlx::query("set local jit = off").execute(&mut *tx).await?;
+    let outcome = rules::apply(&mut tx, now, engagement, instance, email, written_since).await?;
     tx.commit().await?;
     Ok(outcome)
 }
@@ -97,6 +115,7 @@ pub async fn refresh(state: &AppState, engagement_id: i64) {
         Some(engagement_id),
         &state.config.instance,
         state.config.smtp_url.is_some(),
+        None,
     )
     .await;
     if let Err(e) = result {

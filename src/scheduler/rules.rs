@@ -31,6 +31,28 @@ closed as (
     select e.*, latest_closed_period(e.scorecard_period, e.today) as latest
     from eng e
 ),
+-- Values of the latest closed periods (a handful of dates across all engagements), and the
+-- KPIs that have none for their engagement's.
+present as materialized (
+    select v.kpi_id, v.period_start from kpi_values v
+    where v.period_start = any (array(select distinct latest from closed))
+),
+missing as materialized (
+    select k.id as kpi_id, k.source, e.id as engagement_id, e.latest, e.scorecard_period
+    from closed e
+    join kpis k on k.engagement_id = e.id
+    left join present p on p.kpi_id = k.id and p.period_start = e.latest
+    where period_back(e.scorecard_period, e.latest, -1) > e.start_date and p.kpi_id is null
+),
+celebration_candidates as (
+    select k.id, k.engagement_id, k.name, k.direction from kpis k
+    where $6::timestamptz is null
+  union
+    select k.id, k.engagement_id, k.name, k.direction from kpis k
+    where k.id in (select v.kpi_id from kpi_values v where v.recorded_at >= $6
+                   union all select v.kpi_id from kpi_values v where v.reviewed_at >= $6
+                   union all select t.kpi_id from kpi_terms t where t.changed_at >= $6)
+),
 wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audience, urgent, notice) as (
     select 'checkin_due:' || e.id || ':' || d.due, 'checkin_due', e.id, null::bigint, d.due,
            'Check-in due ' || to_char(d.due, 'Dy FMDD Mon'),
@@ -95,21 +117,19 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
     join access_grants g on g.engagement_id = e.id and g.status = 'active'
                         and g.expires_on <= e.today + 14
   union all
-    select 'kpi_values_missing:' || e.id || ':' || k.source || ':' || e.latest, 'kpi_values_missing', e.id,
-           null, e.latest,
+    select 'kpi_values_missing:' || m.engagement_id || ':' || m.source || ':' || m.latest, 'kpi_values_missing',
+           m.engagement_id, null, m.latest,
            case count(*) when 1 then '1 KPI value missing for '
                 else count(*) || ' KPI values missing for ' end
-               || period_label(e.scorecard_period, e.latest),
-           '/engagements/' || e.id || '/values',
-           case k.source when 'vendor' then 'both' else 'managers' end, false, false
-    from closed e
-    join kpis k on k.engagement_id = e.id
+               || period_label(m.scorecard_period, m.latest),
+           '/engagements/' || m.engagement_id || '/values',
+           case m.source when 'vendor' then 'both' else 'managers' end, false, false
+    from missing m
+    -- Only KPIs active under the terms in force on the period's last day count.
     join lateral (select t.active from kpi_terms t
-                  where t.kpi_id = k.id and t.effective_from < period_back(e.scorecard_period, e.latest, -1)
+                  where t.kpi_id = m.kpi_id and t.effective_from < period_back(m.scorecard_period, m.latest, -1)
                   order by t.effective_from desc limit 1) t on t.active
-    where period_back(e.scorecard_period, e.latest, -1) > e.start_date
-      and not exists (select 1 from kpi_values v where v.kpi_id = k.id and v.period_start = e.latest)
-    group by e.id, k.source, e.latest, e.scorecard_period
+    group by m.engagement_id, m.source, m.latest, m.scorecard_period
   union all
     select 'notice_date:' || e.id || ':' || (e.end_date - e.notice_days), 'notice_date', e.id, null,
            e.end_date - e.notice_days,
@@ -127,28 +147,27 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
     -- A KPI that met its target in each of the last three or more closed periods, once per
     -- streak: the key names the streak's first period, which stays put while it lasts.
     -- Streaks are looked for over the last six periods; one that fills all six was raised
-    -- when it reached three.
-    select 'celebration:' || k.id || ':' || s.streak_start, 'celebration', e.id, k.id, s.streak_start,
+    -- when it reached three. A streak can only complete when a value or a term is written,
+    -- so a pass over every engagement looks only at KPIs written since `$6` (null: all).
+    select 'celebration:' || k.id || ':' || period_back(e.scorecard_period, e.latest, s.length - 1),
+           'celebration', e.id, k.id, period_back(e.scorecard_period, e.latest, s.length - 1),
            k.name || ' met its target ' || s.length || ' periods in a row',
            '/engagements/' || e.id || '/scorecard', 'managers', false, false
     from closed e
-    join kpis k on k.engagement_id = e.id
+    join celebration_candidates k on k.engagement_id = e.id
     cross join lateral (
-        select min(n) filter (where not met) as length,
-               period_back(e.scorecard_period, e.latest, min(n) filter (where not met) - 1) as streak_start
-        from (
-            select n, coalesce((
-                select v.state <> 'disputed'
-                       and case k.direction when 'higher' then v.value >= t.target else v.value <= t.target end
-                from kpi_values v
-                join lateral (select t.target, t.active from kpi_terms t
-                              where t.kpi_id = k.id
-                                and t.effective_from < period_back(e.scorecard_period, v.period_start, -1)
-                              order by t.effective_from desc limit 1) t on t.active
-                where v.kpi_id = k.id and v.period_start = period_back(e.scorecard_period, e.latest, n)
-            ), false) as met
-            from generate_series(0, 5) n
-        ) m
+        select min(g.n) filter (where not coalesce(m.met, false)) as length
+        from generate_series(0, 5) g(n)
+        left join lateral (
+            select v.state <> 'disputed'
+                   and case k.direction when 'higher' then v.value >= t.target else v.value <= t.target end as met
+            from kpi_values v
+            join lateral (select t.target, t.active from kpi_terms t
+                          where t.kpi_id = k.id
+                            and t.effective_from < period_back(e.scorecard_period, v.period_start, -1)
+                          order by t.effective_from desc limit 1) t on t.active
+            where v.kpi_id = k.id and v.period_start = period_back(e.scorecard_period, e.latest, g.n)
+        ) m on true
     ) s
     where s.length between 3 and 5
   union all
@@ -176,7 +195,7 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
 )
 "#;
 
-/// Notices leave the inbox this long after they were raised.
+/// Notices and suggested celebrations leave the inbox this long after they were raised.
 const NOTICE_DAYS: i32 = 30;
 
 /// What one run of the rules changed.
@@ -188,13 +207,15 @@ pub struct Outcome {
 }
 
 /// Raises what is due and resolves what has cleared, for every active engagement or for one.
-/// `email` marks new inbox items for e-mail (SMTP is configured).
+/// `email` marks new inbox items for e-mail (SMTP is configured); `written_since` limits the
+/// celebration rule to KPIs written since then (`None`: all of them).
 pub async fn apply(
     db: &mut PgConnection,
     now: DateTime<Utc>,
     engagement: Option<i64>,
     instance: &str,
     email: bool,
+    written_since: Option<DateTime<Utc>>,
 ) -> Result<Outcome, sqlx::Error> {
     let sql = format!(
         "with {WANTED},
@@ -207,15 +228,19 @@ pub async fn apply(
          ),
          delivered as (
              insert into inbox_items (reminder_id, user_id, created_at, email_state)
-             select distinct r.id, u.id, $1::timestamptz, case when $4 then 'pending' else 'none' end
+             select r.id, u.id, $1::timestamptz, case when $4 then 'pending' else 'none' end
              from raised r
-             join engagements e on e.id = r.engagement_id
-             join users u on u.disabled_at is null
-                         and ((r.audience <> 'vendor'
-                               and (u.id = e.owner_id
-                                    or u.id in (select m.user_id from engagement_managers m
-                                                where m.engagement_id = e.id)))
-                              or (r.audience <> 'managers' and u.role = 'vendor' and u.vendor_id = e.vendor_id))
+             cross join lateral (
+                 select e.owner_id as user_id from engagements e
+                 where e.id = r.engagement_id and r.audience <> 'vendor'
+                 union
+                 select m.user_id from engagement_managers m
+                 where m.engagement_id = r.engagement_id and r.audience <> 'vendor'
+                 union
+                 select v.id from engagements e join users v on v.vendor_id = e.vendor_id and v.role = 'vendor'
+                 where e.id = r.engagement_id and r.audience <> 'managers'
+             ) x
+             join users u on u.id = x.user_id and u.disabled_at is null
              returning 1
          ),
          resolved as (
@@ -224,7 +249,8 @@ pub async fn apply(
                  select o.id from reminders o
                  where o.resolved_at is null
                    and ($2::bigint is null or o.engagement_id = $2)
-                   and case when o.notice then o.raised_at < $1 - make_interval(days => $5)
+                   and case when o.notice or o.kind = 'celebration'
+                            then o.raised_at < $1 - make_interval(days => $5)
                             else not exists (select 1 from wanted w where w.dedupe_key = o.dedupe_key) end
                  order by o.id
                  for update skip locked)
@@ -240,6 +266,7 @@ pub async fn apply(
         .bind(instance)
         .bind(email)
         .bind(NOTICE_DAYS)
+        .bind(written_since)
         .fetch_one(db)
         .await
 }

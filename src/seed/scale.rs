@@ -145,6 +145,8 @@ pub async fn scale(
         done += (high - low) as u64;
         progress("check-ins", done);
     }
+    governance(&mut tx, today, now).await?;
+    progress("feedback, findings, action items, access", done);
     audit::Entry::anonymous("seed.scale", Outcome::Success)
         .client_addr("cli")
         .details(serde_json::json!({
@@ -157,7 +159,7 @@ pub async fn scale(
     // Fresh statistics, so the planner sees the new sizes at once.
     sqlx::query(
         "analyze vendors, users, engagements, engagement_managers, kpis, kpi_terms, kpi_values,
-                 checkins, boundaries",
+                 checkins, boundaries, feedback, audits, findings, action_items, access_grants, proposals",
     )
     .execute(&mut connection)
     .await?;
@@ -239,8 +241,10 @@ async fn engagements(
                 (array['Europe/Berlin', 'America/New_York', 'Asia/Kolkata', 'Europe/London', 'UTC'])[g % 5 + 1],
                 $1::date - 5000, 90, 'active', m.id,
                 case when g % 5 = 0 then 'weekly' else 'monthly' end,
-                'weekly', g % 5 + 1, 'quarterly', 'semiannual',
-                $1::date + (g % 90)::int, $1::date + (g % 180)::int, $2
+                (array['weekly', 'weekly', 'biweekly', 'monthly', 'daily'])[g % 5 + 1], g % 5 + 1,
+                (array['quarterly', 'monthly', 'semiannual', 'annual'])[g % 4 + 1],
+                (array['semiannual', 'annual', 'quarterly'])[g % 3 + 1],
+                $1::date + (g % 90)::int - 20, $1::date + (g % 180)::int - 20, $2
          from generate_series(0, $3 - 1) g
          join scale_vendors v on v.n = g % $4
          join scale_managers m on m.n = g % $5",
@@ -271,9 +275,26 @@ async fn engagements(
     .bind(size.managers())
     .execute(&mut *db)
     .await?;
-    sqlx::query("insert into boundaries (engagement_id) select id from scale_engagements")
-        .execute(&mut *db)
-        .await?;
+    // Contact days and windows vary: office hours, a four-day week, overnight support.
+    sqlx::query(
+        "insert into boundaries (engagement_id, contact_days, window_start, window_end, weekly_touch_cap)
+         select id,
+                (array['{1,2,3,4,5}', '{1,2,3,4}', '{1,2,3,4,5,6,7}'])[n % 3 + 1]::integer[],
+                (array['09:00', '08:00', '22:00'])[n % 3 + 1]::time,
+                (array['17:00', '16:00', '06:00'])[n % 3 + 1]::time,
+                n % 4 + 2
+         from scale_engagements",
+    )
+    .execute(&mut *db)
+    .await?;
+    // One in seven ends within the next four months, with 90 days' notice.
+    sqlx::query(
+        "update engagements e set end_date = $1::date + (s.n % 120)::int
+         from scale_engagements s where s.id = e.id and s.n % 7 = 0",
+    )
+    .bind(today)
+    .execute(&mut *db)
+    .await?;
     Ok(())
 }
 
@@ -393,6 +414,104 @@ async fn checkins(
     .bind(high)
     .bind(size.engagements)
     .bind(today)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    Ok(())
+}
+
+/// What the scheduler works on, per engagement: two pieces of feedback (one, in three
+/// engagements, unacknowledged for over five days), an audit with two findings (one open,
+/// overdue in one engagement out of four, critical in one out of ten), two action items (one
+/// overdue), an access grant (reviews due and expiries spread over the coming weeks) and, in one
+/// engagement out of ten, a proposal answered yesterday.
+async fn governance(
+    db: &mut PgConnection,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into feedback (engagement_id, kind, situation, observation, impact, request, shared,
+                               author_id, created_at, acknowledged_at, form_key)
+         select e.id, k.kind, 'The ' || k.kind || ' of week ' || (e.n % 52 + 1), 'What we saw.', 'What it did.',
+                '', true, e.owner_id, $1 - make_interval(days => (e.n % 20)::int + k.age),
+                case when k.kind = 'praise' or e.n % 3 <> 0 then $1 - interval '1 day' end, gen_random_uuid()
+         from scale_engagements e
+         cross join (values ('praise', 1), ('constructive', 3)) as k(kind, age)",
+    )
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "create temp table scale_audits on commit drop as
+         with a as (
+             insert into audits (engagement_id, kind, scope, planned_on, auditor, status, outcome, summary,
+                                 completed_on, completed_by, created_by, created_at, form_key)
+             select e.id, (array['quality', 'security', 'compliance'])[e.n % 3 + 1], 'Yearly review of controls',
+                    $1::date - 60, 'Internal audit', 'completed', 'pass_with_findings', 'Two findings.',
+                    $1::date - 50, e.owner_id, e.owner_id, $2, gen_random_uuid()
+             from scale_engagements e
+             returning id, engagement_id, created_by
+         )
+         select a.*, e.n from a join scale_engagements e on e.id = a.engagement_id",
+    )
+    .bind(today)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "insert into findings (audit_id, engagement_id, severity, description, owner_side, due_on, status,
+                               created_by, created_at, form_key)
+         select a.id, a.engagement_id,
+                case when f.first and a.n % 10 = 0 then 'critical' else (array['low', 'medium', 'high'])[a.n % 3 + 1] end,
+                case when f.first then 'Patch backlog over target' else 'Runbook out of date' end,
+                case when f.first then 'vendor' else 'ours' end,
+                case when f.first and a.n % 4 = 0 then $1::date - 3 else $1::date + 30 end,
+                case when f.first then 'open' else 'closed' end,
+                a.created_by, $2 - interval '50 days', gen_random_uuid()
+         from scale_audits a cross join (values (true), (false)) as f(first)",
+    )
+    .bind(today)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "insert into action_items (engagement_id, title, owner_side, due_on, status, created_at)
+         select e.id, case when i.first then 'Share the capacity plan' else 'Review the on-call rota' end,
+                case when i.first then 'vendor' else 'ours' end,
+                case when i.first then $1::date - (e.n % 5)::int else $1::date + 14 end,
+                'open', $2
+         from scale_engagements e cross join (values (true), (false)) as i(first)",
+    )
+    .bind(today)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "insert into access_grants (engagement_id, resource, access_level, holder, granted_on, expires_on,
+                                    review_interval_days, next_review_due, justification, created_by,
+                                    created_at, form_key)
+         select e.id, 'Production monitoring', 'read', 'Vendor operations team', $1::date - 200,
+                case when e.n % 6 = 0 then $1::date + (e.n % 30)::int end, 90,
+                $1::date + (e.n % 60)::int - 10, 'Watching the service around the clock', e.owner_id, $2,
+                gen_random_uuid()
+         from scale_engagements e",
+    )
+    .bind(today)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "insert into proposals (engagement_id, kind, title, description, proposed_action, expected_impact, status,
+                                answer_note, answered_by, answered_at, raised_by, raised_at, form_key)
+         select e.id, 'improvement', 'Automate the monthly report', 'Manual today.', 'Script it.', 'Saves a day.',
+                'accepted', 'Go ahead.', e.owner_id, $1 - interval '1 day', u.id, $1 - interval '10 days',
+                gen_random_uuid()
+         from scale_engagements e
+         join engagements g on g.id = e.id
+         join users u on u.vendor_id = g.vendor_id and u.role = 'vendor'
+         where e.n % 10 = 0",
+    )
     .bind(now)
     .execute(&mut *db)
     .await?;

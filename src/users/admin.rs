@@ -11,9 +11,9 @@ use serde::Deserialize;
 use sqlx::PgConnection;
 
 use crate::audit::{self, Outcome};
-use crate::scheduler::mail;
 use crate::auth::policy::Admin;
 use crate::auth::{Role, Session, session};
+use crate::scheduler::mail;
 use crate::startup::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};

@@ -290,12 +290,14 @@ impl Fixtures {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-        sqlx::query("insert into inbox_items (reminder_id, user_id, created_at) values ($1, $2, now())")
-            .bind(reminder)
-            .bind(user)
-            .execute(&app.pool)
-            .await
-            .unwrap();
+        sqlx::query(
+            "insert into inbox_items (reminder_id, user_id, created_at) values ($1, $2, now())",
+        )
+        .bind(reminder)
+        .bind(user)
+        .execute(&app.pool)
+        .await
+        .unwrap();
         let outbox = sqlx::query_scalar(
             "insert into outbox (id, message_id, to_address, subject, body_text, body_html, created_at,
                                  next_attempt_at, attempts, failed_at, last_error)

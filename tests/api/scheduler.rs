@@ -48,7 +48,11 @@ async fn setup(app: &TestApp, vendor: &str) -> Setup {
 }
 
 /// Gives the engagement something due of every kind, as of `now` (a Wednesday).
-async fn everything_due(app: &TestApp, s: &Setup, now: DateTime<Utc>) -> BTreeMap<&'static str, i64> {
+async fn everything_due(
+    app: &TestApp,
+    s: &Setup,
+    now: DateTime<Utc>,
+) -> BTreeMap<&'static str, i64> {
     let today = now.date_naive();
     let pool = &app.pool;
     let e = s.engagement;
@@ -223,11 +227,17 @@ async fn each_rule_raises_its_reminder_for_the_right_people_once_and_resolves_it
 
     let first = scheduler::pass(&app.state).await.unwrap();
     assert_eq!(kinds_for(&app.pool, s.manager.id).await, set(MANAGER_KINDS));
-    assert_eq!(kinds_for(&app.pool, s.vendor_user.id).await, set(VENDOR_KINDS));
+    assert_eq!(
+        kinds_for(&app.pool, s.vendor_user.id).await,
+        set(VENDOR_KINDS)
+    );
     // The other vendor's people see nothing of it.
     assert!(kinds_for(&app.pool, other.vendor_user.id).await.is_empty());
     // Its own engagement is only due a check-in.
-    assert_eq!(kinds_for(&app.pool, other.manager.id).await, set(&["checkin_due"]));
+    assert_eq!(
+        kinds_for(&app.pool, other.manager.id).await,
+        set(&["checkin_due"])
+    );
     assert_eq!(first.rules.raised, 13 + 1);
 
     // A second pass, or a restart, raises nothing again.
@@ -257,7 +267,11 @@ async fn each_rule_raises_its_reminder_for_the_right_people_once_and_resolves_it
     assert_eq!(response.status(), 303);
     let inbox = vendor.get_html("/inbox").await;
     assert!(!inbox.contains("Feedback waits for acknowledgement"));
-    assert!(!kinds_for(&app.pool, s.manager.id).await.contains("feedback_unacknowledged"));
+    assert!(
+        !kinds_for(&app.pool, s.manager.id)
+            .await
+            .contains("feedback_unacknowledged")
+    );
 
     // A check-in logged through the form clears the check-in reminder.
     let manager = app.client_for(&s.manager).await;
@@ -279,7 +293,11 @@ async fn each_rule_raises_its_reminder_for_the_right_people_once_and_resolves_it
         )
         .await;
     assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
-    assert!(!kinds_for(&app.pool, s.manager.id).await.contains("checkin_due"));
+    assert!(
+        !kinds_for(&app.pool, s.manager.id)
+            .await
+            .contains("checkin_due")
+    );
 
     // Everything else stays, and a pass resolves nothing more.
     let third = scheduler::pass(&app.state).await.unwrap();
@@ -309,7 +327,12 @@ async fn the_check_in_due_date_in_sql_follows_the_rust_rule() {
                     cadences.push(cadence.as_str().to_string());
                     lasts.push(last);
                     weekdays.push(weekday);
-                    days_lists.push(days.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(","));
+                    days_lists.push(
+                        days.iter()
+                            .map(|d| d.to_string())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    );
                 }
             }
         }
@@ -355,18 +378,39 @@ async fn three_periods_on_target_suggest_one_celebration_that_publishes_in_one_s
     let app = spawn_app_with(|_| {}).await;
     app.clock.set(at(2026, 11, 10, 10, 0));
     let s = setup(&app, "Acme Outsourcing").await;
-    let kpi = crate::helpers::kpi(&app, s.engagement, "Availability", "higher", "99.9", "99.5", "100").await;
+    let kpi = crate::helpers::kpi(
+        &app,
+        s.engagement,
+        "Availability",
+        "higher",
+        "99.9",
+        "99.5",
+        "100",
+    )
+    .await;
     value(&app, kpi, "2026-07-01", "99.0", s.manager.id).await;
     value(&app, kpi, "2026-08-01", "99.95", s.manager.id).await;
     value(&app, kpi, "2026-09-01", "99.91", s.manager.id).await;
     // Two periods running are not yet a streak.
     scheduler::pass(&app.state).await.unwrap();
-    assert!(!kinds_for(&app.pool, s.manager.id).await.contains("celebration"));
+    assert!(
+        !kinds_for(&app.pool, s.manager.id)
+            .await
+            .contains("celebration")
+    );
     value(&app, kpi, "2026-10-01", "99.9", s.manager.id).await;
     scheduler::pass(&app.state).await.unwrap();
-    assert!(kinds_for(&app.pool, s.manager.id).await.contains("celebration"));
+    assert!(
+        kinds_for(&app.pool, s.manager.id)
+            .await
+            .contains("celebration")
+    );
     // Suggested to the managers, not to the vendor.
-    assert!(!kinds_for(&app.pool, s.vendor_user.id).await.contains("celebration"));
+    assert!(
+        !kinds_for(&app.pool, s.vendor_user.id)
+            .await
+            .contains("celebration")
+    );
 
     let manager = app.client_for(&s.manager).await;
     let inbox = manager.get_html("/inbox").await;
@@ -386,7 +430,10 @@ async fn three_periods_on_target_suggest_one_celebration_that_publishes_in_one_s
         .await;
     assert_eq!(app.count("select count(*) from successes").await, 1);
     let inbox = manager.get_html("/inbox").await;
-    assert!(inbox.contains("Published on"), "the flash says where it went");
+    assert!(
+        inbox.contains("Published on"),
+        "the flash says where it went"
+    );
     assert!(
         !texts(&inbox, ".inbox-item")
             .iter()
@@ -403,7 +450,8 @@ async fn three_periods_on_target_suggest_one_celebration_that_publishes_in_one_s
     value(&app, kpi, "2026-11-01", "99.99", s.manager.id).await;
     scheduler::pass(&app.state).await.unwrap();
     assert_eq!(
-        app.count("select count(*) from reminders where kind = 'celebration'").await,
+        app.count("select count(*) from reminders where kind = 'celebration'")
+            .await,
         1
     );
     // A vendor user cannot publish, nor can anyone publish what is not in their inbox.
@@ -480,17 +528,29 @@ async fn three_instances_raise_and_mail_each_reminder_exactly_once_even_when_one
         }
     }
     let reminders = app.count("select count(*) from reminders").await;
-    assert_eq!(reminders, 3 * 13, "every reminder of the three engagements, once");
+    assert_eq!(
+        reminders,
+        3 * 13,
+        "every reminder of the three engagements, once"
+    );
     for s in &setups {
         assert_eq!(kinds_for(&app.pool, s.manager.id).await, set(MANAGER_KINDS));
-        assert_eq!(kinds_for(&app.pool, s.vendor_user.id).await, set(VENDOR_KINDS));
+        assert_eq!(
+            kinds_for(&app.pool, s.vendor_user.id).await,
+            set(VENDOR_KINDS)
+        );
     }
     let items = app.count("select count(*) from inbox_items").await;
-    assert_eq!(items as usize, 3 * (MANAGER_KINDS.len() + VENDOR_KINDS.len()));
+    assert_eq!(
+        items as usize,
+        3 * (MANAGER_KINDS.len() + VENDOR_KINDS.len())
+    );
     // The killed pass is on record as never finished.
     assert_eq!(
-        app.count("select count(*) from scheduler_passes where instance = 'web-1' and finished_at is null")
-            .await,
+        app.count(
+            "select count(*) from scheduler_passes where instance = 'web-1' and finished_at is null"
+        )
+        .await,
         1
     );
 
@@ -509,7 +569,9 @@ async fn three_instances_raise_and_mail_each_reminder_exactly_once_even_when_one
         delivery.await.unwrap().unwrap();
     }
     let received = sink.received();
-    let outbox = app.count("select count(*) from outbox where sent_at is not null").await;
+    let outbox = app
+        .count("select count(*) from outbox where sent_at is not null")
+        .await;
     assert_eq!(received.len() as i64, outbox);
     let message_ids: BTreeSet<String> = received
         .iter()
@@ -517,7 +579,8 @@ async fn three_instances_raise_and_mail_each_reminder_exactly_once_even_when_one
         .collect();
     assert_eq!(message_ids.len(), received.len(), "no message sent twice");
     assert_eq!(
-        app.count("select count(*) from inbox_items where email_state <> 'composed'").await,
+        app.count("select count(*) from inbox_items where email_state <> 'composed'")
+            .await,
         0
     );
     // One digest per person (a vendor user's covers their one engagement).
@@ -525,7 +588,8 @@ async fn three_instances_raise_and_mail_each_reminder_exactly_once_even_when_one
 }
 
 #[tokio::test]
-async fn a_vendor_users_routine_mail_waits_for_the_contact_window_while_the_inbox_shows_it_at_once() {
+async fn a_vendor_users_routine_mail_waits_for_the_contact_window_while_the_inbox_shows_it_at_once()
+{
     let sink = Sink::start().await;
     let url = sink.url.clone();
     let app = spawn_app_with(move |c| c.smtp_url = Some(url)).await;
@@ -542,7 +606,9 @@ async fn a_vendor_users_routine_mail_waits_for_the_contact_window_while_the_inbo
     .execute(&app.pool)
     .await
     .unwrap();
-    let mailer = mail::Mailer::from_config(&app.state.config).unwrap().unwrap();
+    let mailer = mail::Mailer::from_config(&app.state.config)
+        .unwrap()
+        .unwrap();
     scheduler::pass(&app.state).await.unwrap();
     mail::deliver(&app.state, &mailer).await.unwrap();
 
@@ -550,13 +616,12 @@ async fn a_vendor_users_routine_mail_waits_for_the_contact_window_while_the_inbo
     let inbox = vendor.get_html("/inbox").await;
     assert!(inbox.contains("Send the runbook") && inbox.contains("Patch the gateway"));
     assert!(sink.received().is_empty(), "nothing is sent on a Saturday");
-    let waiting: DateTime<Utc> = sqlx::query_scalar(
-        "select min(deliver_after) from inbox_items where user_id = $1",
-    )
-    .bind(s.vendor_user.id)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let waiting: DateTime<Utc> =
+        sqlx::query_scalar("select min(deliver_after) from inbox_items where user_id = $1")
+            .bind(s.vendor_user.id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(waiting, at(2026, 11, 30, 8, 0), "Monday 09:00 in Berlin");
 
     // A critical finding is urgent: it goes at once, whatever the day.
@@ -585,7 +650,7 @@ async fn a_vendor_users_routine_mail_waits_for_the_contact_window_while_the_inbo
     mail::deliver(&app.state, &mailer).await.unwrap();
     let received = sink.received();
     assert_eq!(received.len(), 1);
-    assert_eq!(received[0].to, [s.vendor_user.email.clone()]);
+    assert_eq!(received[0].to, std::slice::from_ref(&s.vendor_user.email));
     assert!(received[0].text().contains("Shared admin password"));
 
     // Monday 09:05 in Berlin: one digest with both routine items.
@@ -625,30 +690,33 @@ async fn failed_mail_is_retried_with_backoff_then_shown_to_admins_with_its_error
     .execute(&app.pool)
     .await
     .unwrap();
-    let mailer = mail::Mailer::from_config(&app.state.config).unwrap().unwrap();
+    let mailer = mail::Mailer::from_config(&app.state.config)
+        .unwrap()
+        .unwrap();
     scheduler::pass(&app.state).await.unwrap();
 
     sink.set_mode(Mode::Temporary);
     mail::deliver(&app.state, &mailer).await.unwrap();
-    let (attempts, next): (i32, DateTime<Utc>) = sqlx::query_as(
-        "select max(attempts), min(next_attempt_at) from outbox",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let (attempts, next): (i32, DateTime<Utc>) =
+        sqlx::query_as("select max(attempts), min(next_attempt_at) from outbox")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(attempts, 1);
     assert_eq!(next, wednesday() + chrono::Duration::minutes(1));
     // Not again before its time.
     mail::deliver(&app.state, &mailer).await.unwrap();
-    assert_eq!(app.count("select max(attempts)::bigint from outbox").await, 1);
+    assert_eq!(
+        app.count("select max(attempts)::bigint from outbox").await,
+        1
+    );
     app.clock.advance(chrono::Duration::minutes(1));
     mail::deliver(&app.state, &mailer).await.unwrap();
-    let (attempts, next): (i32, DateTime<Utc>) = sqlx::query_as(
-        "select max(attempts), min(next_attempt_at) from outbox",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let (attempts, next): (i32, DateTime<Utc>) =
+        sqlx::query_as("select max(attempts), min(next_attempt_at) from outbox")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(attempts, 2);
     assert_eq!(next, app.clock.now() + chrono::Duration::minutes(2));
 
@@ -656,7 +724,9 @@ async fn failed_mail_is_retried_with_backoff_then_shown_to_admins_with_its_error
     sink.set_mode(Mode::Permanent);
     app.clock.advance(chrono::Duration::minutes(2));
     mail::deliver(&app.state, &mailer).await.unwrap();
-    let failed = app.count("select count(*) from outbox where failed_at is not null").await;
+    let failed = app
+        .count("select count(*) from outbox where failed_at is not null")
+        .await;
     assert_eq!(failed, app.count("select count(*) from outbox").await);
     let (admin, _) = app.signed_in(Role::Admin).await;
     let page = admin.get_html("/admin/scheduler").await;
@@ -665,15 +735,18 @@ async fn failed_mail_is_retried_with_backoff_then_shown_to_admins_with_its_error
 
     // Retried by an admin, it goes out with the Message-ID it always had.
     sink.set_mode(Mode::Accept);
-    let (id, message_id): (uuid::Uuid, String) = sqlx::query_as(
-        "select id, message_id from outbox where to_address = $1",
-    )
-    .bind(&s.vendor_user.email)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let (id, message_id): (uuid::Uuid, String) =
+        sqlx::query_as("select id, message_id from outbox where to_address = $1")
+            .bind(&s.vendor_user.email)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     let response = admin
-        .post_form("/admin/scheduler", &format!("/admin/outbox/{id}/retry"), &[])
+        .post_form(
+            "/admin/scheduler",
+            &format!("/admin/outbox/{id}/retry"),
+            &[],
+        )
         .await;
     assert_eq!(response.status(), 303);
     mail::deliver(&app.state, &mailer).await.unwrap();
@@ -692,7 +765,9 @@ async fn the_admin_scheduler_page_shows_each_instance_and_runs_a_pass() {
     app.clock.set(wednesday());
     let s = setup(&app, "Acme Outsourcing").await;
     everything_due(&app, &s, wednesday()).await;
-    scheduler::pass(&instance(&app, "web-2").await).await.unwrap();
+    scheduler::pass(&instance(&app, "web-2").await)
+        .await
+        .unwrap();
     let (admin, _) = app.signed_in(Role::Admin).await;
     let page = admin.get_html("/admin/scheduler").await;
     assert!(page.contains("web-2"));
@@ -702,7 +777,10 @@ async fn the_admin_scheduler_page_shows_each_instance_and_runs_a_pass() {
         .await;
     assert_eq!(response.status(), 303);
     let page = admin.get_html("/admin/scheduler").await;
-    assert!(page.contains("0 raised"), "the second pass raises nothing: {page}");
+    assert!(
+        page.contains("0 raised"),
+        "the second pass raises nothing: {page}"
+    );
     let (manager, _) = app.signed_in(Role::Manager).await;
     assert_eq!(manager.get("/admin/scheduler").await.status(), 403);
 }
@@ -750,23 +828,30 @@ async fn inbox_items_can_be_dismissed_and_snoozed_only_by_their_owner() {
     assert!(snoozed[0].contains("KPI value missing"));
     assert_eq!(texts(&inbox, ".inbox-link .count-badge"), ["5"]);
     // The manager's own items are untouched.
-    assert!(kinds_for(&app.pool, s.manager.id).await.contains("action_item_overdue"));
+    assert!(
+        kinds_for(&app.pool, s.manager.id)
+            .await
+            .contains("action_item_overdue")
+    );
     // Back after a week (a week later the vendor signs in again).
-    app.clock.advance(chrono::Duration::days(7) + chrono::Duration::minutes(1));
+    app.clock
+        .advance(chrono::Duration::days(7) + chrono::Duration::minutes(1));
     let vendor = app.client_for(&s.vendor_user).await;
     let inbox = vendor.get_html("/inbox").await;
     assert!(texts(&inbox, "#snoozed-heading").is_empty());
     let response = vendor
-        .post_form("/inbox", &format!("/inbox/{kpis}/snooze"), &[("days", "30")])
+        .post_form(
+            "/inbox",
+            &format!("/inbox/{kpis}/snooze"),
+            &[("days", "30")],
+        )
         .await;
     assert_eq!(response.status(), 400);
 }
 
 /// The feed address shown once on the settings page after making it.
 async fn feed_url(client: &crate::helpers::TestClient) -> String {
-    let response = client
-        .post_form("/account", "/account/calendar", &[])
-        .await;
+    let response = client.post_form("/account", "/account/calendar", &[]).await;
     assert_eq!(response.status(), 303);
     let page = client.get_html("/account").await;
     let document = scraper::Html::parse_document(&page);
@@ -825,12 +910,26 @@ async fn the_calendar_feed_parses_and_shows_only_what_its_owner_may_see() {
     );
     let feed = response.text().await.unwrap();
     let events = summaries(&feed);
-    assert!(events.iter().any(|e| e.starts_with("Check-in: ")), "{events:?}");
-    assert!(events.iter().any(|e| e.contains("Send the runbook")), "{events:?}");
-    assert!(events.iter().any(|e| e.starts_with("Audit finding due (critical)")));
+    assert!(
+        events.iter().any(|e| e.starts_with("Check-in: ")),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e.contains("Send the runbook")),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("Audit finding due (critical)"))
+    );
     assert!(events.iter().any(|e| e.starts_with("Engagement ends")));
     // A vendor user's feed has no reviews or audits, and nothing of another vendor.
-    assert!(!events.iter().any(|e| e.starts_with("Review due") || e.starts_with("Audit due")));
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.starts_with("Review due") || e.starts_with("Audit due"))
+    );
     assert!(!feed.contains("Globex"));
 
     // The manager's feed has the reviews and audits of the engagement they manage.
@@ -844,8 +943,14 @@ async fn the_calendar_feed_parses_and_shows_only_what_its_owner_may_see() {
         .await
         .unwrap();
     let events = summaries(&manager_feed);
-    assert!(events.iter().any(|e| e.starts_with("Review due")), "{events:?}");
-    assert!(events.iter().any(|e| e.starts_with("Audit (security)")), "{events:?}");
+    assert!(
+        events.iter().any(|e| e.starts_with("Review due")),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e.starts_with("Audit (security)")),
+        "{events:?}"
+    );
     assert!(!manager_feed.contains("Globex"));
 
     // A new address replaces the old one.
@@ -895,13 +1000,12 @@ async fn working_hours_are_kept_and_bad_ones_refused_with_the_input_kept() {
         )
         .await;
     assert_eq!(response.status(), 303);
-    let saved: (String, Vec<i32>, chrono::NaiveTime) = sqlx::query_as(
-        "select time_zone, work_days, work_end from users where id = $1",
-    )
-    .bind(user.id)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let saved: (String, Vec<i32>, chrono::NaiveTime) =
+        sqlx::query_as("select time_zone, work_days, work_end from users where id = $1")
+            .bind(user.id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(saved.0, "Asia/Kolkata");
     assert_eq!(saved.1, [1, 3]);
     assert_eq!(saved.2, chrono::NaiveTime::from_hms_opt(18, 30, 0).unwrap());
@@ -926,7 +1030,9 @@ async fn set_password_links_are_emailed_when_smtp_is_configured() {
         )
         .await;
     assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
-    let mailer = mail::Mailer::from_config(&app.state.config).unwrap().unwrap();
+    let mailer = mail::Mailer::from_config(&app.state.config)
+        .unwrap()
+        .unwrap();
     mail::deliver(&app.state, &mailer).await.unwrap();
     let received = sink.received();
     assert_eq!(received.len(), 1);
@@ -941,4 +1047,40 @@ async fn set_password_links_are_emailed_when_smtp_is_configured() {
     let client = app.client();
     let path = link.trim_start_matches(&app.address);
     assert_eq!(client.get(path).await.status(), 200);
+}
+
+#[tokio::test]
+async fn the_inbox_and_the_feed_cost_the_same_statements_whatever_they_hold() {
+    let app = spawn_app_with(|_| {}).await;
+    app.clock.set(wednesday());
+    let s = setup(&app, "Acme Outsourcing").await;
+    let vendor = app.client_for(&s.vendor_user).await;
+    let url = feed_url(&vendor).await;
+    let path = url.trim_start_matches(&app.address).to_string();
+    let manager = app.client_for(&s.manager).await;
+    manager.get_html("/").await;
+    vendor.get_html("/").await;
+    let small = [
+        app.statements_for(&manager, "/inbox").await,
+        app.statements_for(&vendor, "/inbox").await,
+        app.statements_for(&app.client(), &path).await,
+    ];
+    for vendor in ["Globex Services", "Initech Support", "Umbrella Hosting"] {
+        let other = setup(&app, vendor).await;
+        sqlx::query("insert into engagement_managers (engagement_id, user_id) values ($1, $2)")
+            .bind(other.engagement)
+            .bind(s.manager.id)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    everything_due(&app, &s, wednesday()).await;
+    scheduler::pass(&app.state).await.unwrap();
+    let large = [
+        app.statements_for(&manager, "/inbox").await,
+        app.statements_for(&vendor, "/inbox").await,
+        app.statements_for(&app.client(), &path).await,
+    ];
+    assert_eq!(small, large);
+    assert_eq!(small, [2, 2, 2]);
 }
