@@ -55,7 +55,8 @@ celebration_candidates as (
 ),
 wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audience, urgent, notice) as (
     select 'checkin_due:' || e.id || ':' || d.due, 'checkin_due', e.id, null::bigint, d.due,
-           'Check-in due ' || to_char(d.due, 'Dy FMDD Mon'),
+           case when d.due < e.today then 'Check-in overdue since ' else 'Check-in due ' end
+               || to_char(d.due, 'Dy FMDD Mon'),
            '/engagements/' || e.id || '/checkins/new', 'managers', false, false
     from eng e
     cross join lateral (
@@ -67,13 +68,15 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
     where d.due <= e.today
   union all
     select 'review_due:' || e.id || ':' || e.next_review_due, 'review_due', e.id, null, e.next_review_due,
-           'Review due ' || to_char(e.next_review_due, 'Dy FMDD Mon YYYY'),
+           case when e.next_review_due < e.today then 'Review overdue since ' else 'Review due ' end
+               || to_char(e.next_review_due, 'Dy FMDD Mon YYYY'),
            '/engagements/' || e.id || '/reviews', 'managers', false, false
     from eng e
     where e.next_review_due <= e.today + 14
   union all
     select 'audit_due:' || e.id || ':' || e.next_audit_due, 'audit_due', e.id, null, e.next_audit_due,
-           'Audit due ' || to_char(e.next_audit_due, 'Dy FMDD Mon YYYY'),
+           case when e.next_audit_due < e.today then 'Audit overdue since ' else 'Audit due ' end
+               || to_char(e.next_audit_due, 'Dy FMDD Mon YYYY'),
            '/engagements/' || e.id || '/audits', 'managers', false, false
     from eng e
     where e.next_audit_due <= e.today + 14
@@ -183,7 +186,7 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
            '/engagements/' || e.id || '/audits#finding-' || f.id,
            case f.owner_side when 'vendor' then 'vendor' else 'managers' end, f.severity = 'critical', true
     from eng e
-    join findings f on f.engagement_id = e.id and f.status = 'open'
+    join findings f on f.engagement_id = e.id and f.status = 'open' and f.due_on >= e.today
                    and f.created_at > $1 - interval '14 days'
   union all
     select 'proposal_answered:' || p.id || ':' || floor(extract(epoch from p.answered_at))::bigint,

@@ -109,11 +109,14 @@ async fn everything_due(
     .unwrap();
     ids.insert(
         "finding",
-        sqlx::query_scalar(
+        sqlx::query_scalar::<_, i64>(
             "insert into findings (audit_id, engagement_id, severity, description, owner_side, due_on,
                                    created_by, created_at, form_key)
              values ($1, $2, 'critical', 'Shared admin password', 'vendor', $3::date - 1, $4,
-                     $5 - interval '2 days', gen_random_uuid()) returning id",
+                     $5 - interval '20 days', gen_random_uuid()),
+                    ($1, $2, 'high', 'No second on-call engineer', 'vendor', $3::date + 10, $4,
+                     $5 - interval '2 days', gen_random_uuid())
+             returning id",
         )
         .bind(audit)
         .bind(e)
