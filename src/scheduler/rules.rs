@@ -35,7 +35,11 @@ closed as (
 -- KPIs that have none for their engagement's.
 present as materialized (
     select v.kpi_id, v.period_start from kpi_values v
-    where v.period_start = any (array(select distinct latest from closed))
+    where $2::bigint is null and v.period_start = any (array(select distinct latest from closed))
+  union all
+    select v.kpi_id, v.period_start from kpis k
+    join kpi_values v on v.kpi_id = k.id and v.period_start = (select latest from closed)
+    where k.engagement_id = $2
 ),
 missing as materialized (
     select k.id as kpi_id, k.source, e.id as engagement_id, e.latest, e.scorecard_period
@@ -46,8 +50,11 @@ missing as materialized (
 ),
 celebration_candidates as (
     select k.id, k.engagement_id, k.name, k.direction from kpis k
-    where $6::timestamptz is null
-  union
+    where $6::timestamptz is null and $2::bigint is null
+  union all
+    select k.id, k.engagement_id, k.name, k.direction from kpis k
+    where $6::timestamptz is null and k.engagement_id = $2
+  union all
     select k.id, k.engagement_id, k.name, k.direction from kpis k
     where k.id in (select v.kpi_id from kpi_values v where v.recorded_at >= $6
                    union all select v.kpi_id from kpi_values v where v.reviewed_at >= $6
@@ -250,13 +257,14 @@ pub async fn apply(
              update reminders r set resolved_at = $1
              where r.id in (
                  select o.id from reminders o
+                 left join wanted w on w.dedupe_key = o.dedupe_key
                  where o.resolved_at is null
                    and ($2::bigint is null or o.engagement_id = $2)
                    and case when o.notice or o.kind = 'celebration'
                             then o.raised_at < $1 - make_interval(days => $5)
-                            else not exists (select 1 from wanted w where w.dedupe_key = o.dedupe_key) end
+                            else w.dedupe_key is null end
                  order by o.id
-                 for update skip locked)
+                 for update of o skip locked)
              returning 1
          )
          select (select count(*) from raised) as raised,
