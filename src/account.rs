@@ -230,14 +230,6 @@ pub async fn settings(State(state): State<AppState>, mut current: CurrentUser) -
     )
 }
 
-fn time(errors: &mut FieldErrors, field: &'static str, value: &str) -> Option<NaiveTime> {
-    let parsed = NaiveTime::parse_from_str(value.trim(), "%H:%M").ok();
-    if parsed.is_none() {
-        errors.add(field, "Enter a time as HH:MM, such as 09:00.");
-    }
-    parsed
-}
-
 pub async fn save_settings(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -246,19 +238,14 @@ pub async fn save_settings(
 ) -> Result<Response> {
     let mut errors = FieldErrors::default();
     let zone = validate::time_zone(&mut errors, "time_zone", form.get("time_zone"));
-    let mut days: Vec<i32> = form
-        .all("work_days")
-        .iter()
-        .filter_map(|d| d.parse::<i32>().ok())
-        .filter(|d| (1..=7).contains(d))
-        .collect();
-    days.sort_unstable();
-    days.dedup();
-    if days.is_empty() {
-        errors.add("work_days", "Choose at least one working day.");
-    }
-    let start = time(&mut errors, "work_start", form.get("work_start"));
-    let end = time(&mut errors, "work_end", form.get("work_end"));
+    let days = validate::weekdays(
+        &mut errors,
+        "work_days",
+        &form.all("work_days"),
+        "Choose at least one working day.",
+    );
+    let start = validate::time(&mut errors, "work_start", form.get("work_start"));
+    let end = validate::time(&mut errors, "work_end", form.get("work_end"));
     if let (Some(start), Some(end)) = (start, end)
         && start == end
     {

@@ -103,9 +103,15 @@ pub async fn feed(State(state): State<AppState>, Path(token): Path<String>) -> R
     let domain = crate::scheduler::mail::message_domain(&state.config);
     let body = render(&events, &state.config.public_url, &domain, now);
     let mut response = body.into_response();
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/calendar; charset=utf-8"),
+    );
+    // Calendar applications poll; nobody but the subscriber should keep a copy.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=300"),
     );
     Ok(response)
 }

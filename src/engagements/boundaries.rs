@@ -256,29 +256,16 @@ fn pairs_of(b: &Boundaries) -> Pairs {
     Pairs(pairs)
 }
 
-fn time(errors: &mut FieldErrors, field: &'static str, value: &str) -> Option<NaiveTime> {
-    let parsed = NaiveTime::parse_from_str(value.trim(), "%H:%M").ok();
-    if parsed.is_none() {
-        errors.add(field, "Enter a time as HH:MM, such as 09:00.");
-    }
-    parsed
-}
-
 fn parse(form: &Pairs) -> std::result::Result<Boundaries, FieldErrors> {
     let mut errors = FieldErrors::default();
-    let mut days: Vec<i32> = form
-        .all("contact_days")
-        .iter()
-        .filter_map(|d| d.parse::<i32>().ok())
-        .filter(|d| (1..=7).contains(d))
-        .collect();
-    days.sort_unstable();
-    days.dedup();
-    if days.is_empty() {
-        errors.add("contact_days", "Choose at least one contact day.");
-    }
-    let start = time(&mut errors, "window_start", form.get("window_start"));
-    let end = time(&mut errors, "window_end", form.get("window_end"));
+    let days = validate::weekdays(
+        &mut errors,
+        "contact_days",
+        &form.all("contact_days"),
+        "Choose at least one contact day.",
+    );
+    let start = validate::time(&mut errors, "window_start", form.get("window_start"));
+    let end = validate::time(&mut errors, "window_end", form.get("window_end"));
     let mut channels: Vec<String> = Channel::ALL
         .iter()
         .map(|c| c.as_str())

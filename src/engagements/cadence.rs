@@ -155,7 +155,7 @@ pub fn overdue_from(due: NaiveDate, contact_days: &[Weekday]) -> NaiveDate {
 /// The inverse short form is [`weekday_short`]; `parse_weekday(weekday_short(d)) == Some(d)`.
 pub fn parse_weekday(s: &str) -> Option<Weekday> {
     let s = s.trim();
-    ALL_DAYS.into_iter().find(|day| {
+    WEEK.into_iter().find(|day| {
         let iso = day.number_from_monday().to_string();
         s.eq_ignore_ascii_case(weekday_short(*day))
             || s.eq_ignore_ascii_case(weekday_name(*day))
@@ -187,16 +187,6 @@ pub fn weekday_name(day: Weekday) -> &'static str {
         Weekday::Sun => "Sunday",
     }
 }
-
-const ALL_DAYS: [Weekday; 7] = [
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-    Weekday::Sat,
-    Weekday::Sun,
-];
 
 /// Saturating, for the same reason as `add_months`.
 fn add_days(date: NaiveDate, days: u64) -> NaiveDate {
@@ -518,7 +508,7 @@ mod tests {
 
     #[test]
     fn every_weekday_round_trips_through_its_short_form_full_name_and_iso_number() {
-        for day in ALL_DAYS {
+        for day in WEEK {
             assert_eq!(parse_weekday(weekday_short(day)), Some(day));
             assert_eq!(parse_weekday(weekday_name(day)), Some(day));
             assert_eq!(
@@ -548,7 +538,7 @@ mod tests {
 
     #[test]
     fn weekday_names_are_capitalised_english() {
-        let names: Vec<&str> = ALL_DAYS.into_iter().map(weekday_name).collect();
+        let names: Vec<&str> = WEEK.into_iter().map(weekday_name).collect();
         assert_eq!(
             names,
             vec![

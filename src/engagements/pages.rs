@@ -5,7 +5,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use chrono::{NaiveDate, Weekday};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use sqlx::PgConnection;
@@ -251,24 +251,12 @@ impl FormPage {
 
     fn weekday_options(&self) -> Vec<(String, String)> {
         let mut options = vec![(String::new(), "Any day".to_string())];
-        options.extend(
-            [
-                Weekday::Mon,
-                Weekday::Tue,
-                Weekday::Wed,
-                Weekday::Thu,
-                Weekday::Fri,
-                Weekday::Sat,
-                Weekday::Sun,
-            ]
-            .into_iter()
-            .map(|d| {
-                (
-                    d.number_from_monday().to_string(),
-                    cadence::weekday_name(d).to_string(),
-                )
-            }),
-        );
+        options.extend(super::cadence::WEEK.into_iter().map(|d| {
+            (
+                d.number_from_monday().to_string(),
+                cadence::weekday_name(d).to_string(),
+            )
+        }));
         options
     }
 

@@ -241,9 +241,8 @@ pub struct DigestItem {
     pub engagement: String,
 }
 
-#[derive(Template)]
-#[template(path = "email/digest.txt")]
-pub struct DigestText<'a> {
+/// What a digest says, in both its bodies.
+pub struct Digest<'a> {
     pub name: &'a str,
     pub intro: &'a str,
     pub items: &'a [DigestItem],
@@ -252,13 +251,15 @@ pub struct DigestText<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "email/digest.txt")]
+struct DigestText<'a> {
+    d: &'a Digest<'a>,
+}
+
+#[derive(Template)]
 #[template(path = "email/digest.html")]
-pub struct DigestHtml<'a> {
-    pub name: &'a str,
-    pub intro: &'a str,
-    pub items: &'a [DigestItem],
-    pub inbox_url: &'a str,
-    pub settings_url: &'a str,
+struct DigestHtml<'a> {
+    d: &'a Digest<'a>,
 }
 
 /// Composes every item whose hour has come into digests, in one transaction with the items'
@@ -339,22 +340,15 @@ async fn compose(state: &AppState) -> anyhow::Result<()> {
             1 => "This waits for you in Trellis:".to_string(),
             n => format!("These {n} things wait for you in Trellis:"),
         };
-        let text = DigestText {
+        let digest = Digest {
             name: &first.name,
             intro: &intro,
             items: &digest,
             inbox_url: &inbox_url,
             settings_url: &settings_url,
-        }
-        .render()?;
-        let html = DigestHtml {
-            name: &first.name,
-            intro: &intro,
-            items: &digest,
-            inbox_url: &inbox_url,
-            settings_url: &settings_url,
-        }
-        .render()?;
+        };
+        let text = DigestText { d: &digest }.render()?;
+        let html = DigestHtml { d: &digest }.render()?;
         messages.push(Outgoing {
             recipient_id: Some(first.user_id),
             to: first.email.clone(),
@@ -491,6 +485,58 @@ async fn send_one(mailer: &Mailer, message: &Queued) -> Result<(), (String, bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pending(role: &str, urgent: bool) -> Pending {
+        Pending {
+            reminder_id: 1,
+            user_id: 1,
+            role: role.into(),
+            time_zone: "America/New_York".into(),
+            work_days: vec![1, 2, 3, 4, 5],
+            work_start: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            work_end: NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
+            urgent,
+            engagement_zone: "Europe/Berlin".into(),
+            contact_days: Some(vec![1, 2, 3, 4, 5]),
+            window_start: Some(NaiveTime::from_hms_opt(9, 0, 0).unwrap()),
+            window_end: Some(NaiveTime::from_hms_opt(17, 0, 0).unwrap()),
+        }
+    }
+
+    fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+    }
+
+    #[test]
+    fn a_vendor_users_routine_mail_waits_for_the_window_across_the_change_to_summer_time() {
+        // Saturday before Europe moves its clocks (29 March 2026): Monday 09:00 in Berlin is
+        // already summer time, 07:00 UTC, not 08:00.
+        let saturday = utc(2026, 3, 28, 12, 0);
+        assert_eq!(
+            pending("vendor", false).deliver_after(saturday),
+            utc(2026, 3, 30, 7, 0)
+        );
+        // The week before, Monday 09:00 was 08:00 UTC.
+        assert_eq!(
+            pending("vendor", false).deliver_after(utc(2026, 3, 21, 12, 0)),
+            utc(2026, 3, 23, 8, 0)
+        );
+    }
+
+    #[test]
+    fn urgent_mail_goes_at_once_and_colleagues_get_theirs_in_their_own_working_hours() {
+        let saturday = utc(2026, 3, 28, 12, 0);
+        assert_eq!(pending("vendor", true).deliver_after(saturday), saturday);
+        // The manager works 09:00-17:00 in New York (already on summer time since 8 March).
+        assert_eq!(
+            pending("manager", false).deliver_after(saturday),
+            utc(2026, 3, 30, 13, 0)
+        );
+        // Inside the working day: at once.
+        let tuesday = utc(2026, 3, 31, 15, 0);
+        assert_eq!(pending("manager", false).deliver_after(tuesday), tuesday);
+    }
 
     #[test]
     fn backoff_doubles_from_a_minute_up_to_six_hours() {

@@ -232,7 +232,10 @@ pub async fn apply(
          raised as (
              insert into reminders (dedupe_key, kind, engagement_id, subject_id, due_on, title, link,
                                     audience, urgent, notice, raised_at, raised_by)
-             select w.*, $1, $3 from wanted w order by w.dedupe_key
+             select w.*, $1, $3 from wanted w
+             -- Most are raised already: skip them in one join rather than one conflict each.
+             where not exists (select 1 from reminders r where r.dedupe_key = w.dedupe_key)
+             order by w.dedupe_key
              on conflict (dedupe_key) do nothing
              returning id, engagement_id, audience
          ),

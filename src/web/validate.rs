@@ -140,3 +140,36 @@ pub fn time_zone(
     }
     parsed
 }
+
+/// A time of day as HH:MM.
+pub fn time(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    value: &str,
+) -> Option<chrono::NaiveTime> {
+    let parsed = chrono::NaiveTime::parse_from_str(value.trim(), "%H:%M").ok();
+    if parsed.is_none() {
+        errors.add(field, "Enter a time as HH:MM, such as 09:00.");
+    }
+    parsed
+}
+
+/// Days of the week ticked as ISO numbers (1 = Monday), sorted, at least one.
+pub fn weekdays(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    values: &[&str],
+    empty: &str,
+) -> Vec<i32> {
+    let mut days: Vec<i32> = values
+        .iter()
+        .filter_map(|d| d.trim().parse::<i32>().ok())
+        .filter(|d| (1..=7).contains(d))
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    if days.is_empty() {
+        errors.add(field, empty);
+    }
+    days
+}

@@ -1087,3 +1087,55 @@ async fn the_inbox_and_the_feed_cost_the_same_statements_whatever_they_hold() {
     assert_eq!(small, large);
     assert_eq!(small, [2, 2, 2]);
 }
+
+#[tokio::test]
+async fn in_the_demo_data_reminders_appear_for_what_is_due_and_vanish_when_it_is_done() {
+    let app = spawn_app_with(|_| {}).await;
+    trellis::seed::demo(&app.pool, "UTC", app.clock.now())
+        .await
+        .unwrap();
+    scheduler::pass(&app.state).await.unwrap();
+    let maria = trellis::seed::DEMO_ACCOUNTS
+        .iter()
+        .find(|a| a.email == "maria.manager@trellis.example")
+        .unwrap();
+    let client = app.client();
+    assert_eq!(
+        client.login(maria.email, maria.password).await.status(),
+        303
+    );
+    let inbox = client.get_html("/inbox").await;
+    let items = texts(&inbox, ".inbox-item .inbox-text a");
+    let review = items
+        .iter()
+        .find(|i| i.starts_with("Access review due"))
+        .expect("the overdue access review is in Maria's inbox")
+        .clone();
+    assert!(
+        items.iter().any(|i| i.starts_with("Audit finding overdue")),
+        "{items:?}"
+    );
+    let (grant, engagement): (i64, i64) = sqlx::query_as(
+        "select subject_id, engagement_id from reminders where kind = 'access_review_due' and title = $1",
+    )
+    .bind(&review)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let response = client
+        .post_form(
+            &format!("/engagements/{engagement}/access"),
+            &format!("/grants/{grant}/review"),
+            &[
+                ("decision", "keep"),
+                ("note", "Still needed for the service desk."),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let inbox = client.get_html("/inbox").await;
+    assert!(
+        !texts(&inbox, ".inbox-item .inbox-text a").contains(&review),
+        "the reminder is gone as soon as the review is done"
+    );
+}
