@@ -276,12 +276,13 @@ async fn compose(state: &AppState) -> anyhow::Result<()> {
     if !composing {
         return Ok(());
     }
-    // Items whose reminder resolved, or that were dismissed, before their hour are not sent.
+    // Items whose reminder resolved, that were dismissed, or whose reader's account was
+    // disabled before their hour are not sent.
     sqlx::query(
         "update inbox_items i set email_state = 'none'
-         from reminders r
-         where r.id = i.reminder_id and i.email_state = 'pending'
-           and (r.resolved_at is not null or i.dismissed_at is not null)",
+         from reminders r, users u
+         where r.id = i.reminder_id and u.id = i.user_id and i.email_state = 'pending'
+           and (r.resolved_at is not null or i.dismissed_at is not null or u.disabled_at is not null)",
     )
     .execute(&mut *tx)
     .await?;

@@ -253,6 +253,8 @@ struct Existing {
     is_self: bool,
     created_at: String,
     link: Option<String>,
+    /// The link went out by e-mail too (SMTP is configured).
+    emailed: bool,
 }
 
 #[derive(Template)]
@@ -465,6 +467,7 @@ fn existing(record: &UserRecord, current_id: i64, link: Option<String>, zone: Tz
             .with_timezone(&zone)
             .format("%Y-%m-%d")
             .to_string(),
+        emailed: false,
         link,
     }
 }
@@ -502,7 +505,8 @@ pub async fn show(
             None
         }
     };
-    let existing = existing(&record, current.user.id, link, user_zone(&state, &current));
+    let mut existing = existing(&record, current.user.id, link, user_zone(&state, &current));
+    existing.emailed = existing.link.is_some() && state.config.smtp_url.is_some();
     let layout = Layout::new(&current.session, record.name.clone(), "/admin/users");
     form_page(
         layout,
