@@ -4,6 +4,10 @@
 //! key together with each recipient's inbox item, and open ones whose condition has cleared
 //! are resolved. Nothing here runs a query per engagement.
 //!
+//! Notices (feedback shared, a finding assigned, a proposal answered) are wanted while they
+//! are news: feedback until it is acknowledged or its reminder takes over after five days, a
+//! finding while it is open and not yet overdue, an answer for two weeks.
+//!
 //! Exactly once: a reminder is an `insert … on conflict (dedupe_key) do nothing`, so two
 //! instances raising the same reminder make one row, and its inbox items are inserted only by
 //! the statement that created it. Inserts go in key order, so overlapping passes wait for one
@@ -186,7 +190,7 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
            '/engagements/' || e.id || '/feedback#feedback-' || f.id, 'vendor', false, true
     from eng e
     join feedback f on f.engagement_id = e.id and f.shared and f.acknowledged_at is null
-                   and f.created_at > $1 - interval '14 days'
+                   and f.created_at > $1 - interval '5 days'
   union all
     select 'finding_assigned:' || f.id, 'finding_assigned', e.id, f.id, f.due_on,
            'Audit finding for you, due ' || to_char(f.due_on, 'FMDD Mon') || ': ' || left(f.description, 80),
@@ -205,8 +209,9 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
 )
 "#;
 
-/// Notices and suggested celebrations leave the inbox this long after they were raised.
-const NOTICE_DAYS: i32 = 30;
+/// Suggested celebrations leave the inbox this long after they were raised (the rule does
+/// not look at every KPI on every pass, so it cannot tell when a streak ended).
+const CELEBRATION_DAYS: i32 = 30;
 
 /// What one run of the rules changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
@@ -263,7 +268,7 @@ pub async fn apply(
                  left join wanted w on w.dedupe_key = o.dedupe_key
                  where o.resolved_at is null
                    and ($2::bigint is null or o.engagement_id = $2)
-                   and case when o.notice or o.kind = 'celebration'
+                   and case when o.kind = 'celebration'
                             then o.raised_at < $1 - make_interval(days => $5)
                             else w.dedupe_key is null end
                  order by o.id
@@ -279,7 +284,7 @@ pub async fn apply(
         .bind(engagement)
         .bind(instance)
         .bind(email)
-        .bind(NOTICE_DAYS)
+        .bind(CELEBRATION_DAYS)
         .bind(written_since)
         .fetch_one(db)
         .await

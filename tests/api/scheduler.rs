@@ -83,10 +83,13 @@ async fn everything_due(
     );
     ids.insert(
         "feedback",
-        sqlx::query_scalar(
+        sqlx::query_scalar::<_, i64>(
             "insert into feedback (engagement_id, kind, situation, observation, impact, author_id, created_at, form_key)
              values ($1, 'constructive', 'The Monday release', 'Notes came late', 'Support was surprised', $2,
-                     $3 - interval '6 days', gen_random_uuid()) returning id",
+                     $3 - interval '6 days', gen_random_uuid()),
+                    ($1, 'praise', 'The Friday migration', 'Done by noon', 'No downtime', $2,
+                     $3 - interval '1 day', gen_random_uuid())
+             returning id",
         )
         .bind(e)
         .bind(m)
@@ -274,6 +277,26 @@ async fn each_rule_raises_its_reminder_for_the_right_people_once_and_resolves_it
         !kinds_for(&app.pool, s.manager.id)
             .await
             .contains("feedback_unacknowledged")
+    );
+    // The praise of yesterday is news until it is acknowledged too.
+    assert!(inbox.contains("Praise: The Friday migration"));
+    let praise: i64 =
+        sqlx::query_scalar("select id from feedback where kind = 'praise' and engagement_id = $1")
+            .bind(s.engagement)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    vendor
+        .post_form(
+            &format!("/engagements/{}/feedback", s.engagement),
+            &format!("/feedback/{praise}/acknowledge"),
+            &[],
+        )
+        .await;
+    assert!(
+        !kinds_for(&app.pool, s.vendor_user.id)
+            .await
+            .contains("feedback_shared")
     );
 
     // A check-in logged through the form clears the check-in reminder.
