@@ -316,7 +316,7 @@ pub async fn calendar(
     let mut tx = state.pool.begin().await?;
     sqlx::query("update users set calendar_token_hash = $2 where id = $1")
         .bind(current.user.id)
-        .bind(token.as_deref().map(crate::calendar::hash))
+        .bind(token.as_deref().map(session::token_hash))
         .execute(&mut *tx)
         .await?;
     audit::Entry::by(

@@ -7,17 +7,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use sha2::{Digest, Sha256};
 
+use crate::auth::session::token_hash;
 use crate::startup::AppState;
 use crate::web::error::{AppError, Result};
 
 /// Events this long past are left out of the feed.
 const PAST_DAYS: i32 = 30;
-
-pub fn hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
-}
 
 #[derive(sqlx::FromRow)]
 struct Owner {
@@ -42,7 +38,7 @@ pub async fn feed(State(state): State<AppState>, Path(token): Path<String>) -> R
     let owner: Owner = sqlx::query_as(
         "select id, vendor_id from users where calendar_token_hash = $1 and disabled_at is null",
     )
-    .bind(hash(token))
+    .bind(token_hash(token))
     .fetch_optional(&state.pool)
     .await?
     .ok_or(AppError::NotFound)?;

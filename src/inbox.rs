@@ -133,15 +133,16 @@ pub async fn dismiss(
     Id(id): Id,
     Form(_): Form<Pairs>,
 ) -> Result<Redirect> {
-    own_item(&state, &current, id).await?;
-    sqlx::query(
-        "update inbox_items set dismissed_at = $3 where reminder_id = $1 and user_id = $2 and dismissed_at is null",
+    sqlx::query_scalar::<_, bool>(
+        "update inbox_items set dismissed_at = coalesce(dismissed_at, $3)
+         where reminder_id = $1 and user_id = $2 returning true",
     )
     .bind(id)
     .bind(current.user.id)
     .bind(state.clock.now())
-    .execute(&state.pool)
-    .await?;
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
     flash(&state, &current, Flash::success("Dismissed.")).await
 }
 
@@ -151,20 +152,24 @@ pub async fn snooze(
     Id(id): Id,
     Form(form): Form<Pairs>,
 ) -> Result<Redirect> {
-    own_item(&state, &current, id).await?;
     let (days, label) = match form.get("days").trim() {
         "1" => (1, "until tomorrow"),
         "7" => (7, "for a week"),
-        _ => return Err(AppError::BadRequest("Snooze for 1 or 7 days.".into())),
+        _ => {
+            // Someone else's item stays missing, whatever was asked of it.
+            own_item(&state, &current, id).await?;
+            return Err(AppError::BadRequest("Snooze for 1 or 7 days.".into()));
+        }
     };
-    sqlx::query(
-        "update inbox_items set snoozed_until = $3 where reminder_id = $1 and user_id = $2",
+    sqlx::query_scalar::<_, bool>(
+        "update inbox_items set snoozed_until = $3 where reminder_id = $1 and user_id = $2 returning true",
     )
     .bind(id)
     .bind(current.user.id)
     .bind(state.clock.now() + chrono::Duration::days(days))
-    .execute(&state.pool)
-    .await?;
+    .fetch_optional(&state.pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
     flash(
         &state,
         &current,

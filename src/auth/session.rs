@@ -65,7 +65,7 @@ pub async fn load(State(state): State<AppState>, mut request: Request, next: Nex
 }
 
 async fn find(state: &AppState, token: &str) -> Result<Session, sqlx::Error> {
-    let id_hash = hash(token);
+    let id_hash = token_hash(token);
     let now = state.clock.now();
     let idle_since = now
         - chrono::Duration::from_std(state.config.session_idle)
@@ -147,7 +147,7 @@ pub async fn create(
         "insert into sessions (id_hash, user_id, csrf_token, flash, created_at, last_seen_at)
          values ($1, $2, $3, $4, $5, $5)",
     )
-    .bind(hash(&token))
+    .bind(token_hash(&token))
     .bind(user_id)
     .bind(&csrf_token)
     .bind(flash.map(Flash::encode))
@@ -227,13 +227,15 @@ pub fn clear_cookie(secure: bool) -> HeaderValue {
     .expect("a valid header")
 }
 
+/// 256 random bits as hex: session cookies, CSRF tokens, set-password links, calendar feeds.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the operating system provides randomness");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn hash(token: &str) -> Vec<u8> {
+/// What is stored of a secret token: its SHA-256.
+pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 

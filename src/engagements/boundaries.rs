@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use super::cadence::{parse_weekday, weekday_name};
+use super::cadence::weekday_name;
 use super::window::{ContactWindow, describe_days};
 use super::{Access, access};
 use crate::audit::{self, Outcome};
@@ -60,10 +60,7 @@ pub async fn load(db: &mut PgConnection, engagement_id: i64) -> Result<Boundarie
 
 impl Boundaries {
     pub fn days(&self) -> Vec<Weekday> {
-        self.contact_days
-            .iter()
-            .filter_map(|d| parse_weekday(&d.to_string()))
-            .collect()
+        super::cadence::iso_weekdays(&self.contact_days)
     }
 
     pub fn window(&self, zone: Tz) -> ContactWindow {

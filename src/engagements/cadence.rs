@@ -163,6 +163,14 @@ pub fn parse_weekday(s: &str) -> Option<Weekday> {
     })
 }
 
+/// Days stored as ISO numbers (1 = Monday … 7 = Sunday); anything else is skipped.
+pub fn iso_weekdays(days: &[i32]) -> Vec<Weekday> {
+    days.iter()
+        .filter_map(|d| u8::try_from(d - 1).ok())
+        .filter_map(|d| Weekday::try_from(d).ok())
+        .collect()
+}
+
 /// The short stored form of a day ("mon" … "sun"), the inverse of [`parse_weekday`].
 pub fn weekday_short(day: Weekday) -> &'static str {
     match day {

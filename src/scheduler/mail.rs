@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use askama::Template;
-use chrono::{DateTime, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -19,6 +19,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::config::Config;
+use crate::engagements::cadence::iso_weekdays;
 use crate::engagements::window::ContactWindow;
 use crate::startup::AppState;
 
@@ -151,13 +152,6 @@ struct Pending {
     window_end: Option<NaiveTime>,
 }
 
-fn weekdays(days: &[i32]) -> Vec<Weekday> {
-    days.iter()
-        .filter_map(|d| u8::try_from(d - 1).ok())
-        .filter_map(|d| Weekday::try_from(d).ok())
-        .collect()
-}
-
 impl Pending {
     /// When this person may be e-mailed about it: urgent at once; a vendor user within the
     /// engagement's contact window; the organisation's people within their working hours.
@@ -167,14 +161,14 @@ impl Pending {
         }
         let window = if self.role == "vendor" {
             ContactWindow {
-                days: weekdays(self.contact_days.as_deref().unwrap_or(&[1, 2, 3, 4, 5])),
+                days: iso_weekdays(self.contact_days.as_deref().unwrap_or(&[1, 2, 3, 4, 5])),
                 start: self.window_start.unwrap_or(NaiveTime::MIN),
                 end: self.window_end.unwrap_or(NaiveTime::MIN),
                 zone: self.engagement_zone.parse().unwrap_or(Tz::UTC),
             }
         } else {
             ContactWindow {
-                days: weekdays(&self.work_days),
+                days: iso_weekdays(&self.work_days),
                 start: self.work_start,
                 end: self.work_end,
                 zone: self.time_zone.parse().unwrap_or(Tz::UTC),

@@ -36,39 +36,26 @@ pub async fn pass(state: &AppState) -> anyhow::Result<PassReport> {
     .fetch_one(&state.pool)
     .await?;
     let email = state.config.smtp_url.is_some();
-    let outcome = match written_since(state).await {
-        Ok(since) => run_rules(&state.pool, now, None, instance, email, since).await,
-        Err(e) => Err(e),
-    };
-    let duration = started.elapsed();
-    let duration_ms = i32::try_from(duration.as_millis()).unwrap_or(i32::MAX);
-    match &outcome {
-        Ok(rules) => {
-            sqlx::query(
-                "update scheduler_passes
-                 set finished_at = $2, duration_ms = $3, raised = $4, resolved = $5
-                 where id = $1",
-            )
-            .bind(pass_id)
-            .bind(state.clock.now())
-            .bind(duration_ms)
-            .bind(i32::try_from(rules.raised).unwrap_or(i32::MAX))
-            .bind(i32::try_from(rules.resolved).unwrap_or(i32::MAX))
-            .execute(&state.pool)
-            .await?;
-        }
-        Err(e) => {
-            sqlx::query(
-                "update scheduler_passes set finished_at = $2, duration_ms = $3, error = $4 where id = $1",
-            )
-            .bind(pass_id)
-            .bind(state.clock.now())
-            .bind(duration_ms)
-            .bind(e.to_string())
-            .execute(&state.pool)
-            .await?;
-        }
+    let outcome = async {
+        let since = written_since(state).await?;
+        run_rules(&state.pool, now, None, instance, email, since).await
     }
+    .await;
+    let duration = started.elapsed();
+    let counts = outcome.as_ref().ok();
+    sqlx::query(
+        "update scheduler_passes
+         set finished_at = $2, duration_ms = $3, raised = $4, resolved = $5, error = $6
+         where id = $1",
+    )
+    .bind(pass_id)
+    .bind(state.clock.now())
+    .bind(i32::try_from(duration.as_millis()).unwrap_or(i32::MAX))
+    .bind(counts.map(|r| i32::try_from(r.raised).unwrap_or(i32::MAX)))
+    .bind(counts.map(|r| i32::try_from(r.resolved).unwrap_or(i32::MAX)))
+    .bind(outcome.as_ref().err().map(|e| e.to_string()))
+    .execute(&state.pool)
+    .await?;
     let rules = outcome?;
     // After many new rows, fresh statistics keep the next passes' plans right (autovacuum
     // would get there too, a minute or so later).

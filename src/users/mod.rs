@@ -134,9 +134,7 @@ pub async fn new_password_link(
         .bind(user_id)
         .execute(&mut *db)
         .await?;
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = crate::auth::session::random_token();
     sqlx::query(
         "insert into password_tokens (token_hash, user_id, created_by, created_at, expires_at)
          values ($1, $2, $3, $4, $5)",
@@ -151,10 +149,7 @@ pub async fn new_password_link(
     Ok(token)
 }
 
-pub fn token_hash(token: &str) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(token.as_bytes()).to_vec()
-}
+pub use crate::auth::session::token_hash;
 
 /// An enabled user as the request extractors see one, found by e-mail (for the CLI).
 pub async fn enabled_user_by_email(
