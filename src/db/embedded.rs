@@ -64,6 +64,15 @@ pub struct Cluster {
     started_here: bool,
 }
 
+/// How [`Cluster::stop_server`] stops PostgreSQL (`pg_ctl stop -m …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// Ends every session (clients see `admin_shutdown`) and shuts down cleanly.
+    Fast,
+    /// Kills the server as a crash would; the next start recovers from the WAL.
+    Immediate,
+}
+
 /// Where to look for the PostgreSQL binaries: an explicit folder wins, then PATH, then the
 /// newest `<lib_root>/*/bin`.
 pub fn find_binaries(
@@ -195,6 +204,31 @@ impl Cluster {
 
     pub fn directory(&self) -> &Path {
         &self.dir
+    }
+
+    /// Stops PostgreSQL while this process stays joined, as an operator's restart or a crash
+    /// would, so that the reliability drills can take the database away under load;
+    /// [`Cluster::start_server`] brings it back.
+    pub fn stop_server(&self, mode: StopMode) -> Result<(), EmbeddedError> {
+        let mode = match mode {
+            StopMode::Fast => "fast",
+            StopMode::Immediate => "immediate",
+        };
+        self.pg_ctl(
+            &["stop", "-m", mode, "-w", "-t", "60"],
+            "stopping PostgreSQL",
+        )
+    }
+
+    /// Starts PostgreSQL again after [`Cluster::stop_server`] with the `settings` it was first
+    /// started with, and returns once it accepts connections (after crash recovery, if any).
+    pub fn start_server(&self, settings: &[(&str, &str)]) -> Result<(), EmbeddedError> {
+        if self.is_running() {
+            return Ok(());
+        }
+        self.prepare_socket_dir()?;
+        self.remove_stale_pid_file()?;
+        self.pg_ctl_start(settings)
     }
 
     /// Leaves the cluster; the last process to leave stops it.
