@@ -14,8 +14,9 @@ use trellis::seed::DEMO_ACCOUNTS;
 use crate::helpers::spawn_app;
 
 /// The pages each role is checked on; every new page joins this list. `{user}`, `{vendor}`,
-/// `{evaluation}`, `{engagement}`, `{kpi}`, `{audit}` and `{review}` (a completed one) are
-/// ids from the demo data; the vendor user is Northwind's, whose engagement `{engagement}` is.
+/// `{evaluation}`, `{engagement}`, `{kpi}`, `{audit}` (a completed one), `{planned_audit}`,
+/// `{review}` (a completed one) and `{draft_review}` are ids from the demo data; the vendor
+/// user is Northwind's, whose engagement `{engagement}` is.
 fn pages(role: Role) -> &'static [&'static str] {
     match role {
         Role::Admin => &[
@@ -57,8 +58,10 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/engagements/{engagement}/audits",
             "/engagements/{engagement}/audits/new",
             "/audits/{audit}",
+            "/audits/{planned_audit}",
             "/engagements/{engagement}/reviews",
             "/reviews/{review}",
+            "/reviews/{draft_review}",
             "/engagements/{engagement}/access",
             "/engagements/{engagement}/access/new",
             "/engagements/{engagement}/close",
@@ -102,7 +105,8 @@ fn pages(role: Role) -> &'static [&'static str] {
     }
 }
 
-const ANONYMOUS_PAGES: &[&str] = &["/login"];
+/// Checked signed out; `{token}` is a fresh set-password link of the vendor user.
+const ANONYMOUS_PAGES: &[&str] = &["/login", "/set-password/{token}"];
 
 #[tokio::test]
 async fn every_page_passes_axe_and_the_html_checker_at_phone_and_desktop_widths() {
@@ -122,14 +126,16 @@ async fn every_page_passes_axe_and_the_html_checker_at_phone_and_desktop_widths(
         .unwrap();
     // Reminders in every inbox, a pass on the scheduler page.
     trellis::scheduler::pass(&app.state).await.unwrap();
-    let ids: (i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+    let ids: (i64, i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
         "select (select min(id) from users where role = 'vendor'),
                 v.id,
                 (select min(id) from evaluations where vendor_id = v.id),
                 e.id,
                 (select min(id) from kpis where engagement_id = e.id),
-                (select min(id) from audits where engagement_id = e.id),
-                (select min(id) from reviews where engagement_id = e.id and status = 'completed')
+                (select min(id) from audits where engagement_id = e.id and status = 'completed'),
+                (select min(id) from reviews where engagement_id = e.id and status = 'completed'),
+                (select min(id) from audits where engagement_id = e.id and status = 'planned'),
+                (select min(id) from reviews where engagement_id = e.id and status = 'draft')
          from vendors v join engagements e on e.vendor_id = v.id
          where v.name = 'Northwind IT Services'",
     )
@@ -144,7 +150,18 @@ async fn every_page_passes_axe_and_the_html_checker_at_phone_and_desktop_widths(
             .replace("{kpi}", &ids.4.to_string())
             .replace("{audit}", &ids.5.to_string())
             .replace("{review}", &ids.6.to_string())
+            .replace("{planned_audit}", &ids.7.to_string())
+            .replace("{draft_review}", &ids.8.to_string())
     };
+    let mut db = app.pool.acquire().await.unwrap();
+    let token = trellis::users::new_password_link(&mut db, ids.0, None, app.clock.now())
+        .await
+        .unwrap();
+    drop(db);
+    let anonymous_pages: Vec<String> = ANONYMOUS_PAGES
+        .iter()
+        .map(|page| page.replace("{token}", &token))
+        .collect();
     let mut seen = std::collections::HashSet::new();
     let accounts: Vec<serde_json::Value> = DEMO_ACCOUNTS
         .iter()
@@ -162,7 +179,7 @@ async fn every_page_passes_axe_and_the_html_checker_at_phone_and_desktop_widths(
         .arg(browser_dir.join("check.mjs"))
         .env("TRELLIS_URL", &app.address)
         .env("ACCOUNTS", serde_json::Value::Array(accounts).to_string())
-        .env("ANON_PAGES", serde_json::json!(ANONYMOUS_PAGES).to_string())
+        .env("ANON_PAGES", serde_json::json!(anonymous_pages).to_string())
         .env("SHOTS_DIR", root.join("target/screenshots"))
         .env("HTML_DIR", root.join("target/served-html"))
         .output()
