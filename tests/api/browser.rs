@@ -293,16 +293,16 @@ fn plan(machine: &Machine, browser_dir: &Path) -> Result<Vec<Step>, String> {
     if !machine.node_and_npm {
         debian.extend(["nodejs", "npm"]);
     }
-    if !debian.is_empty() && !(machine.root && machine.apt) {
-        return Err(format!(
-            "the browser check needs Debian's {} and installs them itself only as root with \
-             apt-get: run `apt-get install {}`, or set TRELLIS_SKIP_BROWSER=1 to skip it",
-            debian.join(", "),
-            debian.join(" ")
-        ));
-    }
     let mut steps = Vec::new();
     if !debian.is_empty() {
+        if !(machine.root && machine.apt) {
+            return Err(format!(
+                "the browser check needs Debian's {} and installs them itself only as root \
+                 with apt-get: run `apt-get install {}`, or set TRELLIS_SKIP_BROWSER=1 to skip it",
+                debian.join(", "),
+                debian.join(" ")
+            ));
+        }
         steps.push(Step::Debian(debian));
     }
     if !machine.npm_packages {
