@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Trellis browser check: logs in through the real /login form, visits pages at
-// two viewport widths, writes full-page screenshots and runs axe-core.
+// two viewport widths, writes full-page screenshots, runs axe-core, and checks
+// the HTML each page was served with using the Nu HTML Checker (vnu.jar).
 //
-// Exit status: 0 = clean; 1 = a serious/critical axe finding, an HTTP status
-// >= 400, a failed login, or a page that could not be loaded; 2 = bad config
-// or the browser could not be started.
+// Exit status: 0 = clean; 1 = a serious/critical axe finding, an HTML error,
+// an HTTP status >= 400, a failed login, or a page that could not be loaded;
+// 2 = bad config, or the browser or the HTML checker could not be started.
 //
 // Environment:
 //   TRELLIS_URL  base URL of a running server, e.g. http://127.0.0.1:8080 (required)
@@ -15,11 +16,16 @@
 //   WIDTHS       comma-separated viewport widths (default 390,1280)
 //   TIMEOUT_MS   navigation/action timeout in ms (default 30000)
 //   CHROMIUM     browser executable (default /usr/bin/chromium)
+//   HTML_DIR     where each page's served HTML is saved for the checker
+//                (default ./target/served-html)
+//   JAVA         Java 17 or newer, to run vnu.jar (default java on PATH)
 
 import { chromium } from 'playwright-core';
 import { createRequire } from 'node:module';
-import { mkdir, readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 
@@ -54,6 +60,8 @@ const widths = (process.env.WIDTHS || '390,1280')
   .filter((w) => Number.isFinite(w) && w > 0);
 const timeout = Number.parseInt(process.env.TIMEOUT_MS || '30000', 10);
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const htmlDir = path.resolve(process.env.HTML_DIR || './target/served-html');
+const java = process.env.JAVA || 'java';
 
 if (!Array.isArray(accounts)) fail('ACCOUNTS must be a JSON array');
 if (!Array.isArray(anonPages)) fail('ANON_PAGES must be a JSON array');
@@ -70,6 +78,8 @@ const BLOCKING = new Set(['serious', 'critical']);
 const MAX_NODES = 10; // selectors listed per violation on one report line
 
 const axeSource = await readFile(require.resolve('axe-core/axe.min.js'), 'utf8');
+// The jar is run directly: the package's own launcher may download a Java runtime.
+const vnuJar = require.resolve('vnu-jar/build/dist/vnu.jar');
 
 const url = (p) => base + (p.startsWith('/') ? p : `/${p}`);
 const pathOf = (u) => new URL(u).pathname;
@@ -92,6 +102,7 @@ function selector(target) {
 let checked = 0;
 let findings = 0; // serious/critical violating nodes
 let problems = 0; // HTTP errors, failed logins, load errors
+const served = new Map(); // saved HTML file -> "role path", for the checker's report
 
 async function checkPage(page, role, p, loggedIn) {
   for (const width of widths) {
@@ -114,14 +125,20 @@ async function checkPage(page, role, p, loggedIn) {
         notes.push(`HTTP ${status}`);
       }
     }
+    // The served HTML is the same at every width: save it once per role and page.
+    const file = path.join(htmlDir, `${role}-${slug(p)}.html`);
+    if (response && !served.has(file)) {
+      await writeFile(file, await response.text());
+      served.set(file, `${role} ${p}`);
+    }
     const finalPath = pathOf(page.url());
     if (loggedIn && finalPath === loginPath && pathOf(url(p)) !== loginPath) {
       problems++;
       notes.push('redirected to /login (session lost?)');
     }
 
-    const file = path.join(shotsDir, `${role}-${slug(p)}-${width}.png`);
-    await page.screenshot({ path: file, fullPage: true });
+    const shot = path.join(shotsDir, `${role}-${slug(p)}-${width}.png`);
+    await page.screenshot({ path: shot, fullPage: true });
 
     let violations;
     try {
@@ -170,7 +187,46 @@ async function login(page, account) {
   if (landed !== homePath) throw new Error(`expected redirect to ${homePath}, landed on ${landed}`);
 }
 
+// Runs the Nu HTML Checker once over every saved page. Every error counts; warnings are shown.
+async function checkHtml() {
+  const files = [...served.keys()];
+  if (files.length === 0) return { errors: 0, warnings: 0 };
+  const { code, stdout, stderr } = await new Promise((resolve) => {
+    execFile(
+      java,
+      ['-jar', vnuJar, '--format', 'json', '--stdout', ...files],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stdout, stderr }),
+    );
+  });
+  let report;
+  try {
+    report = JSON.parse(stdout);
+  } catch {
+    fail(`the HTML checker did not run (${java} -jar ${vnuJar}, exit ${code}): ${(stderr || stdout).trim().split('\n')[0]}`);
+  }
+  let errors = 0;
+  let warnings = 0;
+  for (const m of report.messages || []) {
+    const file = m.url ? fileURLToPath(m.url) : '';
+    const where = `${served.get(file) || file}${m.lastLine ? ` line ${m.lastLine}` : ''}`;
+    if (m.type === 'info' && m.subType === 'warning') {
+      warnings++;
+      console.log(`warn html ${where}: ${m.message}`);
+    } else if (m.type !== 'info') {
+      errors++;
+      console.log(`FAIL html ${where}: ${m.message}`);
+    }
+  }
+  return { errors, warnings };
+}
+
 await mkdir(shotsDir, { recursive: true });
+// A page dropped from the list must not leave its old HTML behind; only .html files go.
+await mkdir(htmlDir, { recursive: true });
+for (const name of await readdir(htmlDir)) {
+  if (name.endsWith('.html')) await rm(path.join(htmlDir, name), { force: true });
+}
 
 let browser;
 try {
@@ -223,7 +279,10 @@ try {
   await browser.close();
 }
 
+const html = await checkHtml();
+
 console.log(`screenshots: ${shotsDir}`);
 console.log(`axe: ${checked} pages checked, ${findings} serious or critical findings`);
+console.log(`html: ${served.size} pages checked, ${html.errors} errors, ${html.warnings} warnings`);
 if (problems) console.log(`problems: ${problems} (HTTP >= 400, failed login or load error)`);
-process.exit(findings || problems ? 1 : 0);
+process.exit(findings || html.errors || problems ? 1 : 0);
