@@ -357,12 +357,10 @@ async fn a_client_that_sends_its_headers_too_slowly_is_disconnected() {
             break;
         }
         // Reading to the end of the stream is how a client sees the server hang up.
-        match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buffer)).await {
-            Ok(Ok(0) | Err(_)) => {
-                closed_after = Some(started.elapsed());
-                break;
-            }
-            Ok(Ok(_)) | Err(_) => {}
+        let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buffer));
+        if let Ok(Ok(0) | Err(_)) = read.await {
+            closed_after = Some(started.elapsed());
+            break;
         }
     }
     let closed_after = closed_after.expect("the server closed the connection");
