@@ -77,7 +77,7 @@ pub async fn change(
     }
     // Guessing the current password from a borrowed session is throttled like a login.
     if let Verdict::Locked { minutes, .. } =
-        throttle::check(&state.pool, &user.email, &addr, now).await?
+        throttle::admit(&state.pool, &user.email, &addr, now).await?
     {
         errors.add(
             "current",
@@ -91,7 +91,6 @@ pub async fn change(
             .fetch_one(&state.pool)
             .await?;
     if password::verify(form.current, stored).await? == Verified::No {
-        throttle::record(&state.pool, &user.email, &addr, false, now).await?;
         audit::Entry::by(user, "password.change", Outcome::Failure)
             .target(format!("user:{}", user.id))
             .client_addr(addr)
@@ -111,7 +110,7 @@ pub async fn change(
         session::delete_for_user(&mut *tx, user.id, current.session.id_hash.as_deref()).await?;
     audit::Entry::by(user, "password.change", Outcome::Success)
         .target(format!("user:{}", user.id))
-        .client_addr(addr)
+        .client_addr(addr.clone())
         .details(serde_json::json!({ "other_sessions_ended": ended }))
         .write(&mut *tx, now)
         .await?;
@@ -119,6 +118,7 @@ pub async fn change(
         Flash::success("Your password has been changed. Any other sessions were signed out.");
     session::set_flash(&mut *tx, &current.session, flash).await?;
     tx.commit().await?;
+    throttle::succeeded(&state.pool, &user.email, &addr).await?;
     Ok(Redirect::to("/").into_response())
 }
 

@@ -37,6 +37,9 @@ pub struct Config {
     pub session_absolute: Duration,
     /// Proxies whose `X-Forwarded-For` is believed; nobody else's is.
     pub trusted_proxies: Vec<IpAddr>,
+    /// A client that has not sent a request's headers within this time is disconnected, so
+    /// that slow senders cannot hold connections open without end.
+    pub header_timeout: Duration,
     /// Routes that exist only for the tests (a handler that panics); never from the
     /// environment.
     pub test_routes: bool,
@@ -134,6 +137,12 @@ impl Config {
             "60",
             "a whole number of seconds (0 switches the scheduler off)",
         )?;
+        let header_seconds: u64 = parse(
+            get("TRELLIS_HEADER_TIMEOUT_SECONDS"),
+            "TRELLIS_HEADER_TIMEOUT_SECONDS",
+            "10",
+            "a whole number of seconds",
+        )?;
         let smtp_from = get("SMTP_FROM").unwrap_or_else(|| "Trellis <trellis@localhost>".into());
         if smtp_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(ConfigError {
@@ -160,6 +169,7 @@ impl Config {
             session_idle: Duration::from_secs(idle_minutes.max(1) * 60),
             session_absolute: Duration::from_secs(absolute_hours.max(1) * 3600),
             trusted_proxies,
+            header_timeout: Duration::from_secs(header_seconds.max(1)),
             test_routes: false,
         })
     }
@@ -241,6 +251,7 @@ mod tests {
         assert_eq!(config.time_zone, Tz::UTC);
         assert!(config.database_url.is_none());
         assert!(!config.secure_cookies());
+        assert_eq!(config.header_timeout, Duration::from_secs(10));
         assert_eq!(
             config.allowed_origins(),
             vec!["http://127.0.0.1:8080", "http://localhost:8080"]
@@ -274,6 +285,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("TRELLIS_PUBLIC_URL"), "{err}");
+    }
+
+    #[test]
+    fn the_header_timeout_is_read_in_seconds_and_never_switched_off() {
+        let three = config(&[("TRELLIS_HEADER_TIMEOUT_SECONDS", "3")]).unwrap();
+        assert_eq!(three.header_timeout, Duration::from_secs(3));
+        let zero = config(&[("TRELLIS_HEADER_TIMEOUT_SECONDS", "0")]).unwrap();
+        assert_eq!(zero.header_timeout, Duration::from_secs(1));
+        let err = config(&[("TRELLIS_HEADER_TIMEOUT_SECONDS", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TRELLIS_HEADER_TIMEOUT_SECONDS"), "{err}");
     }
 
     #[test]

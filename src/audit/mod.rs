@@ -63,45 +63,112 @@ impl Entry {
 
     /// The e-mail someone claimed, for failed logins of unknown or wrong accounts.
     pub fn claimed_email(mut self, email: &str) -> Entry {
-        self.actor_email = Some(email.to_lowercase());
+        self.actor_email = Some(clip(&email.to_lowercase(), MAX_TEXT));
         self
     }
 
     pub fn target(mut self, target: impl Into<String>) -> Entry {
-        self.target = Some(target.into());
+        self.target = Some(clip(&target.into(), MAX_TEXT));
         self
     }
 
     pub fn client_addr(mut self, addr: impl Into<String>) -> Entry {
-        self.client_addr = Some(addr.into());
+        self.client_addr = Some(clip(&addr.into(), MAX_TEXT));
         self
     }
 
-    pub fn details(mut self, details: serde_json::Value) -> Entry {
+    pub fn details(mut self, mut details: serde_json::Value) -> Entry {
+        clip_strings(&mut details);
         self.details = Some(details);
         self
     }
 
+    /// A refusal of a client nobody has identified: it costs nothing to repeat, so it is
+    /// what a flood would be made of.
+    fn is_anonymous_refusal(&self) -> bool {
+        self.actor_id.is_none() && matches!(self.outcome, Outcome::Refused)
+    }
+
+    /// Writes the entry. An anonymous refusal writes a row only as the first of its client
+    /// address, action and minute; the repeats are counted in `audit_repeats`, which the
+    /// audit page shows beside that row. Anonymous failed logins are each a row: the login
+    /// throttle already bounds them per address.
     pub async fn write(
         self,
         db: impl PgExecutor<'_>,
         at: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(
+        let sql = if self.is_anonymous_refusal() {
+            "with burst as (
+                 insert into audit_repeats as r (client_addr, action, minute, repeats, last_at)
+                 values (coalesce($8, ''), $5, date_bin('1 minute', $1, timestamptz 'epoch'), 0, $1)
+                 on conflict (client_addr, action, minute)
+                     do update set repeats = r.repeats + 1, last_at = greatest(r.last_at, excluded.last_at)
+                 returning repeats
+             )
+             insert into audit_log (at, actor_id, actor_email, actor_role, action, target, outcome, client_addr, details)
+             select $1, $2, $3, $4, $5, $6, $7, $8, $9 from burst where repeats = 0"
+        } else {
             "insert into audit_log (at, actor_id, actor_email, actor_role, action, target, outcome, client_addr, details)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(at)
-        .bind(self.actor_id)
-        .bind(self.actor_email)
-        .bind(self.actor_role)
-        .bind(self.action)
-        .bind(self.target)
-        .bind(self.outcome.as_str())
-        .bind(self.client_addr)
-        .bind(self.details)
-        .execute(db)
-        .await?;
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        };
+        sqlx::query(sql)
+            .bind(at)
+            .bind(self.actor_id)
+            .bind(self.actor_email)
+            .bind(self.actor_role)
+            .bind(self.action)
+            .bind(self.target)
+            .bind(self.outcome.as_str())
+            .bind(self.client_addr)
+            .bind(self.details)
+            .execute(db)
+            .await?;
         Ok(())
+    }
+}
+
+/// The longest text an entry keeps of anything a client sent (paths, claimed e-mails,
+/// header values): enough to recognise it, too little to fill the log with.
+pub const MAX_TEXT: usize = 200;
+
+/// `text` cut to `max` characters, marked with an ellipsis where it was cut.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+fn clip_strings(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => *text = clip(text, MAX_TEXT),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(clip_strings),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(clip_strings),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_client_text_is_clipped_on_a_character_boundary() {
+        assert_eq!(clip("short", 10), "short");
+        let long = "é".repeat(300);
+        let clipped = clip(&long, MAX_TEXT);
+        assert_eq!(clipped.chars().count(), MAX_TEXT + 1);
+        assert!(clipped.ends_with('…'));
+        let entry = Entry::anonymous("request.cross_site", Outcome::Refused)
+            .target(format!("/{}", "a".repeat(2048)))
+            .details(serde_json::json!({ "origin": "b".repeat(5000), "n": [ "c".repeat(900) ] }));
+        assert!(entry.target.as_ref().is_some_and(|t| t.len() < 250));
+        assert!(
+            entry
+                .details
+                .as_ref()
+                .is_some_and(|d| d.to_string().len() < 600)
+        );
     }
 }

@@ -80,6 +80,7 @@ struct Row {
     target: Option<String>,
     outcome: String,
     client_addr: Option<String>,
+    repeats: i32,
     total: i64,
 }
 
@@ -91,6 +92,8 @@ struct Entry {
     target: String,
     outcome: String,
     client_addr: String,
+    /// How many more times the same anonymous refusal came from that address that minute.
+    repeats: i32,
 }
 
 #[derive(Template)]
@@ -166,20 +169,30 @@ pub async fn list(
     }
     let page = paging::page_number(query.page.as_deref());
     let rows: Vec<Row> = sqlx::query_as(
-        "select at, actor_email, actor_role, action, target, outcome, client_addr, count(*) over () as total
-         from audit_log
-         where ($1::text is null or actor_email ilike $1)
-           and ($2::text = '' or action = $2)
-           and ($3::timestamptz is null or at >= $3)
-           and ($4::timestamptz is null or at < $4)
-           and ($7::text = '' or target = $7 or target like $7 || ':%')
-         order by at desc, id desc
+        "select a.at, a.actor_email, a.actor_role, a.action, a.target, a.outcome, a.client_addr,
+                coalesce(r.repeats, 0) as repeats, count(*) over () as total
+         from audit_log a
+         -- An anonymous refusal's row stands for its repeats within the same minute.
+         left join audit_repeats r
+           on a.actor_id is null and a.outcome = 'refused'
+          and r.client_addr = coalesce(a.client_addr, '') and r.action = a.action
+          and r.minute = date_bin('1 minute', a.at, timestamptz 'epoch')
+         where ($1::text is null or a.actor_email ilike $1)
+           and ($2::text = '' or a.action = $2)
+           and ($3::timestamptz is null or a.at >= $3)
+           and ($4::timestamptz is null or a.at < $4)
+           and ($7::text = '' or a.target = $7 or a.target like $7 || ':%')
+         order by a.at desc, a.id desc
          limit $5 offset $6",
     )
     .bind(paging::contains_pattern(&actor))
     .bind(&action)
     .bind(from_date.map(|d| start_of(d, zone)))
-    .bind(to_date.and_then(|d| d.succ_opt()).map(|d| start_of(d, zone)))
+    .bind(
+        to_date
+            .and_then(|d| d.succ_opt())
+            .map(|d| start_of(d, zone)),
+    )
     .bind(PER_PAGE)
     .bind(paging::offset(page, PER_PAGE))
     .bind(&entity)
@@ -212,6 +225,7 @@ pub async fn list(
             target: r.target.unwrap_or_default(),
             outcome: r.outcome,
             client_addr: r.client_addr.unwrap_or_default(),
+            repeats: r.repeats,
         })
         .collect();
     let status = if errors.is_empty() {

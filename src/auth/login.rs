@@ -127,10 +127,11 @@ pub async fn submit(
     }
     let now = state.clock.now();
 
+    // Counted before the password is checked, so concurrent guesses cannot outrun the limit.
     if let Verdict::Locked {
         minutes,
         by_account,
-    } = throttle::check(&state.pool, &email, &addr, now).await?
+    } = throttle::admit(&state.pool, &email, &addr, now).await?
     {
         audit::Entry::anonymous("login.locked", Outcome::Refused)
             .claimed_email(&email)
@@ -164,7 +165,7 @@ pub async fn submit(
     let account = match (account, verified) {
         (Some(account), Verified::Yes | Verified::YesButRehash) => account,
         (account, _) => {
-            throttle::record(&state.pool, &email, &addr, false, now).await?;
+            // The failure was counted when the attempt was admitted.
             let mut entry = audit::Entry::anonymous("login", Outcome::Failure)
                 .claimed_email(&email)
                 .client_addr(addr);
@@ -217,7 +218,7 @@ pub async fn submit(
         .write(&mut *tx, now)
         .await?;
     tx.commit().await?;
-    throttle::record(&state.pool, &email, &addr, true, now).await?;
+    throttle::succeeded(&state.pool, &email, &addr).await?;
     tracing::info!(user_id = user.id, "signed in");
 
     let mut response = Redirect::to(safe_next(Some(&form.next))).into_response();

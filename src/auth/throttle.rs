@@ -1,15 +1,18 @@
 //! Throttling of failed logins, per account and per client address. The counters are rows
-//! in PostgreSQL, so the limits hold across several server instances.
+//! in PostgreSQL, so the limits hold across several server instances, and an attempt is
+//! counted before its password is verified, in one statement per counter, so that
+//! concurrent attempts cannot all read "below the limit" and all be verified.
 
 use chrono::{DateTime, Duration, Utc};
+use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
-/// Failures within this window count.
+/// A count restarts once this long has passed since the last attempt it let through.
 pub const WINDOW: Duration = Duration::minutes(15);
 /// Failed logins for one e-mail address (known or not) before it is locked for a while.
-pub const ACCOUNT_LIMIT: i64 = 5;
+pub const ACCOUNT_LIMIT: i32 = 5;
 /// Failed logins from one client address, whatever the account.
-pub const ADDRESS_LIMIT: i64 = 20;
+pub const ADDRESS_LIMIT: i32 = 20;
 
 /// Whether a login may be tried now, and if not, for how many more minutes.
 #[derive(Debug, PartialEq, Eq)]
@@ -18,75 +21,135 @@ pub enum Verdict {
     Locked { minutes: i64, by_account: bool },
 }
 
-#[derive(sqlx::FromRow)]
-struct Counts {
-    account_failures: i64,
-    account_last: Option<DateTime<Utc>>,
-    address_failures: i64,
-    address_last: Option<DateTime<Utc>>,
+#[derive(Clone, Copy)]
+enum Scope {
+    Account,
+    Address,
 }
 
-/// Counts recent failures. An account's count restarts at its last successful login, so a
-/// user who gets in is never slowed down by earlier typos.
-pub async fn check(
+impl Scope {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scope::Account => "account",
+            Scope::Address => "address",
+        }
+    }
+
+    fn limit(self) -> i32 {
+        match self {
+            Scope::Account => ACCOUNT_LIMIT,
+            Scope::Address => ADDRESS_LIMIT,
+        }
+    }
+}
+
+/// An account's counter key: whatever was typed, a short fixed-length key that any index
+/// can hold.
+fn account_key(email: &str) -> String {
+    Sha256::digest(email.trim().to_lowercase().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Takes one attempt from the account's allowance, then from the address's, each in one
+/// atomic statement, before the password is verified. An attempt that gets through stays
+/// counted as a failure unless [`succeeded`] gives it back; one refused by the address
+/// gives the account its attempt back, since no password was tried.
+pub async fn admit(
     pool: &PgPool,
     email: &str,
     addr: &str,
     now: DateTime<Utc>,
 ) -> Result<Verdict, sqlx::Error> {
-    let counts: Counts = sqlx::query_as(
-        "with account as (
-             select attempted_at from login_attempts
-             where email = $1 and not succeeded and attempted_at > $3
-               and attempted_at > coalesce(
-                   (select max(attempted_at) from login_attempts where email = $1 and succeeded),
-                   '-infinity')
-         ), address as (
-             select attempted_at from login_attempts
-             where client_addr = $2 and not succeeded and attempted_at > $3
-         )
-         select (select count(*) from account) as account_failures,
-                (select max(attempted_at) from account) as account_last,
-                (select count(*) from address) as address_failures,
-                (select max(attempted_at) from address) as address_last",
-    )
-    .bind(email.to_lowercase())
-    .bind(addr)
-    .bind(now - WINDOW)
-    .fetch_one(pool)
-    .await?;
-    let minutes_left = |last: Option<DateTime<Utc>>| {
-        let until = last.unwrap_or(now) + WINDOW;
-        ((until - now).num_seconds() + 59).div_euclid(60).max(1)
-    };
-    Ok(if counts.account_failures >= ACCOUNT_LIMIT {
-        Verdict::Locked {
-            minutes: minutes_left(counts.account_last),
+    let account = account_key(email);
+    if let Some(minutes) = take(pool, Scope::Account, &account, now).await? {
+        return Ok(Verdict::Locked {
+            minutes,
             by_account: true,
-        }
-    } else if counts.address_failures >= ADDRESS_LIMIT {
-        Verdict::Locked {
-            minutes: minutes_left(counts.address_last),
+        });
+    }
+    if let Some(minutes) = take(pool, Scope::Address, addr, now).await? {
+        give_back(pool, Scope::Account, &account).await?;
+        return Ok(Verdict::Locked {
+            minutes,
             by_account: false,
-        }
-    } else {
-        Verdict::Allowed
-    })
+        });
+    }
+    Ok(Verdict::Allowed)
 }
 
-pub async fn record(
-    pool: &PgPool,
-    email: &str,
-    addr: &str,
-    succeeded: bool,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("insert into login_attempts (email, client_addr, succeeded, attempted_at) values ($1, $2, $3, $4)")
-        .bind(email.to_lowercase())
-        .bind(addr)
-        .bind(succeeded)
-        .bind(now)
+/// A successful login: the account's count restarts (a user who gets in is never slowed
+/// down by earlier typos), and the address gets back the attempt it lent.
+pub async fn succeeded(pool: &PgPool, email: &str, addr: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from login_counters where scope = 'account' and key = $1")
+        .bind(account_key(email))
         .execute(pool)
         .await?;
+    give_back(pool, Scope::Address, addr).await
+}
+
+/// Counts one attempt; `Some(minutes)` when the limit was already reached. The row lock of
+/// the upsert orders concurrent attempts, and each sees the count including its own.
+async fn take(
+    pool: &PgPool,
+    scope: Scope,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    // Attempts past the limit are counted no further and do not move `last_counted_at`,
+    // so a lock ends a window after the attempt that reached the limit, however often
+    // someone keeps knocking.
+    let (attempts, last_counted_at): (i32, DateTime<Utc>) = sqlx::query_as(
+        "insert into login_counters as c (scope, key, attempts, last_counted_at)
+         values ($1, $2, 1, $3)
+         on conflict (scope, key) do update set
+             attempts = case when c.last_counted_at <= $4 then 1
+                             else least(c.attempts + 1, $5 + 1) end,
+             last_counted_at = case when c.last_counted_at <= $4 or c.attempts < $5 then $3
+                                    else c.last_counted_at end
+         returning attempts, last_counted_at",
+    )
+    .bind(scope.as_str())
+    .bind(key)
+    .bind(now)
+    .bind(now - WINDOW)
+    .bind(scope.limit())
+    .fetch_one(pool)
+    .await?;
+    if attempts <= scope.limit() {
+        return Ok(None);
+    }
+    let seconds_left = (last_counted_at + WINDOW - now).num_seconds();
+    Ok(Some((seconds_left + 59).div_euclid(60).max(1)))
+}
+
+async fn give_back(pool: &PgPool, scope: Scope, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update login_counters set attempts = greatest(attempts - 1, 0)
+         where scope = $1 and key = $2",
+    )
+    .bind(scope.as_str())
+    .bind(key)
+    .execute(pool)
+    .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::account_key;
+
+    #[test]
+    fn an_account_key_ignores_case_and_spaces_and_has_a_fixed_length() {
+        assert_eq!(
+            account_key(" Ann@Example.com "),
+            account_key("ann@example.com")
+        );
+        assert_ne!(
+            account_key("ann@example.com"),
+            account_key("bob@example.com")
+        );
+        assert_eq!(account_key(&"x".repeat(6000)).len(), 64);
+    }
 }

@@ -118,7 +118,7 @@ pub async fn refresh(state: &AppState, engagement_id: i64) {
 }
 
 /// Work that rides on the pass: the portfolio's stored scores (so the first person of the
-/// day does not wait for them), expired sessions, old login attempts and old pass records.
+/// day does not wait for them), expired sessions, stale login counters and old pass records.
 async fn housekeeping(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
     let mut conn = state.pool.acquire().await?;
     crate::scorecard::portfolio::refresh_scores(&mut conn, now)
@@ -133,7 +133,7 @@ async fn housekeeping(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()
         .bind(now - idle)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("delete from login_attempts where attempted_at < $1")
+    sqlx::query("delete from login_counters where last_counted_at < $1")
         .bind(now - chrono::Duration::days(1))
         .execute(&mut *conn)
         .await?;

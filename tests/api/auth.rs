@@ -1,6 +1,8 @@
 use trellis::auth::Role;
 
-use crate::helpers::{PASSWORD, TestClient, csrf_in, location, spawn_app, spawn_app_with, texts};
+use crate::helpers::{
+    PASSWORD, TestApp, TestClient, csrf_in, location, spawn_app, spawn_app_with, texts,
+};
 
 #[tokio::test]
 async fn anonymous_visitors_are_sent_to_the_login_page() {
@@ -268,10 +270,15 @@ async fn cross_site_posts_are_refused_by_origin_and_by_fetch_metadata() {
         assert_eq!(response.status(), 403, "{header}: {value}");
     }
     assert_eq!(client.get("/").await.status(), 200, "still signed in");
-    let refused: i64 = sqlx::query_scalar("select count(*) from audit_log where action = 'request.cross_site' and outcome = 'refused'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    // One row for the address and minute, counting the two that followed it.
+    let refused: i64 = sqlx::query_scalar(
+        "select count(*) + (select coalesce(sum(repeats), 0) from audit_repeats
+                            where action = 'request.cross_site')
+         from audit_log where action = 'request.cross_site' and outcome = 'refused'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(refused, 3);
 
     // The same login from the site itself goes through.
@@ -458,6 +465,121 @@ async fn a_successful_login_restarts_the_account_count() {
         303,
         "never slowed down"
     );
+}
+
+/// Posts every (e-mail, password) at once, each from a client with its own session and
+/// CSRF token; the statuses, in no particular order.
+async fn logins_at_once(app: &TestApp, attempts: &[(String, &str)]) -> Vec<u16> {
+    let mut ready = Vec::new();
+    for (email, password) in attempts {
+        let client = app.client();
+        let token = client.csrf_token("/login").await;
+        let body = serde_urlencoded::to_string([
+            ("csrf_token", token.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .unwrap();
+        ready.push((client, body));
+    }
+    let mut posts = tokio::task::JoinSet::new();
+    for (client, body) in ready {
+        posts.spawn(async move {
+            client
+                .http
+                .post(client.url("/login"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    posts.join_all().await
+}
+
+fn tally(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+#[tokio::test]
+async fn thirty_concurrent_wrong_passwords_for_one_account_get_only_five_verifications() {
+    let app = spawn_app().await;
+    let user = app.create_user(Role::Manager, None).await;
+    let attempts = vec![(user.email.clone(), "wrong wrong wrong"); 30];
+    let statuses = logins_at_once(&app, &attempts).await;
+    assert_eq!(tally(&statuses, 422), 5, "verified: {statuses:?}");
+    assert_eq!(
+        tally(&statuses, 429),
+        25,
+        "refused unverified: {statuses:?}"
+    );
+    let failures = app
+        .count(&format!(
+            "select count(*) from audit_log where action = 'login' and outcome = 'failure'
+             and target = 'user:{}'",
+            user.id
+        ))
+        .await;
+    assert_eq!(failures, 5, "one failure row per verification");
+    assert_eq!(
+        app.client().login(&user.email, PASSWORD).await.status(),
+        429,
+        "the account stays locked"
+    );
+    app.clock.advance(chrono::Duration::minutes(16));
+    assert_eq!(
+        app.client().login(&user.email, PASSWORD).await.status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn thirty_concurrent_failures_from_one_address_get_only_twenty_verifications() {
+    let app = spawn_app().await;
+    let attempts: Vec<(String, &str)> = (0..30)
+        .map(|i| (format!("guess{i}@test.example"), "nope nope nope"))
+        .collect();
+    let statuses = logins_at_once(&app, &attempts).await;
+    assert_eq!(tally(&statuses, 422), 20, "verified: {statuses:?}");
+    assert_eq!(
+        tally(&statuses, 429),
+        10,
+        "refused unverified: {statuses:?}"
+    );
+    assert_eq!(
+        app.count("select count(*) from audit_log where action = 'login' and outcome = 'failure'")
+            .await,
+        20
+    );
+}
+
+#[tokio::test]
+async fn an_attempt_refused_for_its_address_costs_the_account_nothing() {
+    let app =
+        spawn_app_with(|config| config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let user = app.create_user(Role::Manager, None).await;
+    for i in 0..20 {
+        login_from(
+            &app.client(),
+            "198.51.100.7",
+            &format!("guess{i}@test.example"),
+            "nope nope nope",
+        )
+        .await;
+    }
+    for _ in 0..10 {
+        let response = login_from(&app.client(), "198.51.100.7", &user.email, "wrong").await;
+        assert_eq!(response.status(), 429);
+    }
+    for attempt in 1..=5 {
+        let response = login_from(&app.client(), "198.51.100.8", &user.email, "wrong wrong").await;
+        assert_eq!(response.status(), 422, "attempt {attempt} from elsewhere");
+    }
+    let response = login_from(&app.client(), "198.51.100.8", &user.email, PASSWORD).await;
+    assert_eq!(response.status(), 429);
 }
 
 async fn login_from(

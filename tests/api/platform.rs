@@ -1,7 +1,11 @@
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, PgConnection};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use trellis::auth::Role;
 use trellis::seed::DEMO_ACCOUNTS;
 
-use crate::helpers::{spawn_app, texts};
+use crate::helpers::{spawn_app, spawn_app_with, texts};
 
 #[tokio::test]
 async fn healthz_and_readyz_answer() {
@@ -296,4 +300,77 @@ async fn no_session_id_or_password_reaches_the_audit_log() {
     assert!(!dump.contains(&cookie));
     assert!(!dump.contains(crate::helpers::PASSWORD));
     assert!(!dump.contains("wrong password here"));
+}
+
+#[tokio::test]
+async fn a_locked_table_gets_quick_503s_with_retry_after_and_never_a_500() {
+    let app = spawn_app().await;
+    let (client, _) = app.signed_in(Role::Manager).await;
+    // Every page reads the sessions table first; another connection holds it locked.
+    let mut holder = PgConnection::connect_with(&app.pool.connect_options())
+        .await
+        .unwrap();
+    let mut lock = holder.begin().await.unwrap();
+    sqlx::query("lock table sessions in access exclusive mode")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let http = client.http.clone();
+        let url = client.url("/engagements");
+        requests.spawn(async move {
+            let started = Instant::now();
+            let response = http.get(url).send().await.unwrap();
+            let retry_after = response.headers().contains_key("retry-after");
+            (response.status().as_u16(), retry_after, started.elapsed())
+        });
+    }
+    let answers = requests.join_all().await;
+    lock.rollback().await.unwrap();
+    for (status, retry_after, took) in &answers {
+        assert_eq!(*status, 503, "took {took:?}");
+        assert!(retry_after, "a 503 says when to come back");
+        assert!(
+            *took < Duration::from_millis(6500),
+            "answered after {took:?}"
+        );
+    }
+    assert_eq!(client.get("/engagements").await.status(), 200, "and back");
+}
+
+#[tokio::test]
+async fn a_client_that_sends_its_headers_too_slowly_is_disconnected() {
+    let app = spawn_app_with(|config| config.header_timeout = Duration::from_secs(1)).await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    assert_eq!(app.client().get("/healthz").await.status(), 200);
+
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let started = Instant::now();
+    let mut slow = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ".to_vec();
+    slow.resize(60, b'a');
+    let mut closed_after = None;
+    let mut buffer = [0u8; 1024];
+    for byte in slow {
+        if stream.write_all(&[byte]).await.is_err() {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+        // Reading to the end of the stream is how a client sees the server hang up.
+        let read = tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buffer));
+        if let Ok(Ok(0) | Err(_)) = read.await {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+    }
+    let closed_after = closed_after.expect("the server closed the connection");
+    assert!(
+        closed_after >= Duration::from_millis(900) && closed_after < Duration::from_secs(3),
+        "closed after {closed_after:?}"
+    );
+    assert_eq!(
+        app.client().get("/healthz").await.status(),
+        200,
+        "others are served"
+    );
 }
