@@ -17,4 +17,5 @@ mod scheduler;
 mod scorecard;
 mod smtp;
 mod users;
+mod visibility;
 mod vendors;
