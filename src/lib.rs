@@ -24,6 +24,6 @@ pub mod seed;
 pub mod startup;
 pub mod telemetry;
 pub mod users;
-pub mod visibility;
 pub mod vendors;
+pub mod visibility;
 pub mod web;

@@ -584,7 +584,12 @@ pub async fn save(
 ) -> Result<Response> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    let row = load_review(&mut tx, review, crate::visibility::for_vendor(&current.user)).await?;
+    let row = load_review(
+        &mut tx,
+        review,
+        crate::visibility::for_vendor(&current.user),
+    )
+    .await?;
     let access = access(&mut tx, &current.user, row.engagement_id).await?;
     access.require_manage()?;
     if row.status == "completed" {
@@ -692,7 +697,12 @@ pub async fn adapt(
 ) -> Result<Response> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    let row = load_review(&mut tx, review, crate::visibility::for_vendor(&current.user)).await?;
+    let row = load_review(
+        &mut tx,
+        review,
+        crate::visibility::for_vendor(&current.user),
+    )
+    .await?;
     let access = access(&mut tx, &current.user, row.engagement_id).await?;
     access.require_manage()?;
     let id = access.id;

@@ -17,5 +17,5 @@ mod scheduler;
 mod scorecard;
 mod smtp;
 mod users;
-mod visibility;
 mod vendors;
+mod visibility;

@@ -1170,8 +1170,7 @@ async fn alternate(conn: &mut sqlx::PgConnection, one: i64, rounds: usize) {
     use trellis::scheduler::rules;
     for round in 0..rounds {
         for engagement in [None, Some(one)] {
-            if let Err(e) =
-                rules::apply(conn, wednesday(), engagement, "plans", false, None).await
+            if let Err(e) = rules::apply(conn, wednesday(), engagement, "plans", false, None).await
             {
                 panic!("round {round}, engagement {engagement:?}: {e}");
             }
@@ -1198,8 +1197,8 @@ async fn the_rules_statement_succeeds_under_custom_and_generic_plans_for_all_and
             .execute(&app.pool)
             .await
             .unwrap();
-        let kpi = crate::helpers::kpi(&app, s.engagement, "Uptime", "higher", "99", "95", "100")
-            .await;
+        let kpi =
+            crate::helpers::kpi(&app, s.engagement, "Uptime", "higher", "99", "95", "100").await;
         sqlx::query(
             "insert into kpi_values (kpi_id, period_start, value, state, recorded_by, recorded_at)
              select $1, latest_closed_period($2, $3), 99.5, 'verified', $4, now()",

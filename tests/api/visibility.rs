@@ -32,7 +32,9 @@ struct Setup {
 
 async fn setup(app: &TestApp) -> Setup {
     app.clock.set(wednesday());
-    let vendor_user = app.create_user(Role::Vendor, Some("Acme Outsourcing")).await;
+    let vendor_user = app
+        .create_user(Role::Vendor, Some("Acme Outsourcing"))
+        .await;
     let manager_user = app.create_user(Role::Manager, None).await;
     let engagement =
         crate::helpers::engagement(app, vendor_user.vendor_id.unwrap(), manager_user.id).await;
@@ -73,7 +75,13 @@ async fn submit(client: &TestClient, page: &str, action: &str, fields: &[(&str, 
 }
 
 /// A check-in with every text field marked `mark`, and action items (title, side, due).
-async fn check_in(s: &Setup, held_on: &str, health: &str, shared: bool, items: &[(&str, &str, &str)]) {
+async fn check_in(
+    s: &Setup,
+    held_on: &str,
+    health: &str,
+    shared: bool,
+    items: &[(&str, &str, &str)],
+) {
     let e = s.engagement;
     let mark = if shared { SHARED } else { INTERNAL };
     let texts: Vec<(String, String)> = ["attendees", "progress", "blockers", "next_steps"]
@@ -94,7 +102,10 @@ async fn check_in(s: &Setup, held_on: &str, health: &str, shared: bool, items: &
         fields.push((format!("item_side_{i}"), side.to_string()));
         fields.push((format!("item_due_{i}"), due.to_string()));
     }
-    let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let new = format!("/engagements/{e}/checkins/new");
     submit(&s.manager, &new, &new, &refs).await;
 }
@@ -102,8 +113,12 @@ async fn check_in(s: &Setup, held_on: &str, health: &str, shared: bool, items: &
 async fn feedback(s: &Setup, kind: &str, shared: bool, name: &str) {
     let mark = if shared { SHARED } else { INTERNAL };
     let text = |f: &str| format!("{mark}-feedback-{name}-{f}");
-    let (situation, observation, impact, request) =
-        (text("situation"), text("observation"), text("impact"), text("request"));
+    let (situation, observation, impact, request) = (
+        text("situation"),
+        text("observation"),
+        text("impact"),
+        text("request"),
+    );
     let mut fields = vec![
         ("kind", kind),
         ("situation", situation.as_str()),
@@ -157,10 +172,12 @@ async fn audit_with_findings(app: &TestApp, s: &Setup) -> String {
         }
     }
     // Due dates in the past, so the overdue reminders fire.
-    sqlx::query("update findings set due_on = '2026-11-20' where description like '%-finding-overdue'")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "update findings set due_on = '2026-11-20' where description like '%-finding-overdue'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
     page
 }
 
@@ -276,7 +293,10 @@ async fn crawl(client: &TestClient, base: &str, start: &[&str]) -> Vec<(String, 
     let mut queries: HashMap<String, usize> = HashMap::new();
     let mut pages = Vec::new();
     while let Some(path) = queue.pop_front() {
-        assert!(pages.len() < LIMIT, "more than {LIMIT} pages: the crawl is looping");
+        assert!(
+            pages.len() < LIMIT,
+            "more than {LIMIT} pages: the crawl is looping"
+        );
         let response = client.get(&path).await;
         let mut next: Vec<String> = Vec::new();
         if response.status().is_redirection() {
@@ -374,7 +394,10 @@ async fn nothing_the_organisation_keeps_internal_reaches_the_vendor_by_any_path(
     assert_eq!(reviews.len(), 2);
     for id in reviews {
         let path = format!("/reviews/{id}");
-        outputs.push((path.clone(), s.vendor.get(&path).await.text().await.unwrap()));
+        outputs.push((
+            path.clone(),
+            s.vendor.get(&path).await.text().await.unwrap(),
+        ));
     }
     outputs.push(("calendar".into(), calendar(&app, &s.vendor).await));
     let mails: Vec<_> = sink
@@ -392,7 +415,10 @@ async fn nothing_the_organisation_keeps_internal_reaches_the_vendor_by_any_path(
         .map(|(path, body)| (path.clone(), markers(body, INTERNAL)))
         .filter(|(_, found)| !found.is_empty())
         .collect();
-    assert!(leaks.is_empty(), "internal text reached the vendor: {leaks:#?}");
+    assert!(
+        leaks.is_empty(),
+        "internal text reached the vendor: {leaks:#?}"
+    );
 
     // The same sweep sees what is shared, on each kind of output.
     let found_in = |what: &str, marker: &str| {
@@ -402,7 +428,10 @@ async fn nothing_the_organisation_keeps_internal_reaches_the_vendor_by_any_path(
             .any(|(_, body)| body.contains(marker))
     };
     let crawled: Vec<&str> = outputs.iter().map(|(p, _)| p.as_str()).collect();
-    assert!(crawled.iter().any(|p| p.ends_with(".csv")), "a CSV was downloaded: {crawled:?}");
+    assert!(
+        crawled.iter().any(|p| p.ends_with(".csv")),
+        "a CSV was downloaded: {crawled:?}"
+    );
     for (what, marker) in [
         ("/checkins", "ZQXSHR-checkin-2026-11-24-progress"),
         ("/checkins", "ZQXSHR-vendor-item"),
@@ -438,7 +467,10 @@ async fn nothing_the_organisation_keeps_internal_reaches_the_vendor_by_any_path(
         "ZQXINT-audit-summary",
         "ZQXINT-review-internal-notes",
     ] {
-        assert!(theirs.contains(marker), "{marker} missing for the manager: {theirs:?}");
+        assert!(
+            theirs.contains(marker),
+            "{marker} missing for the manager: {theirs:?}"
+        );
     }
 }
 
@@ -480,7 +512,10 @@ async fn an_overdue_vendor_side_action_item_of_an_internal_check_in_reminds_only
     );
     // Nor does the vendor's check-ins page, home page or calendar name it.
     for path in ["/", &format!("/engagements/{}/checkins", s.engagement)] {
-        assert!(!s.vendor.get_html(path).await.contains("Rotate the keys"), "{path}");
+        assert!(
+            !s.vendor.get_html(path).await.contains("Rotate the keys"),
+            "{path}"
+        );
     }
     assert!(!calendar(&app, &s.vendor).await.contains("Rotate the keys"));
 }
@@ -542,5 +577,8 @@ async fn the_feedback_balance_a_vendor_sees_counts_only_shared_feedback() {
         "{ours:?}"
     );
     let theirs = texts(&s.vendor.get_html(&list).await, "#balance");
-    assert_eq!(theirs, ["Last 90 days: 1 praise to 0 constructive or concerns."]);
+    assert_eq!(
+        theirs,
+        ["Last 90 days: 1 praise to 0 constructive or concerns."]
+    );
 }
