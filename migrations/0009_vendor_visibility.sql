@@ -23,7 +23,9 @@ language sql stable as $$
     where not for_vendor
        or (a.owner_side = 'vendor'
            and (a.checkin_id is null
-                or exists (select 1 from visible_checkins(true) c where c.id = a.checkin_id)))
+                -- A lookup by primary key (at most one row) for each item, not an `exists`,
+                -- which under `or` may become a hashed scan of every check-in.
+                or coalesce((select true from visible_checkins(true) c where c.id = a.checkin_id), false)))
 $$;
 
 -- Feedback: only what was shared with the vendor.
@@ -71,7 +73,7 @@ update reminders r set audience = 'managers'
 where r.kind = 'action_item_overdue' and r.audience <> 'managers'
   and not exists (select 1 from visible_action_items(true) a where a.id = r.subject_id);
 
-create temporary table withheld_outbox on commit drop as
+create temporary table withheld_outbox as
     select distinct o.id from outbox o
     join inbox_items i on i.outbox_id = o.id
     join reminders r on r.id = i.reminder_id
@@ -85,3 +87,5 @@ delete from outbox where id in (select id from withheld_outbox);
 
 delete from inbox_items i using reminders r, users u
 where r.id = i.reminder_id and u.id = i.user_id and u.role = 'vendor' and r.audience = 'managers';
+
+drop table withheld_outbox;
