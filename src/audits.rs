@@ -126,28 +126,29 @@ impl FindingRow {
     }
 }
 
-/// An engagement's findings, or one audit's; a vendor user's only of their side.
+/// An engagement's findings, or one audit's; a vendor user's only those `crate::visibility`
+/// lets them see (their side's).
 async fn findings(
     db: &mut PgConnection,
     engagement_id: i64,
     audit_id: Option<i64>,
-    vendor_side_only: bool,
+    for_vendor: bool,
 ) -> Result<Vec<FindingRow>> {
     Ok(sqlx::query_as(
         "select f.id, f.audit_id, a.kind as audit_kind, f.severity, f.description, f.owner_side, f.due_on, f.status,
                 f.remediation_plan, f.evidence, ans.name as answered_by, f.answered_at, f.resolution_note,
                 res.name as resolved_by
-         from findings f
+         from visible_findings($3) f
+         -- Only for the kind of audit it came from; the audit itself stays the organisation's.
          join audits a on a.id = f.audit_id
          left join users ans on ans.id = f.answered_by
          left join users res on res.id = f.resolved_by
          where f.engagement_id = $1 and ($2::bigint is null or f.audit_id = $2)
-           and (not $3 or f.owner_side = 'vendor')
          order by f.status in ('closed', 'risk_accepted'), f.due_on, f.id",
     )
     .bind(engagement_id)
     .bind(audit_id)
-    .bind(vendor_side_only)
+    .bind(for_vendor)
     .fetch_all(db)
     .await?)
 }
@@ -202,6 +203,7 @@ async fn list_page(
     failed: FailedRow,
 ) -> Result<String> {
     let access = access(db, &current.user, id).await?;
+    // A vendor user sees no audits (`visible_audits`): no need to ask.
     let audits = if access.is_vendor {
         Vec::new()
     } else {

@@ -1,7 +1,8 @@
 //! A person's iCalendar feed, at a secret address they create and can replace: upcoming
 //! check-ins, reviews, audits, action-item and finding due dates, and engagement end dates of
 //! the engagements they work on. A vendor user's feed holds their own vendor's engagements
-//! only, and only what their pages show them (no reviews or audits, their side's items).
+//! only, and only what their pages show them (no reviews or audits, their side's items), as
+//! `crate::visibility` decides.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -19,6 +20,7 @@ const PAST_DAYS: i32 = 30;
 struct Owner {
     id: i64,
     vendor_id: Option<i64>,
+    for_vendor: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -36,7 +38,7 @@ pub async fn feed(State(state): State<AppState>, Path(token): Path<String>) -> R
         return Err(AppError::NotFound);
     }
     let owner: Owner = sqlx::query_as(
-        "select id, vendor_id from users where calendar_token_hash = $1 and disabled_at is null",
+        "select id, vendor_id, role = 'vendor' as for_vendor from users where calendar_token_hash = $1 and disabled_at is null",
     )
     .bind(token_hash(token))
     .fetch_optional(&state.pool)
@@ -55,33 +57,30 @@ pub async fn feed(State(state): State<AppState>, Path(token): Path<String>) -> R
              -- An overdue check-in shows on today.
              select 'checkin' as kind, e.id as subject_id,
                     greatest(($3::timestamptz at time zone e.time_zone)::date, checkin_due(e.checkin_cadence,
-                                coalesce((select max(c.held_on) from checkins c where c.engagement_id = e.id), e.start_date),
+                                coalesce((select max(c.held_on) from visible_checkins($5) c where c.engagement_id = e.id), e.start_date),
                                 e.checkin_weekday,
                                 coalesce((select b.contact_days from boundaries b where b.engagement_id = e.id), '{1,2,3,4,5}'))) as on_date,
                     'Check-in: ' || e.name as summary, '/engagements/' || e.id || '/checkins' as link
              from eng e
            union all
              select 'review', e.id, e.next_review_due, 'Review due: ' || e.name, '/engagements/' || e.id || '/reviews'
-             from eng e where $2::bigint is null and e.next_review_due is not null
+             from eng e where not $5 and e.next_review_due is not null
            union all
              select 'audit-due', e.id, e.next_audit_due, 'Audit due: ' || e.name, '/engagements/' || e.id || '/audits'
-             from eng e where $2::bigint is null and e.next_audit_due is not null
+             from eng e where not $5 and e.next_audit_due is not null
            union all
              select 'audit', a.id, a.planned_on, 'Audit (' || replace(a.kind, '_', ' ') || '): ' || e.name,
                     '/audits/' || a.id
-             from eng e join audits a on a.engagement_id = e.id and a.status = 'planned'
-             where $2::bigint is null
+             from eng e join visible_audits($5) a on a.engagement_id = e.id and a.status = 'planned'
            union all
              select 'action', a.id, a.due_on, 'Action item due: ' || a.title || ' (' || e.name || ')',
                     '/engagements/' || e.id || '/checkins#action-' || a.id
-             from eng e join action_items a on a.engagement_id = e.id and a.status = 'open' and a.due_on is not null
-             left join checkins c on c.id = a.checkin_id
-             where $2::bigint is null or (a.owner_side = 'vendor' and (c.id is null or c.shared))
+             from eng e join visible_action_items($5) a on a.engagement_id = e.id and a.status = 'open'
+                                                           and a.due_on is not null
            union all
              select 'finding', f.id, f.due_on, 'Audit finding due (' || f.severity || '): ' || e.name,
                     '/engagements/' || e.id || '/audits#finding-' || f.id
-             from eng e join findings f on f.engagement_id = e.id and f.status in ('open', 'answered')
-             where $2::bigint is null or f.owner_side = 'vendor'
+             from eng e join visible_findings($5) f on f.engagement_id = e.id and f.status in ('open', 'answered')
            union all
              select 'end', e.id, e.end_date, 'Engagement ends: ' || e.name, '/engagements/' || e.id
              from eng e where e.end_date is not null
@@ -94,6 +93,7 @@ pub async fn feed(State(state): State<AppState>, Path(token): Path<String>) -> R
     .bind(owner.vendor_id)
     .bind(now)
     .bind(PAST_DAYS)
+    .bind(owner.for_vendor)
     .fetch_all(&state.pool)
     .await?;
     let domain = crate::scheduler::mail::message_domain(&state.config);

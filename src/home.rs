@@ -97,17 +97,17 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
     let rows: Vec<EngagementRow> = sqlx::query_as(
         "select e.id, e.name, v.name as vendor_name, e.status, e.time_zone, e.next_review_due, e.next_audit_due,
                 (select count(*) from kpis k where k.engagement_id = e.id) as kpis,
-                (select max(c.held_on) from checkins c where c.engagement_id = e.id and (c.shared or $2::text <> 'vendor')) as last_checkin,
-                (select c.health from checkins c where c.engagement_id = e.id and (c.shared or $2::text <> 'vendor')
+                (select max(c.held_on) from visible_checkins($5) c where c.engagement_id = e.id) as last_checkin,
+                (select c.health from visible_checkins($5) c where c.engagement_id = e.id
                  order by c.held_on desc, c.id desc limit 1) as last_health,
-                (select count(*) from action_items a where a.engagement_id = e.id and a.status = 'open' and a.owner_side = 'ours') as open_ours,
-                (select count(*) from action_items a left join checkins c on c.id = a.checkin_id
-                 where a.engagement_id = e.id and a.status = 'open' and a.owner_side = 'vendor'
-                   and (c.id is null or c.shared or $2::text <> 'vendor')) as open_vendor,
-                (select count(*) from feedback f where f.engagement_id = e.id and f.shared and f.acknowledged_at is null) as feedback_waiting,
-                (select count(*) from findings f where f.engagement_id = e.id
-                   and case when $2::text = 'vendor' then f.owner_side = 'vendor' and f.status = 'open'
-                            else f.status in ('open', 'answered') end) as findings,
+                (select count(*) from visible_action_items($5) a
+                 where a.engagement_id = e.id and a.status = 'open' and a.owner_side = 'ours') as open_ours,
+                (select count(*) from visible_action_items($5) a
+                 where a.engagement_id = e.id and a.status = 'open' and a.owner_side = 'vendor') as open_vendor,
+                (select count(*) from visible_feedback(true) f where f.engagement_id = e.id and f.acknowledged_at is null)
+                   as feedback_waiting,
+                (select count(*) from visible_findings($5) f where f.engagement_id = e.id
+                   and f.status in ('open', 'answered') and ($2::text <> 'vendor' or f.status = 'open')) as findings,
                 (select count(*) from proposals p where p.engagement_id = e.id
                    and p.status = case when $2::text = 'vendor' then 'needs_information' else 'open' end) as proposals,
                 (select count(*) from access_grants g where g.engagement_id = e.id and $2::text <> 'vendor'
@@ -126,6 +126,7 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
     .bind(user.role.as_str())
     .bind(user.id)
     .bind(state.clock.now())
+    .bind(crate::visibility::for_vendor(user))
     .fetch_all(&mut *conn)
     .await?;
     let counts = if user.role == Role::Admin {
@@ -168,12 +169,11 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
     let my_items: Vec<MyItem> = sqlx::query_as(
         "select a.engagement_id, e.name as engagement, a.title, a.assignee, a.due_on,
                 coalesce(a.due_on < ($4::timestamptz at time zone e.time_zone)::date, false) as overdue
-         from action_items a
+         from visible_action_items($5) a
          join engagements e on e.id = a.engagement_id
-         left join checkins c on c.id = a.checkin_id
          where a.status = 'open' and e.status <> 'closed'
            and a.owner_side = case when $2::text = 'vendor' then 'vendor' else 'ours' end
-           and ($1::bigint is null or (e.vendor_id = $1 and (c.id is null or c.shared)))
+           and ($1::bigint is null or e.vendor_id = $1)
            and ($2::text <> 'manager' or e.owner_id = $3
                 or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $3))
          order by a.due_on nulls last, a.id
@@ -183,6 +183,7 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
     .bind(user.role.as_str())
     .bind(user.id)
     .bind(state.clock.now())
+    .bind(crate::visibility::for_vendor(user))
     .fetch_all(&mut *conn)
     .await?;
     let today = |zone: &str| {

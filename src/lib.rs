@@ -25,4 +25,5 @@ pub mod startup;
 pub mod telemetry;
 pub mod users;
 pub mod vendors;
+pub mod visibility;
 pub mod web;

@@ -3,7 +3,8 @@
 //! showing it; the manager writes what works, what to improve and the decision, and may
 //! apply an adaptation (a cadence, a KPI's terms, the touch cap) in one step. Completing it
 //! sets the next review due. Vendor users read completed reviews: the decision, summary and
-//! adaptations, never the internal notes.
+//! adaptations, never the internal notes; the snapshot keeps what each side saw, and a
+//! vendor user reads only the vendor's part (`crate::visibility`).
 
 use askama::Template;
 use axum::extract::State;
@@ -43,14 +44,26 @@ choice!(pub Decision {
 #[serde(default)]
 pub struct Snapshot {
     pub scorecard: ScoreSnapshot,
+    /// What the organisation's people saw: every check-in, feedback and finding. Kept at the
+    /// top level, where reviews started before there were two parts keep it too.
+    #[serde(flatten)]
+    pub organisation: Seen,
+    /// What the vendor's users saw; `None` in reviews started before it was kept apart.
+    pub vendor: Option<Seen>,
+    pub proposals_open: i64,
+    pub proactivity: Proactivity,
+}
+
+/// Check-ins, feedback and findings as one side saw them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Seen {
     /// The last check-ins' health, newest first.
     pub health: Vec<(NaiveDate, String)>,
     pub praise: i64,
     pub criticism: i64,
     pub findings_open: i64,
     pub findings_overdue: i64,
-    pub proposals_open: i64,
-    pub proactivity: Proactivity,
 }
 
 impl Snapshot {
@@ -60,6 +73,17 @@ impl Snapshot {
             .map_or_else(|| "No data".to_string(), |s| s.to_string())
     }
 
+    /// The part a reader sees: a vendor user the vendor's only.
+    pub fn seen(&self, for_vendor: bool) -> Option<&Seen> {
+        if for_vendor {
+            self.vendor.as_ref()
+        } else {
+            Some(&self.organisation)
+        }
+    }
+}
+
+impl Seen {
     pub fn health_text(&self) -> String {
         if self.health.is_empty() {
             return "No check-ins yet.".into();
@@ -84,9 +108,53 @@ struct Counts {
     criticism: i64,
     findings_open: i64,
     findings_overdue: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ProposalCounts {
     proposals_open: i64,
     raised: i64,
     accepted: i64,
+}
+
+/// Check-ins, feedback and findings as the organisation (`for_vendor` false) or the vendor
+/// sees them, through the `visible_*` functions.
+async fn seen(
+    db: &mut PgConnection,
+    engagement_id: i64,
+    since: DateTime<Utc>,
+    today: NaiveDate,
+    for_vendor: bool,
+) -> Result<Seen> {
+    let health: Vec<(NaiveDate, String)> = sqlx::query_as(
+        "select held_on, health from visible_checkins($2) where engagement_id = $1
+         order by held_on desc, id desc limit 6",
+    )
+    .bind(engagement_id)
+    .bind(for_vendor)
+    .fetch_all(&mut *db)
+    .await?;
+    let counts: Counts = sqlx::query_as(
+        "select f.praise, f.criticism, d.findings_open, d.findings_overdue
+         from (select count(*) filter (where kind = 'praise') as praise,
+                      count(*) filter (where kind <> 'praise') as criticism
+               from visible_feedback($4) where engagement_id = $1 and created_at >= $2) f,
+              (select count(*) as findings_open, count(*) filter (where due_on < $3) as findings_overdue
+               from visible_findings($4) where engagement_id = $1 and status in ('open', 'answered')) d",
+    )
+    .bind(engagement_id)
+    .bind(since)
+    .bind(today)
+    .bind(for_vendor)
+    .fetch_one(&mut *db)
+    .await?;
+    Ok(Seen {
+        health,
+        praise: counts.praise,
+        criticism: counts.criticism,
+        findings_open: counts.findings_open,
+        findings_overdue: counts.findings_overdue,
+    })
 }
 
 pub async fn take_snapshot(
@@ -97,39 +165,24 @@ pub async fn take_snapshot(
     now: DateTime<Utc>,
 ) -> Result<Snapshot> {
     let scorecard = snapshot(db, engagement_id, period, today).await?;
-    let health: Vec<(NaiveDate, String)> = sqlx::query_as(
-        "select held_on, health from checkins where engagement_id = $1
-         order by held_on desc, id desc limit 6",
-    )
-    .bind(engagement_id)
-    .fetch_all(&mut *db)
-    .await?;
     let since = now - chrono::Duration::days(90);
-    let counts: Counts = sqlx::query_as(
-        "select
-           (select count(*) from feedback where engagement_id = $1 and created_at >= $2 and kind = 'praise') as praise,
-           (select count(*) from feedback where engagement_id = $1 and created_at >= $2 and kind <> 'praise') as criticism,
-           (select count(*) from findings where engagement_id = $1 and status in ('open', 'answered')) as findings_open,
-           (select count(*) from findings where engagement_id = $1 and status in ('open', 'answered') and due_on < $3)
-               as findings_overdue,
-           (select count(*) from proposals where engagement_id = $1 and status in ('open', 'needs_information'))
-               as proposals_open,
-           (select count(*) from proposals where engagement_id = $1 and raised_at >= $2) as raised,
-           (select count(*) from proposals where engagement_id = $1 and raised_at >= $2
-                                           and status in ('accepted', 'done')) as accepted",
+    let organisation = seen(db, engagement_id, since, today, false).await?;
+    let vendor = seen(db, engagement_id, since, today, true).await?;
+    // Proposals are the vendor's own: both sides see them all.
+    let counts: ProposalCounts = sqlx::query_as(
+        "select count(*) filter (where status in ('open', 'needs_information')) as proposals_open,
+                count(*) filter (where raised_at >= $2) as raised,
+                count(*) filter (where raised_at >= $2 and status in ('accepted', 'done')) as accepted
+         from proposals where engagement_id = $1",
     )
     .bind(engagement_id)
     .bind(since)
-    .bind(today)
     .fetch_one(&mut *db)
     .await?;
     Ok(Snapshot {
         scorecard,
-        health,
-        praise: counts.praise,
-        criticism: counts.criticism,
-        findings_open: counts.findings_open,
-        findings_overdue: counts.findings_overdue,
+        organisation,
+        vendor: Some(vendor),
         proposals_open: counts.proposals_open,
         proactivity: Proactivity {
             raised: counts.raised,
@@ -195,9 +248,9 @@ pub async fn list(
     let mut conn = state.pool.acquire().await?;
     let access = access(&mut conn, &current.user, id).await?;
     let reviews: Vec<ReviewRow> = sqlx::query_as(&format!(
-        "select {REVIEW_COLUMNS} from reviews r
+        "select {REVIEW_COLUMNS} from visible_reviews($2) r
          join users s on s.id = r.started_by left join users c on c.id = r.completed_by
-         where r.engagement_id = $1 and (not $2 or r.status = 'completed')
+         where r.engagement_id = $1
          order by r.period_start desc"
     ))
     .bind(id)
@@ -335,6 +388,11 @@ impl ShowPage {
         Decision::options_with_prompt()
     }
 
+    /// The snapshot's part this reader may see.
+    fn seen(&self) -> Option<&Seen> {
+        self.review.snapshot.0.seen(self.access.is_vendor)
+    }
+
     fn value(&self, field: &str) -> String {
         match self.form.get(field) {
             "" => match field {
@@ -393,13 +451,15 @@ impl ShowPage {
     }
 }
 
-async fn load_review(db: &mut PgConnection, review: i64) -> Result<ReviewRow> {
+/// A review as `for_vendor` says the reader may see it (`crate::visibility`).
+async fn load_review(db: &mut PgConnection, review: i64, for_vendor: bool) -> Result<ReviewRow> {
     sqlx::query_as(&format!(
-        "select {REVIEW_COLUMNS} from reviews r
+        "select {REVIEW_COLUMNS} from visible_reviews($2) r
          join users s on s.id = r.started_by left join users c on c.id = r.completed_by
          where r.id = $1"
     ))
     .bind(review)
+    .bind(for_vendor)
     .fetch_optional(db)
     .await?
     .ok_or(AppError::NotFound)
@@ -411,11 +471,8 @@ async fn visible(
     current: &CurrentUser,
     review_id: i64,
 ) -> Result<(ReviewRow, Access)> {
-    let review = load_review(db, review_id).await?;
+    let review = load_review(db, review_id, crate::visibility::for_vendor(&current.user)).await?;
     let access = access(db, &current.user, review.engagement_id).await?;
-    if access.is_vendor && review.status != "completed" {
-        return Err(AppError::NotFound);
-    }
     Ok((review, access))
 }
 
@@ -527,7 +584,12 @@ pub async fn save(
 ) -> Result<Response> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    let row = load_review(&mut tx, review).await?;
+    let row = load_review(
+        &mut tx,
+        review,
+        crate::visibility::for_vendor(&current.user),
+    )
+    .await?;
     let access = access(&mut tx, &current.user, row.engagement_id).await?;
     access.require_manage()?;
     if row.status == "completed" {
@@ -635,7 +697,12 @@ pub async fn adapt(
 ) -> Result<Response> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    let row = load_review(&mut tx, review).await?;
+    let row = load_review(
+        &mut tx,
+        review,
+        crate::visibility::for_vendor(&current.user),
+    )
+    .await?;
     let access = access(&mut tx, &current.user, row.engagement_id).await?;
     access.require_manage()?;
     let id = access.id;

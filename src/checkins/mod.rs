@@ -363,8 +363,8 @@ pub struct ItemRow {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-/// A vendor user sees only shared check-ins and the action items of shared check-ins (or of
-/// none); the organisation's people see everything.
+/// A vendor user sees only shared check-ins and their side's action items of those (or of
+/// none), as `crate::visibility` decides; the organisation's people see everything.
 pub async fn timeline(
     db: &mut PgConnection,
     engagement_id: i64,
@@ -373,8 +373,8 @@ pub async fn timeline(
 ) -> Result<Vec<CheckinRow>> {
     Ok(sqlx::query_as(
         "select c.id, c.held_on, c.kind, c.attendees, c.progress, c.blockers, c.health, c.next_steps, c.shared, u.name as author
-         from checkins c join users u on u.id = c.author_id
-         where c.engagement_id = $1 and (not $2 or c.shared)
+         from visible_checkins($2) c join users u on u.id = c.author_id
+         where c.engagement_id = $1
          order by c.held_on desc, c.id desc limit $3",
     )
     .bind(engagement_id)
@@ -392,10 +392,9 @@ pub async fn items(
     Ok(sqlx::query_as(
         "select a.id, a.checkin_id, a.title, a.owner_side, a.assignee, a.due_on, a.status, a.closing_note,
                 u.name as closed_by, a.closed_at
-         from action_items a
-         left join checkins c on c.id = a.checkin_id
+         from visible_action_items($2) a
          left join users u on u.id = a.closed_by
-         where a.engagement_id = $1 and (not $2 or c.id is null or c.shared)
+         where a.engagement_id = $1
          order by a.status <> 'open', a.due_on nulls last, a.id",
     )
     .bind(engagement_id)
@@ -483,16 +482,19 @@ pub async fn close_item(
 ) -> Result<Response> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
-    let row: Option<(i64, String, String, Option<bool>)> = sqlx::query_as(
-        "select a.engagement_id, a.owner_side, a.status, c.shared
-         from action_items a left join checkins c on c.id = a.checkin_id where a.id = $1 for update of a",
+    let row: Option<(i64, String, String, bool)> = sqlx::query_as(
+        "select a.engagement_id, a.owner_side, a.status,
+                exists (select 1 from visible_action_items($2) v where v.id = a.id) as visible
+         from action_items a where a.id = $1 for update of a",
     )
     .bind(item_id)
+    .bind(crate::visibility::for_vendor(&current.user))
     .fetch_optional(&mut *tx)
     .await?;
-    let (engagement_id, side, status, shared) = row.ok_or(AppError::NotFound)?;
+    let (engagement_id, side, status, visible) = row.ok_or(AppError::NotFound)?;
     let access = access(&mut tx, &current.user, engagement_id).await?;
-    if access.is_vendor && shared == Some(false) {
+    // To a vendor user, an item they may not see is as missing as one that does not exist.
+    if !visible {
         return Err(AppError::NotFound);
     }
     let allowed = match side.as_str() {

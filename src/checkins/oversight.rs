@@ -180,11 +180,12 @@ pub async fn assess_many(
                  where c.engagement_id = s.id and c.held_on between greatest(s.span_start, s.start_date) and s.span_end) as logged,
                 coalesce((select json_agg(json_build_array(w.week, w.n) order by w.week) from (
                     select date_trunc('week', t.day)::date as week, count(*) as n from (
-                        select c.held_on as day from checkins c
-                        where c.engagement_id = s.id and c.kind = 'ad_hoc' and c.shared
+                        -- Touches are what the vendor sees (`crate::visibility`).
+                        select c.held_on as day from visible_checkins(true) c
+                        where c.engagement_id = s.id and c.kind = 'ad_hoc'
                         union all
-                        select (f.created_at at time zone s.time_zone)::date from feedback f
-                        where f.engagement_id = s.id and f.shared
+                        select (f.created_at at time zone s.time_zone)::date from visible_feedback(true) f
+                        where f.engagement_id = s.id
                         union all
                         select (k.contacted_at at time zone s.time_zone)::date from contacts k
                         where k.engagement_id = s.id and not k.urgent

@@ -909,7 +909,7 @@ pub async fn show(
         .next()
         .map(|(_, assessment)| assessment);
     let feedback =
-        crate::feedback::balance(&mut conn, id, now - chrono::Duration::days(90)).await?;
+        crate::feedback::balance(&mut conn, id, now - chrono::Duration::days(90), false).await?;
     let wins = crate::feedback::successes::wins(&mut conn, id, 3).await?;
     let page = ShowPage {
         checkins,

@@ -71,18 +71,21 @@ impl Balance {
     }
 }
 
+/// The balance of the feedback `for_vendor` says the reader may see (`crate::visibility`).
 pub async fn balance(
     db: &mut PgConnection,
     engagement_id: i64,
     since: DateTime<Utc>,
+    for_vendor: bool,
 ) -> Result<Balance> {
     Ok(sqlx::query_as(
         "select count(*) filter (where kind = 'praise') as praise,
                 count(*) filter (where kind <> 'praise') as criticism
-         from feedback where engagement_id = $1 and created_at >= $2",
+         from visible_feedback($3) where engagement_id = $1 and created_at >= $2",
     )
     .bind(engagement_id)
     .bind(since)
+    .bind(for_vendor)
     .fetch_one(db)
     .await?)
 }
@@ -123,12 +126,12 @@ pub async fn list(
         "select f.id, f.kind, f.situation, f.observation, f.impact, f.request, k.name as kpi_name, f.shared,
                 a.name as author, f.created_at, ack.name as acknowledged_by, f.acknowledged_at, f.response,
                 resp.name as responded_by
-         from feedback f
+         from visible_feedback($2) f
          join users a on a.id = f.author_id
          left join kpis k on k.id = f.kpi_id
          left join users ack on ack.id = f.acknowledged_by
          left join users resp on resp.id = f.responded_by
-         where f.engagement_id = $1 and (not $2 or f.shared)
+         where f.engagement_id = $1
          order by f.created_at desc, f.id desc",
     )
     .bind(id)
@@ -139,6 +142,7 @@ pub async fn list(
         &mut conn,
         id,
         state.clock.now() - chrono::Duration::days(90),
+        access.is_vendor,
     )
     .await?;
     let zone = current.zone(state.config.time_zone);
@@ -354,7 +358,9 @@ async fn for_vendor(
     feedback_id: i64,
 ) -> Result<(i64, Option<DateTime<Utc>>, Option<String>)> {
     let row: Option<Waiting> = sqlx::query_as(
-        "select engagement_id, shared, acknowledged_at, response from feedback where id = $1 for update",
+        "select f.engagement_id, exists (select 1 from visible_feedback(true) v where v.id = f.id) as shared,
+                f.acknowledged_at, f.response
+         from feedback f where f.id = $1 for update",
     )
     .bind(feedback_id)
     .fetch_optional(&mut *db)

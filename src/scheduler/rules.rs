@@ -8,6 +8,11 @@
 //! are news: feedback until it is acknowledged or its reminder takes over after five days, a
 //! finding while it is open and not yet overdue, an answer for two weeks.
 //!
+//! Who hears of a reminder follows what they may see: a reminder about a row reaches the
+//! vendor's users only when that row is theirs to see (`visible_*` in
+//! migrations/0009_vendor_visibility.sql, described in `crate::visibility`). The inbox, its
+//! count and e-mail all read the inbox items made here, so this is where that is decided.
+//!
 //! Exactly once: a reminder is an `insert … on conflict (dedupe_key) do nothing`, so two
 //! instances raising the same reminder make one row, and its inbox items are inserted only by
 //! the statement that created it. Inserts go in key order, so overlapping passes wait for one
@@ -36,14 +41,18 @@ closed as (
     from eng e
 ),
 -- Values of the latest closed periods (a handful of dates across all engagements), and the
--- KPIs that have none for their engagement's.
+-- KPIs that have none for their engagement's. The one-engagement branch joins `closed`
+-- rather than comparing with a scalar subquery of it: in a full pass `closed` has a row per
+-- engagement, and whether a plan evaluates such a subquery before `$2` rules the branch
+-- out is the planner's choice, so it could fail with "more than one row".
 present as materialized (
     select v.kpi_id, v.period_start from kpi_values v
     where $2::bigint is null and v.period_start = any (array(select distinct latest from closed))
   union all
-    select v.kpi_id, v.period_start from kpis k
-    join kpi_values v on v.kpi_id = k.id and v.period_start = (select latest from closed)
-    where k.engagement_id = $2
+    select v.kpi_id, v.period_start from closed e
+    join kpis k on k.engagement_id = e.id
+    join kpi_values v on v.kpi_id = k.id and v.period_start = e.latest
+    where $2::bigint is not null
 ),
 missing as materialized (
     select k.id as kpi_id, k.source, e.id as engagement_id, e.latest, e.scorecard_period
@@ -95,24 +104,26 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
     select 'finding_overdue:' || f.id || ':' || f.due_on, 'finding_overdue', e.id, f.id, f.due_on,
            'Audit finding overdue since ' || to_char(f.due_on, 'FMDD Mon') || ': ' || left(f.description, 80),
            '/engagements/' || e.id || '/audits#finding-' || f.id,
-           case f.owner_side when 'vendor' then 'both' else 'managers' end, f.severity = 'critical', false
+           case when vf.id is null then 'managers' else 'both' end, f.severity = 'critical', false
     from eng e
     join findings f on f.engagement_id = e.id and f.status = 'open' and f.due_on < e.today
+    left join visible_findings(true) vf on vf.id = f.id
   union all
     select 'feedback_unacknowledged:' || f.id, 'feedback_unacknowledged', e.id, f.id,
            (f.created_at at time zone 'UTC')::date,
            'Feedback waits for acknowledgement: ' || left(f.situation, 80),
            '/engagements/' || e.id || '/feedback#feedback-' || f.id, 'both', false, false
     from eng e
-    join feedback f on f.engagement_id = e.id and f.shared and f.acknowledged_at is null
+    join visible_feedback(true) f on f.engagement_id = e.id and f.acknowledged_at is null
                    and f.created_at <= $1 - interval '5 days'
   union all
     select 'action_item_overdue:' || a.id || ':' || a.due_on, 'action_item_overdue', e.id, a.id, a.due_on,
            'Action item overdue since ' || to_char(a.due_on, 'FMDD Mon') || ': ' || left(a.title, 80),
            '/engagements/' || e.id || '/checkins#action-' || a.id,
-           case a.owner_side when 'vendor' then 'both' else 'managers' end, false, false
+           case when va.id is null then 'managers' else 'both' end, false, false
     from eng e
     join action_items a on a.engagement_id = e.id and a.status = 'open' and a.due_on < e.today
+    left join visible_action_items(true) va on va.id = a.id
   union all
     select 'access_review_due:' || g.id || ':' || g.next_review_due, 'access_review_due', e.id, g.id,
            g.next_review_due,
@@ -189,16 +200,17 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
            case f.kind when 'praise' then 'Praise: ' else 'New feedback: ' end || left(f.situation, 80),
            '/engagements/' || e.id || '/feedback#feedback-' || f.id, 'vendor', false, true
     from eng e
-    join feedback f on f.engagement_id = e.id and f.shared and f.acknowledged_at is null
+    join visible_feedback(true) f on f.engagement_id = e.id and f.acknowledged_at is null
                    and f.created_at > $1 - interval '5 days'
   union all
     select 'finding_assigned:' || f.id, 'finding_assigned', e.id, f.id, f.due_on,
            'Audit finding for you, due ' || to_char(f.due_on, 'FMDD Mon') || ': ' || left(f.description, 80),
            '/engagements/' || e.id || '/audits#finding-' || f.id,
-           case f.owner_side when 'vendor' then 'vendor' else 'managers' end, f.severity = 'critical', true
+           case when vf.id is null then 'managers' else 'vendor' end, f.severity = 'critical', true
     from eng e
     join findings f on f.engagement_id = e.id and f.status = 'open' and f.due_on >= e.today
                    and f.created_at > $1 - interval '14 days'
+    left join visible_findings(true) vf on vf.id = f.id
   union all
     select 'proposal_answered:' || p.id || ':' || floor(extract(epoch from p.answered_at))::bigint,
            'proposal_answered', e.id, p.id, null,

@@ -101,8 +101,10 @@ async fn a_manager_logs_a_check_in_with_action_items_that_the_vendor_sees_when_s
         texts(&theirs, ".health-label")[0].contains("▲ At risk"),
         "health by symbol and word"
     );
+    // Their side's items only: ours stay the organisation's, even on a shared check-in.
     let open = texts(&theirs, ".items .item");
-    assert_eq!(open.len(), 2);
+    assert_eq!(open.len(), 1);
+    assert!(!theirs.contains("Grant VPN access"));
     assert!(
         open.iter()
             .any(|i| i.contains("Send the runbook") && i.contains("overdue")),
@@ -190,7 +192,8 @@ async fn only_the_owning_side_closes_an_action_item() {
             )
             .await
             .status(),
-        403
+        404,
+        "our items are not the vendor's to see"
     );
     assert_eq!(
         manager

@@ -18,3 +18,4 @@ mod scorecard;
 mod smtp;
 mod users;
 mod vendors;
+mod visibility;

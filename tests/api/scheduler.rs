@@ -1164,3 +1164,80 @@ async fn in_the_demo_data_reminders_appear_for_what_is_due_and_vanish_when_it_is
         "the reminder is gone as soon as the review is done"
     );
 }
+
+/// Runs the rules for every engagement, then for `one`, `rounds` times on one connection.
+async fn alternate(conn: &mut sqlx::PgConnection, one: i64, rounds: usize) {
+    use trellis::scheduler::rules;
+    for round in 0..rounds {
+        for engagement in [None, Some(one)] {
+            if let Err(e) = rules::apply(conn, wednesday(), engagement, "plans", false, None).await
+            {
+                panic!("round {round}, engagement {engagement:?}: {e}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_rules_statement_succeeds_under_custom_and_generic_plans_for_all_and_for_one() {
+    let app = spawn_app_with(|_| {}).await;
+    app.clock.set(wednesday());
+    // Several engagements, each with a latest closed period and KPI values for it, so that
+    // a full pass works on several rows where a refresh works on one.
+    let mut engagements = Vec::new();
+    for (vendor, period) in [
+        ("Acme Outsourcing", "monthly"),
+        ("Globex Services", "weekly"),
+        ("Initech Support", "quarterly"),
+    ] {
+        let s = setup(&app, vendor).await;
+        sqlx::query("update engagements set scorecard_period = $2 where id = $1")
+            .bind(s.engagement)
+            .bind(period)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        let kpi =
+            crate::helpers::kpi(&app, s.engagement, "Uptime", "higher", "99", "95", "100").await;
+        sqlx::query(
+            "insert into kpi_values (kpi_id, period_start, value, state, recorded_by, recorded_at)
+             select $1, latest_closed_period($2, $3), 99.5, 'verified', $4, now()",
+        )
+        .bind(kpi)
+        .bind(period)
+        .bind(wednesday().date_naive())
+        .bind(s.manager.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        engagements.push(s.engagement);
+    }
+    let mut conn = app.pool.acquire().await.unwrap();
+    // PostgreSQL may switch a prepared statement to a generic plan after its fifth run.
+    alternate(&mut conn, engagements[1], 12).await;
+    sqlx::query("set plan_cache_mode = force_generic_plan")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    alternate(&mut conn, engagements[2], 3).await;
+    sqlx::query("set plan_cache_mode = force_custom_plan")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    alternate(&mut conn, engagements[0], 3).await;
+    // The statement did its work: one KPI value missing nowhere, check-ins due everywhere.
+    let due: i64 = sqlx::query_scalar(
+        "select count(*) from reminders where kind = 'checkin_due' and resolved_at is null",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(due, 3);
+    let missing: i64 = sqlx::query_scalar(
+        "select count(*) from reminders where kind = 'kpi_values_missing' and resolved_at is null",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(missing, 0);
+}
