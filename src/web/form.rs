@@ -326,7 +326,42 @@ impl FieldErrors {
 
 #[cfg(test)]
 mod tests {
-    use super::decode_pairs;
+    use super::{MAX_VALUE_CHARS, Source, decode_pairs, refuse_unfit};
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_any_field_but_tabs_and_line_breaks_pass() {
+        let fine = pairs(&[("a", "one\r\ntwo\tthree"), ("b", "é ✓")]);
+        assert!(refuse_unfit(&fine, Source::Form).is_ok());
+        for bad in ["\0", "x\u{1}", "\u{1b}[31m", "\u{7f}", "\u{85}", "\u{9f}"] {
+            let form = pairs(&[("a", "fine"), ("b", bad)]);
+            match refuse_unfit(&form, Source::Form) {
+                Err(crate::web::error::AppError::Unprocessable(message)) => {
+                    assert!(message.contains("“b”"), "{message}")
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+            assert!(matches!(
+                refuse_unfit(&form, Source::Query),
+                Err(crate::web::error::AppError::BadRequest(_))
+            ));
+        }
+        assert!(refuse_unfit(&pairs(&[("a\0", "")]), Source::Form).is_err());
+    }
+
+    #[test]
+    fn no_value_may_be_longer_than_the_universal_cap() {
+        let at_cap = "é".repeat(MAX_VALUE_CHARS);
+        assert!(refuse_unfit(&pairs(&[("a", &at_cap)]), Source::Form).is_ok());
+        let past = "a".repeat(MAX_VALUE_CHARS + 1);
+        assert!(refuse_unfit(&pairs(&[("a", &past)]), Source::Query).is_err());
+    }
 
     #[test]
     fn forms_decode_strictly() {

@@ -272,3 +272,50 @@ pub fn weekdays(
     }
     days
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse_only_as_yyyy_mm_dd_from_1900_to_2200() {
+        assert_eq!(
+            parse_date("1900-01-01"),
+            NaiveDate::from_ymd_opt(1900, 1, 1)
+        );
+        assert_eq!(
+            parse_date(" 2200-12-31 "),
+            NaiveDate::from_ymd_opt(2200, 12, 31)
+        );
+        for bad in [
+            "1899-12-31",
+            "2201-01-01",
+            "-5000-01-01",
+            "0000-01-01",
+            "0001-01-01",
+            "10000-01-01",
+            "275760-09-13",
+            "+2026-01-01",
+            "2026-1-5",
+            "2026-02-30",
+            "2026-01-01T00:00",
+            "",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn single_line_text_refuses_line_breaks_that_multi_line_text_keeps() {
+        assert_eq!(text("a\nb", 10, true), Ok(()));
+        assert_eq!(text("a\nb", 10, false), Err(TextProblem::Control));
+        assert_eq!(text("a\0b", 10, true), Err(TextProblem::Control));
+        assert_eq!(text("abc", 2, true), Err(TextProblem::TooLong(2)));
+        let mut errors = FieldErrors::default();
+        required(&mut errors, "title", "a\u{7}b", 100, "Say it.");
+        assert_eq!(
+            errors.get("title"),
+            Some("Remove the control characters from this text.")
+        );
+    }
+}
