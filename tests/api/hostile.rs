@@ -320,7 +320,7 @@ fn refused_by_decoding(value: &str) -> bool {
 
 /// A CSV file of one good line for `kpi`, with `value` in column `column` instead.
 fn csv_with(engagement: i64, kpi: i64, column: usize, value: &str) -> String {
-    let mut cells = vec![
+    let mut cells = [
         engagement.to_string(),
         kpi.to_string(),
         "2026-10-01".to_string(),
