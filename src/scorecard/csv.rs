@@ -193,10 +193,9 @@ pub async fn import(
         if period_start.is_none() {
             problems.push("period_start is not a date (YYYY-MM-DD, from 1900 to 2200)".into());
         }
-        let value = parse_value(get(value_col));
-        if value.is_none() {
-            problems.push("value is not a number below one trillion".into());
-        }
+        let value = parse_value(get(value_col))
+            .map_err(|problem| problems.push(format!("value {problem}")))
+            .ok();
         let note = note_col.map_or("", get).to_string();
         if let Err(problem) = check_note(&note) {
             problems.push(format!("note {}", problem.describe()));

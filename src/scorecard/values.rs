@@ -39,10 +39,14 @@ pub fn period_kind(stored: &str) -> PeriodKind {
 
 /// A KPI value as the form and the CSV import read it: a plain decimal number (a comma may
 /// be the decimal mark) below 10^12 in magnitude, so scores and sums never overflow.
-pub(super) fn parse_value(raw: &str) -> Option<Decimal> {
-    Decimal::from_str(&raw.trim().replace(',', "."))
-        .ok()
-        .filter(|value| value.abs() < Decimal::from(1_000_000_000_000i64))
+/// The error says what is wrong, to end a sentence that starts with "value".
+pub(super) fn parse_value(raw: &str) -> Result<Decimal, &'static str> {
+    let value = Decimal::from_str(&raw.trim().replace(',', ".")).map_err(|_| "is not a number")?;
+    if value.abs() < Decimal::from(1_000_000_000_000i64) {
+        Ok(value)
+    } else {
+        Err("is not below one trillion")
+    }
 }
 
 /// A value's note: one line of at most this many characters, in the form and the CSV alike.
@@ -823,7 +827,7 @@ pub async fn record(
             continue;
         }
         match parse_value(raw) {
-            Some(value) => {
+            Ok(value) => {
                 let note = form
                     .get(&format!("note_{}", line.kpi_id))
                     .trim()
@@ -833,7 +837,7 @@ pub async fn record(
                 }
                 entries.push((line.kpi_id, value, note, line.current.as_ref().map(|c| c.0)));
             }
-            None => errors.add(
+            Err(_) => errors.add(
                 format!("value_{}", line.kpi_id),
                 "Enter a number, such as 99.5.",
             ),

@@ -782,10 +782,10 @@ async fn the_csv_import_applies_the_values_form_s_checks() {
             "Line 2: period_start is not a date (YYYY-MM-DD, from 1900 to 2200)",
             "Line 3: period_start is not a date (YYYY-MM-DD, from 1900 to 2200)",
             "Line 4: period 2025-06 is outside the engagement's life",
-            "Line 5: value is not a number below one trillion",
+            "Line 5: value is not below one trillion",
             "Line 6: note contains a control character (such as a NUL byte), which Trellis does not accept",
             "Line 7: note contains a control character (such as a NUL byte), which Trellis does not accept",
-            "Line 8: value is not a number below one trillion",
+            "Line 8: value is not a number",
         ]
     );
     assert_eq!(c.app.count("select count(*) from kpi_values").await, 0);
