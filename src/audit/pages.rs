@@ -133,13 +133,7 @@ fn parse_date(raw: &str, field: &'static str, errors: &mut FieldErrors) -> Optio
     if raw.is_empty() {
         return None;
     }
-    match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        Ok(date) => Some(date),
-        Err(_) => {
-            errors.add(field, "Enter a date as YYYY-MM-DD.");
-            None
-        }
-    }
+    crate::web::validate::date(errors, field, raw, false)
 }
 
 pub async fn list(

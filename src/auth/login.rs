@@ -16,6 +16,10 @@ use crate::web::error::Result;
 use crate::web::form::{FieldErrors, Form, Query};
 use crate::web::layout::{Flash, Layout};
 
+/// The longest e-mail address (RFC 5321's path limit) and password the form accepts.
+const MAX_EMAIL_CHARS: usize = 254;
+const MAX_PASSWORD_CHARS: usize = 1024;
+
 const WRONG_CREDENTIALS: &str = "That e-mail and password do not match an active account.";
 
 #[derive(Template)]
@@ -108,11 +112,28 @@ pub async fn submit(
 ) -> Result<Response> {
     let email = form.email.trim().to_string();
     let mut errors = FieldErrors::default();
+    // Bounded before anything is looked up or counted: the throttle's counters are keyed
+    // by the e-mail, and no account has a longer one.
     if email.is_empty() {
         errors.add("email", "Enter your e-mail address.");
+    } else if email.chars().count() > MAX_EMAIL_CHARS {
+        errors.add(
+            "email",
+            format!("An e-mail address has at most {MAX_EMAIL_CHARS} characters."),
+        );
+    } else if crate::web::validate::text(&email, MAX_EMAIL_CHARS, false).is_err() {
+        errors.add(
+            "email",
+            "Enter your e-mail address without control characters.",
+        );
     }
     if form.password.is_empty() {
         errors.add("password", "Enter your password.");
+    } else if form.password.chars().count() > MAX_PASSWORD_CHARS {
+        errors.add(
+            "password",
+            format!("A password has at most {MAX_PASSWORD_CHARS} characters."),
+        );
     }
     if !errors.is_empty() {
         return render_form(

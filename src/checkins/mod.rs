@@ -197,16 +197,7 @@ fn parse(form: &Pairs, today: NaiveDate) -> std::result::Result<NewCheckin, Fiel
         if side.is_none() {
             errors.add(field("item_side"), "Say whose action it is.");
         }
-        let due_on = match due {
-            "" => None,
-            raw => match NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    errors.add(field("item_due"), "Enter a date as YYYY-MM-DD.");
-                    None
-                }
-            },
-        };
+        let due_on = validate::date(&mut errors, field("item_due"), due, false);
         if let Some(side) = side {
             items.push(NewItem {
                 title,

@@ -2,16 +2,16 @@
 //! shared by the browser and `trellis import kpi-values`.
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
 use super::scoring::Period;
-use super::values::{period_kind, save_value};
+use super::values::{Life, check_note, parse_value, period_kind, save_value};
 use crate::audit::{self, Outcome};
 use crate::auth::{Role, User};
+use crate::web::validate;
 
 /// The columns of the values export; the import reads the same file (extra columns are
 /// ignored, `note` is optional).
@@ -31,17 +31,27 @@ pub const VALUE_COLUMNS: &[&str] = &[
 
 /// One CSV field: quoted when needed, and defused when a spreadsheet would read it as a formula.
 pub fn field(value: &str) -> String {
-    let value =
-        if value.starts_with(['=', '+', '-', '@', '\t', '\r']) && value.parse::<f64>().is_err() {
-            format!("'{value}")
-        } else {
-            value.to_string()
-        };
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(value) {
+        format!("'{value}")
+    } else {
+        value.to_string()
+    };
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
         value
     }
+}
+
+/// A signed plain decimal number ("-4.5", "+12"), the only text that may start with a sign
+/// unprefixed. Float parsing would also let "-inf", "+nan" or "-1e5" through, which a
+/// spreadsheet may read otherwise.
+fn is_plain_number(value: &str) -> bool {
+    let digits = value.strip_prefix(['-', '+']).unwrap_or(value);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
 pub fn line(fields: &[String]) -> String {
@@ -111,6 +121,8 @@ struct Target {
     scorecard_period: String,
     time_zone: String,
     manages: bool,
+    #[sqlx(flatten)]
+    life: Life,
 }
 
 struct Row {
@@ -167,24 +179,26 @@ pub async fn import(
             continue;
         }
         let get = |col: usize| record.get(col).map_or("", |f| f.trim());
-        let mut problems = Vec::new();
+        let mut problems: Vec<String> = Vec::new();
         let engagement_id = get(engagement_col)
             .parse::<i64>()
-            .map_err(|_| problems.push("engagement_id is not a number"))
+            .map_err(|_| problems.push("engagement_id is not a number".into()))
             .ok();
         let kpi_id = get(kpi_col)
             .parse::<i64>()
-            .map_err(|_| problems.push("kpi_id is not a number"))
+            .map_err(|_| problems.push("kpi_id is not a number".into()))
             .ok();
-        let period_start = NaiveDate::parse_from_str(get(start_col), "%Y-%m-%d")
-            .map_err(|_| problems.push("period_start is not a date (YYYY-MM-DD)"))
-            .ok();
-        let value = Decimal::from_str(&get(value_col).replace(',', "."))
-            .map_err(|_| problems.push("value is not a number"))
+        // The same readings as the values form: one date, one number, one note rule.
+        let period_start = validate::parse_date(get(start_col));
+        if period_start.is_none() {
+            problems.push("period_start is not a date (YYYY-MM-DD, from 1900 to 2200)".into());
+        }
+        let value = parse_value(get(value_col))
+            .map_err(|problem| problems.push(format!("value {problem}")))
             .ok();
         let note = note_col.map_or("", get).to_string();
-        if note.chars().count() > 1000 {
-            problems.push("note is longer than 1000 characters");
+        if let Err(problem) = check_note(&note) {
+            problems.push(format!("note {}", problem.describe()));
         }
         match (engagement_id, kpi_id, period_start, value) {
             (Some(engagement_id), Some(kpi_id), Some(period_start), Some(value))
@@ -208,6 +222,7 @@ pub async fn import(
     let ids: Vec<i64> = claimed.keys().copied().collect();
     let targets: Vec<Target> = sqlx::query_as(
         "select k.id as kpi_id, k.engagement_id, k.source, e.vendor_id, e.scorecard_period, e.time_zone,
+                e.start_date, e.end_date,
                 (e.owner_id = $2 or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $2)) as manages
          from kpis k join engagements e on e.id = k.engagement_id where k.id = any($1)",
     )
@@ -266,6 +281,11 @@ pub async fn import(
                 line: row.line,
                 message: format!("period {} has not ended yet", period.label()),
             });
+        } else if !target.life.records(&period, today) {
+            bad.push(BadLine {
+                line: row.line,
+                message: format!("period {} is outside the engagement's life", period.label()),
+            });
         } else if !seen.insert((row.kpi_id, row.period_start)) {
             bad.push(BadLine {
                 line: row.line,
@@ -321,6 +341,27 @@ mod tests {
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(field("-4.5"), "-4.5", "negative numbers stay numbers");
+        assert_eq!(field("+12"), "+12");
+        assert_eq!(field("-0.25"), "-0.25");
+    }
+
+    #[test]
+    fn only_plain_decimal_numbers_may_start_with_a_sign() {
+        for text in [
+            "-inf",
+            "+nan",
+            "-infinity",
+            "+Infinity",
+            "-NaN",
+            "-1e5",
+            "+1E309",
+            "-",
+            "-.5",
+            "+4.5.6",
+            "-1+1",
+        ] {
+            assert_eq!(field(text), format!("'{text}"), "{text:?} is defused");
+        }
     }
 
     #[test]

@@ -37,6 +37,51 @@ pub fn period_kind(stored: &str) -> PeriodKind {
     }
 }
 
+/// A KPI value as the form and the CSV import read it: a plain decimal number (a comma may
+/// be the decimal mark) below 10^12 in magnitude, so scores and sums never overflow.
+/// The error says what is wrong, to end a sentence that starts with "value".
+pub(super) fn parse_value(raw: &str) -> Result<Decimal, &'static str> {
+    let value = Decimal::from_str(&raw.trim().replace(',', ".")).map_err(|_| "is not a number")?;
+    if value.abs() < Decimal::from(1_000_000_000_000i64) {
+        Ok(value)
+    } else {
+        Err("is not below one trillion")
+    }
+}
+
+/// A value's note: one line of at most this many characters, in the form and the CSV alike.
+pub(super) const NOTE_MAX: usize = 1000;
+
+pub(super) fn check_note(note: &str) -> Result<(), crate::web::validate::TextProblem> {
+    crate::web::validate::text(note, NOTE_MAX, false)
+}
+
+/// The engagement's first day and, when it has one, its last: values are recorded only for
+/// closed periods that overlap this span.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub(super) struct Life {
+    pub(super) start_date: NaiveDate,
+    pub(super) end_date: Option<NaiveDate>,
+}
+
+impl Life {
+    pub(super) async fn of(db: &mut PgConnection, engagement_id: i64) -> Result<Life> {
+        sqlx::query_as("select start_date, end_date from engagements where id = $1")
+            .bind(engagement_id)
+            .fetch_optional(db)
+            .await?
+            .ok_or(AppError::NotFound)
+    }
+
+    /// Whether values may be recorded for `period` on `today`: the one rule the form and the
+    /// import share.
+    pub(super) fn records(&self, period: &Period, today: NaiveDate) -> bool {
+        period.is_closed(today)
+            && period.end() >= self.start_date
+            && self.end_date.is_none_or(|end| period.start <= end)
+    }
+}
+
 fn state_of(stored: &str) -> ValueState {
     match stored {
         "verified" => ValueState::Verified,
@@ -626,6 +671,8 @@ struct ValuesPage {
     lines: Vec<EntryLine>,
     errors: FieldErrors,
     vendor_side: bool,
+    /// Whether the period shown is one values may be recorded for.
+    recordable: bool,
 }
 
 /// Which KPIs this user records: managers of the engagement the manager-sourced ones, the
@@ -653,15 +700,18 @@ async fn values_page(
     let side = records(&access)?;
     let kind = access.period_kind();
     let today = state.clock.today(access.zone());
+    let life = Life::of(conn, id).await?;
     let latest = Period::latest_closed(kind, today);
     let mut choices = vec![latest];
     while choices.len() < TREND {
         let earlier = choices[choices.len() - 1].previous();
         choices.push(earlier);
     }
+    choices.retain(|p| life.records(p, today));
     let period = label
         .and_then(|l| Period::parse(kind, l))
-        .filter(|p| p.is_closed(today))
+        .filter(|p| life.records(p, today))
+        .or_else(|| choices.first().copied())
         .unwrap_or(latest);
     let data = load(conn, id, period.start, period.start).await?;
     let zone = access.zone();
@@ -708,6 +758,7 @@ async fn values_page(
                 "/engagements",
             ),
             vendor_side: side == "vendor",
+            recordable: life.records(&period, today),
             access,
             period,
             periods: choices.iter().map(Period::label).collect(),
@@ -758,7 +809,7 @@ pub async fn record(
         FieldErrors::default(),
     )
     .await?;
-    if page.period.label() != form.get("period") {
+    if page.period.label() != form.get("period") || !page.recordable {
         let mut errors = FieldErrors::default();
         errors.add(
             "period",
@@ -771,28 +822,22 @@ pub async fn record(
     let mut errors = FieldErrors::default();
     let mut entries = Vec::new();
     for line in &page.lines {
-        let raw = form
-            .get(&format!("value_{}", line.kpi_id))
-            .trim()
-            .replace(',', ".");
-        if raw.is_empty() {
+        let raw = form.get(&format!("value_{}", line.kpi_id));
+        if raw.trim().is_empty() {
             continue;
         }
-        match Decimal::from_str(&raw) {
-            Ok(value) if value.abs() < Decimal::from(1_000_000_000_000i64) => {
+        match parse_value(raw) {
+            Ok(value) => {
                 let note = form
                     .get(&format!("note_{}", line.kpi_id))
                     .trim()
                     .to_string();
-                if note.chars().count() > 1000 {
-                    errors.add(
-                        format!("note_{}", line.kpi_id),
-                        "Use at most 1000 characters.",
-                    );
+                if let Err(problem) = check_note(&note) {
+                    errors.add(format!("note_{}", line.kpi_id), problem.message());
                 }
                 entries.push((line.kpi_id, value, note, line.current.as_ref().map(|c| c.0)));
             }
-            _ => errors.add(
+            Err(_) => errors.add(
                 format!("value_{}", line.kpi_id),
                 "Enter a number, such as 99.5.",
             ),

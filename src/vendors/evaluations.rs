@@ -18,7 +18,7 @@ use crate::auth::session;
 use crate::choice;
 use crate::startup::AppState;
 use crate::web::ClientAddr;
-use crate::web::error::{AppError, Result};
+use crate::web::error::{AppError, Result, violates};
 use crate::web::form::{FieldErrors, Form, Id};
 use crate::web::layout::{Flash, Layout};
 use crate::web::validate;
@@ -535,11 +535,14 @@ pub async fn save_criteria(
                 ));
             }
         };
-        if row.name.is_empty() {
-            errors.add(field("name"), "Name the criterion.");
-        } else if row.name.chars().count() > 200 {
-            errors.add(field("name"), "Use at most 200 characters.");
-        }
+        validate::required_line(
+            &mut errors,
+            field("name"),
+            &row.name,
+            200,
+            "Name the criterion.",
+        );
+        validate::optional(&mut errors, field("description"), &row.description, 2000);
         let weight = validate::integer(&mut errors, field("weight"), &row.weight, 0..=100)
             .unwrap_or(0) as i32;
         kept.push((id, row, weight));
@@ -567,33 +570,57 @@ pub async fn save_criteria(
         };
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
     }
-    let kept_ids: Vec<i64> = kept.iter().filter_map(|(id, _, _)| *id).collect();
-    sqlx::query("update dd_criteria set active = false where active and not (id = any($1))")
-        .bind(&kept_ids)
-        .execute(&mut *tx)
-        .await?;
-    for (position, (id, row, weight)) in kept.iter().enumerate() {
-        match id {
-            Some(id) => {
-                sqlx::query("update dd_criteria set name = $2, description = $3, weight = $4, position = $5 where id = $1")
-                    .bind(id)
-                    .bind(&row.name)
-                    .bind(&row.description)
-                    .bind(weight)
-                    .bind(position as i32)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            None => {
-                sqlx::query("insert into dd_criteria (name, description, weight, position) values ($1, $2, $3, $4)")
-                    .bind(&row.name)
-                    .bind(&row.description)
-                    .bind(weight)
-                    .bind(position as i32)
-                    .execute(&mut *tx)
-                    .await?;
+    // Every criterion leaves the unique index of active names first and the kept ones come
+    // back one by one with their new names, so two criteria may swap names: updated in
+    // place, the first rename would collide with the other's old name.
+    let written: std::result::Result<(), sqlx::Error> = async {
+        sqlx::query("update dd_criteria set active = false where active")
+            .execute(&mut *tx)
+            .await?;
+        for (position, (id, row, weight)) in kept.iter().enumerate() {
+            match id {
+                Some(id) => {
+                    sqlx::query("update dd_criteria set name = $2, description = $3, weight = $4, position = $5, active = true where id = $1")
+                        .bind(id)
+                        .bind(&row.name)
+                        .bind(&row.description)
+                        .bind(weight)
+                        .bind(position as i32)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                None => {
+                    sqlx::query("insert into dd_criteria (name, description, weight, position) values ($1, $2, $3, $4)")
+                        .bind(&row.name)
+                        .bind(&row.description)
+                        .bind(weight)
+                        .bind(position as i32)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
         }
+        Ok(())
+    }
+    .await;
+    match written {
+        Ok(()) => {}
+        // Another administrator saved a criterion of the same name meanwhile.
+        Err(e) if violates(&e, "dd_criteria_name_key") => {
+            let mut errors = FieldErrors::default();
+            errors.add(
+                "total",
+                "Another criterion was just saved with one of these names; reload the page and try again.",
+            );
+            let page = CriteriaPage {
+                layout: Layout::new(&current.session, "Due-diligence criteria", "/vendors"),
+                total,
+                rows,
+                errors,
+            };
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+        }
+        Err(e) => return Err(e.into()),
     }
     let after = active_criteria(&mut tx).await?;
     audit::Entry::by(&current.user, "criteria.update", Outcome::Success)

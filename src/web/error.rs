@@ -22,6 +22,9 @@ pub enum AppError {
     LoginRequired { next: Option<String> },
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// Input refused where it is decoded, before any form could be shown again.
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
     #[error("request body too large")]
     TooLarge,
     #[error("database unavailable: {0}")]
@@ -133,6 +136,9 @@ impl IntoResponse for AppError {
             }
             AppError::BadRequest(message) => {
                 error_page(StatusCode::BAD_REQUEST, "Bad request", message)
+            }
+            AppError::Unprocessable(message) => {
+                error_page(StatusCode::UNPROCESSABLE_ENTITY, "Not saved", message)
             }
             AppError::TooLarge => error_page(
                 StatusCode::PAYLOAD_TOO_LARGE,

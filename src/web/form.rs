@@ -1,6 +1,7 @@
 //! The form extractor every state-changing handler uses: it refuses a missing or foreign
 //! CSRF token before it reads anything else, turns malformed bodies into 400 and oversized
-//! ones into 413.
+//! ones into 413. Forms and query strings decode through one function that also refuses
+//! control characters and overlong values, so no handler ever sees them.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -33,6 +34,7 @@ where
             AppError::BadRequest("The form could not be read: it is not valid UTF-8 text.".into())
         })?;
         sender.verify_csrf(state, &pairs).await?;
+        refuse_unfit(&pairs, Source::Form)?;
         let value = serde_urlencoded::from_bytes(&body).map_err(|e| {
             AppError::BadRequest(format!("The form could not be read: {}.", describe(&e)))
         })?;
@@ -94,9 +96,16 @@ impl FromRequest<AppState> for UploadForm {
                     "The form could not be read: it is not valid UTF-8 text.".into()
                 })
             })?;
-            pairs.push((name, text));
+            pairs.push((name, text, is_file));
         }
-        sender.verify_csrf(state, &pairs).await?;
+        // A file's text is checked where it is read (the CSV import reports the line); its
+        // size is the upload limit's business.
+        let (files, fields): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(_, _, f)| *f);
+        let fields: Vec<(String, String)> = fields.into_iter().map(|(n, v, _)| (n, v)).collect();
+        sender.verify_csrf(state, &fields).await?;
+        refuse_unfit(&fields, Source::Form)?;
+        let mut pairs = fields;
+        pairs.extend(files.into_iter().map(|(n, v, _)| (n, v)));
         Ok(UploadForm(Pairs(pairs)))
     }
 }
@@ -211,6 +220,54 @@ fn decode_pairs(body: &[u8]) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
+/// The longest value any field or query parameter may carry; each field's own, shorter
+/// limit is checked where the form is parsed. Field names are ours and short.
+pub const MAX_VALUE_CHARS: usize = 10_000;
+const MAX_NAME_CHARS: usize = 100;
+
+#[derive(Clone, Copy)]
+enum Source {
+    Form,
+    Query,
+}
+
+/// Refuses the first field whose name or value carries a control character or is longer
+/// than any field may be. Tab and line breaks pass here, since multi-line text needs them;
+/// single-line fields refuse them where they are parsed.
+fn refuse_unfit(pairs: &[(String, String)], source: Source) -> Result<(), AppError> {
+    let problem = pairs.iter().find_map(|(name, value)| {
+        let problem = if let Err(problem) = super::validate::plain_text(value, true) {
+            problem
+        } else if value.chars().count() > MAX_VALUE_CHARS {
+            super::validate::TextProblem::TooLong(MAX_VALUE_CHARS)
+        } else if name.chars().count() > MAX_NAME_CHARS || name.contains(char::is_control) {
+            super::validate::TextProblem::Control
+        } else {
+            return None;
+        };
+        Some((name, problem))
+    });
+    let Some((name, problem)) = problem else {
+        return Ok(());
+    };
+    // The name is shown escaped, and only a printable, bounded part of it.
+    let name: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_NAME_CHARS)
+        .collect();
+    Err(match source {
+        Source::Form => AppError::Unprocessable(format!(
+            "Nothing was saved: the field “{name}” {}. Go back, correct it and send the form again.",
+            problem.describe()
+        )),
+        Source::Query => AppError::BadRequest(format!(
+            "The address could not be read: the parameter “{name}” {}.",
+            problem.describe()
+        )),
+    })
+}
+
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -269,7 +326,42 @@ impl FieldErrors {
 
 #[cfg(test)]
 mod tests {
-    use super::decode_pairs;
+    use super::{MAX_VALUE_CHARS, Source, decode_pairs, refuse_unfit};
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_any_field_but_tabs_and_line_breaks_pass() {
+        let fine = pairs(&[("a", "one\r\ntwo\tthree"), ("b", "é ✓")]);
+        assert!(refuse_unfit(&fine, Source::Form).is_ok());
+        for bad in ["\0", "x\u{1}", "\u{1b}[31m", "\u{7f}", "\u{85}", "\u{9f}"] {
+            let form = pairs(&[("a", "fine"), ("b", bad)]);
+            match refuse_unfit(&form, Source::Form) {
+                Err(crate::web::error::AppError::Unprocessable(message)) => {
+                    assert!(message.contains("“b”"), "{message}")
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+            assert!(matches!(
+                refuse_unfit(&form, Source::Query),
+                Err(crate::web::error::AppError::BadRequest(_))
+            ));
+        }
+        assert!(refuse_unfit(&pairs(&[("a\0", "")]), Source::Form).is_err());
+    }
+
+    #[test]
+    fn no_value_may_be_longer_than_the_universal_cap() {
+        let at_cap = "é".repeat(MAX_VALUE_CHARS);
+        assert!(refuse_unfit(&pairs(&[("a", &at_cap)]), Source::Form).is_ok());
+        let past = "a".repeat(MAX_VALUE_CHARS + 1);
+        assert!(refuse_unfit(&pairs(&[("a", &past)]), Source::Query).is_err());
+    }
 
     #[test]
     fn forms_decode_strictly() {
@@ -300,11 +392,12 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        decode_pairs(query.as_bytes()).ok_or_else(|| {
+        let pairs = decode_pairs(query.as_bytes()).ok_or_else(|| {
             AppError::BadRequest(
                 "The address could not be read: it is not valid UTF-8 text.".into(),
             )
         })?;
+        refuse_unfit(&pairs, Source::Query)?;
         serde_urlencoded::from_str(query).map(Query).map_err(|e| {
             AppError::BadRequest(format!("The address could not be read: {}.", describe(&e)))
         })

@@ -1,7 +1,83 @@
-//! Field checks shared by the forms; each adds its message to the form's errors and
-//! returns the cleaned value.
+//! Field checks shared by the forms, the CSV import and the query strings; each adds its
+//! message to the form's errors and returns the cleaned value. Dates and text are read here
+//! alone, so every path that takes them applies the same bounds.
+
+use chrono::{Datelike, NaiveDate};
 
 use super::form::FieldErrors;
+
+/// The years a date typed anywhere may fall in: wide enough for any contract, narrow enough
+/// that date arithmetic and PostgreSQL never see a year they cannot handle.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
+
+/// A date written exactly as YYYY-MM-DD within [`YEARS`]: the one reading of a date that
+/// forms, query strings and CSV files share.
+pub fn parse_date(raw: &str) -> Option<NaiveDate> {
+    let raw = raw.trim();
+    let shape = raw.len() == 10
+        && raw.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !shape {
+        return None;
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|date| YEARS.contains(&date.year()))
+}
+
+/// Why a text was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextProblem {
+    /// NUL or another control character (line breaks and tabs too, in single-line text).
+    Control,
+    TooLong(usize),
+}
+
+impl TextProblem {
+    /// The end of a sentence that names the field.
+    pub fn describe(self) -> String {
+        match self {
+            TextProblem::Control => {
+                "contains a control character (such as a NUL byte), which Trellis does not accept"
+                    .into()
+            }
+            TextProblem::TooLong(max) => format!("is longer than {max} characters"),
+        }
+    }
+
+    /// The message shown beside the field.
+    pub fn message(self) -> String {
+        match self {
+            TextProblem::Control => "Remove the control characters from this text.".into(),
+            TextProblem::TooLong(max) => format!("Use at most {max} characters."),
+        }
+    }
+}
+
+/// Text without control characters; tabs and line breaks only in `multiline` text.
+pub fn plain_text(value: &str, multiline: bool) -> Result<(), TextProblem> {
+    let allowed = |c: char| multiline && matches!(c, '\t' | '\n' | '\r');
+    if value.chars().any(|c| c.is_control() && !allowed(c)) {
+        Err(TextProblem::Control)
+    } else {
+        Ok(())
+    }
+}
+
+/// A text of at most `max` characters without control characters: the check every text
+/// field and CSV cell goes through.
+pub fn text(value: &str, max: usize, multiline: bool) -> Result<(), TextProblem> {
+    plain_text(value, multiline)?;
+    if value.chars().count() > max {
+        return Err(TextProblem::TooLong(max));
+    }
+    Ok(())
+}
 
 /// A required text of at most `max` characters, trimmed.
 pub fn required(
@@ -14,17 +90,40 @@ pub fn required(
     let value = value.trim();
     if value.is_empty() {
         errors.add(field, missing);
-    } else if value.chars().count() > max {
-        errors.add(field, format!("Use at most {max} characters."));
+    } else if let Err(problem) = text(value, max, true) {
+        errors.add(field, problem.message());
     }
     value.to_string()
 }
 
 /// An optional text of at most `max` characters, trimmed.
-pub fn optional(errors: &mut FieldErrors, field: &'static str, value: &str, max: usize) -> String {
+pub fn optional(
+    errors: &mut FieldErrors,
+    field: impl Into<std::borrow::Cow<'static, str>>,
+    value: &str,
+    max: usize,
+) -> String {
     let value = value.trim();
-    if value.chars().count() > max {
-        errors.add(field, format!("Use at most {max} characters."));
+    if let Err(problem) = text(value, max, true) {
+        errors.add(field, problem.message());
+    }
+    value.to_string()
+}
+
+/// A required one-line text (a name, a title): line breaks and tabs are refused too.
+pub fn required_line(
+    errors: &mut FieldErrors,
+    field: impl Into<std::borrow::Cow<'static, str>>,
+    value: &str,
+    max: usize,
+    missing: &str,
+) -> String {
+    let field = field.into();
+    let value = value.trim();
+    if value.is_empty() {
+        errors.add(field, missing);
+    } else if let Err(problem) = text(value, max, false) {
+        errors.add(field, problem.message());
     }
     value.to_string()
 }
@@ -105,10 +204,12 @@ pub fn integer(
     }
 }
 
+pub const DATE_MESSAGE: &str = "Enter a date as YYYY-MM-DD, from 1900 to 2200.";
+
 /// A date typed as YYYY-MM-DD; `None` when empty and not required.
 pub fn date(
     errors: &mut FieldErrors,
-    field: &'static str,
+    field: impl Into<std::borrow::Cow<'static, str>>,
     value: &str,
     required: bool,
 ) -> Option<chrono::NaiveDate> {
@@ -119,13 +220,11 @@ pub fn date(
         }
         return None;
     }
-    match chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        Ok(date) if (1900..=2200).contains(&chrono::Datelike::year(&date)) => Some(date),
-        _ => {
-            errors.add(field, "Enter a date as YYYY-MM-DD.");
-            None
-        }
+    let parsed = parse_date(value);
+    if parsed.is_none() {
+        errors.add(field, DATE_MESSAGE);
     }
+    parsed
 }
 
 /// An IANA time zone name.
@@ -172,4 +271,51 @@ pub fn weekdays(
         errors.add(field, empty);
     }
     days
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse_only_as_yyyy_mm_dd_from_1900_to_2200() {
+        assert_eq!(
+            parse_date("1900-01-01"),
+            NaiveDate::from_ymd_opt(1900, 1, 1)
+        );
+        assert_eq!(
+            parse_date(" 2200-12-31 "),
+            NaiveDate::from_ymd_opt(2200, 12, 31)
+        );
+        for bad in [
+            "1899-12-31",
+            "2201-01-01",
+            "-5000-01-01",
+            "0000-01-01",
+            "0001-01-01",
+            "10000-01-01",
+            "275760-09-13",
+            "+2026-01-01",
+            "2026-1-5",
+            "2026-02-30",
+            "2026-01-01T00:00",
+            "",
+        ] {
+            assert_eq!(parse_date(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn single_line_text_refuses_line_breaks_that_multi_line_text_keeps() {
+        assert_eq!(text("a\nb", 10, true), Ok(()));
+        assert_eq!(text("a\nb", 10, false), Err(TextProblem::Control));
+        assert_eq!(text("a\0b", 10, true), Err(TextProblem::Control));
+        assert_eq!(text("abc", 2, true), Err(TextProblem::TooLong(2)));
+        let mut errors = FieldErrors::default();
+        required(&mut errors, "title", "a\u{7}b", 100, "Say it.");
+        assert_eq!(
+            errors.get("title"),
+            Some("Remove the control characters from this text.")
+        );
+    }
 }

@@ -79,7 +79,7 @@ async fn a_bad_date_filter_is_explained_beside_the_field() {
     let html = response.text().await.unwrap();
     assert_eq!(
         texts(&html, "#field-from-error"),
-        vec!["Enter a date as YYYY-MM-DD."]
+        vec!["Enter a date as YYYY-MM-DD, from 1900 to 2200."]
     );
     let reversed = admin
         .get("/admin/audit?from=2026-02-01&to=2026-01-01")

@@ -8,6 +8,7 @@ mod checkins;
 mod engagements;
 mod grants;
 mod helpers;
+mod hostile;
 mod platform;
 mod proposals;
 mod queries;

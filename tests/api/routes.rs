@@ -6,7 +6,7 @@ use trellis::auth::Role;
 use crate::helpers::{TestApp, TestClient, location, spawn_app_with};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Get {
+pub(crate) enum Get {
     /// The page, a form's answer (422 included) or a redirect elsewhere than the login page.
     Ok,
     /// Redirected to the login page.
@@ -17,7 +17,7 @@ enum Get {
 use Get::{Forbidden as F, Login as L, NotFound as N, Ok as P};
 
 /// method, path, then what [anonymous, vendor, manager, admin] get.
-const TABLE: &[(&str, &str, [Get; 4])] = &[
+pub(crate) const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/", [L, P, P, P]),
     ("GET", "/login", [P, P, P, P]),
     ("POST", "/login", [P, P, P, P]),
@@ -129,14 +129,14 @@ const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/calendar/{token}", [N, N, N, N]),
 ];
 
-const ROLES: [Option<Role>; 4] = [
+pub(crate) const ROLES: [Option<Role>; 4] = [
     None,
     Some(Role::Vendor),
     Some(Role::Manager),
     Some(Role::Admin),
 ];
 
-async fn client_as(app: &TestApp, role: Option<Role>) -> TestClient {
+pub(crate) async fn client_as(app: &TestApp, role: Option<Role>) -> TestClient {
     match role {
         Some(role) => app.signed_in(role).await.0,
         None => {
@@ -160,26 +160,26 @@ fn classify(response: &reqwest::Response) -> Get {
 }
 
 /// A record of each kind, none of them the vendor user's, to put in the paths.
-struct Fixtures {
-    user: i64,
-    vendor: i64,
-    evaluation: i64,
-    engagement: i64,
-    kpi: i64,
-    action: i64,
-    feedback: i64,
-    value: i64,
-    proposal: i64,
-    grant: i64,
-    audit: i64,
-    finding: i64,
-    review: i64,
-    reminder: i64,
+pub(crate) struct Fixtures {
+    pub(crate) user: i64,
+    pub(crate) vendor: i64,
+    pub(crate) evaluation: i64,
+    pub(crate) engagement: i64,
+    pub(crate) kpi: i64,
+    pub(crate) action: i64,
+    pub(crate) feedback: i64,
+    pub(crate) value: i64,
+    pub(crate) proposal: i64,
+    pub(crate) grant: i64,
+    pub(crate) audit: i64,
+    pub(crate) finding: i64,
+    pub(crate) review: i64,
+    pub(crate) reminder: i64,
     outbox: uuid::Uuid,
 }
 
 impl Fixtures {
-    async fn create(app: &TestApp) -> Fixtures {
+    pub(crate) async fn create(app: &TestApp) -> Fixtures {
         let user = app.create_user(Role::Manager, None).await.id;
         let vendor: i64 =
             sqlx::query_scalar("insert into vendors (name) values ('Fixture Vendor') returning id")
@@ -326,7 +326,7 @@ impl Fixtures {
         }
     }
 
-    fn fill(&self, path: &str) -> String {
+    pub(crate) fn fill(&self, path: &str) -> String {
         let id = if path.starts_with("/admin/users/") {
             self.user
         } else if path.starts_with("/vendors/") {
