@@ -727,7 +727,7 @@ async fn a_login_e_mail_of_6000_characters_or_with_a_nul_is_refused_before_anyth
         .login("admin\0@example.com", "a password of some length")
         .await;
     assert_eq!(response.status(), 422);
-    assert_eq!(app.count("select count(*) from login_attempts").await, 0);
+    assert_eq!(app.count("select count(*) from login_counters").await, 0);
 }
 
 #[tokio::test]
