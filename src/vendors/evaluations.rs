@@ -561,14 +561,18 @@ pub async fn save_criteria(
     if names.windows(2).any(|w| w[0] == w[1]) {
         errors.add("total", "Two criteria have the same name.");
     }
-    if !errors.is_empty() {
+    // The form shown again with its rows as posted and what is wrong with them.
+    let refused = |rows, errors| -> Result<Response> {
         let page = CriteriaPage {
             layout: Layout::new(&current.session, "Due-diligence criteria", "/vendors"),
             total,
             rows,
             errors,
         };
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
+    };
+    if !errors.is_empty() {
+        return refused(rows, errors);
     }
     // Every criterion leaves the unique index of active names first and the kept ones come
     // back one by one with their new names, so two criteria may swap names: updated in
@@ -612,13 +616,7 @@ pub async fn save_criteria(
                 "total",
                 "Another criterion was just saved with one of these names; reload the page and try again.",
             );
-            let page = CriteriaPage {
-                layout: Layout::new(&current.session, "Due-diligence criteria", "/vendors"),
-                total,
-                rows,
-                errors,
-            };
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+            return refused(rows, errors);
         }
         Err(e) => return Err(e.into()),
     }

@@ -24,13 +24,14 @@ fn wednesday() -> DateTime<Utc> {
 
 /// A vendor with a user, a manager, and an active engagement between them (Europe/Berlin,
 /// contact Monday to Friday 09:00–17:00).
-struct Setup {
-    vendor_user: TestUser,
-    manager: TestUser,
-    engagement: i64,
+pub(crate) struct Setup {
+    pub(crate) vendor_user: TestUser,
+    pub(crate) manager: TestUser,
+    pub(crate) engagement: i64,
 }
 
-async fn setup(app: &TestApp, vendor: &str) -> Setup {
+/// A vendor user of `vendor`, a manager, and an active engagement between them.
+pub(crate) async fn setup(app: &TestApp, vendor: &str) -> Setup {
     let vendor_user = app.create_user(Role::Vendor, Some(vendor)).await;
     let manager = app.create_user(Role::Manager, None).await;
     let engagement =

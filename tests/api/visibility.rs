@@ -7,7 +7,6 @@
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, TimeZone, Utc};
-use trellis::auth::Role;
 use trellis::scheduler::{self, mail};
 
 use crate::helpers::{TestApp, TestClient, TestUser, csrf_in, location, spawn_app_with, texts};
@@ -32,22 +31,12 @@ struct Setup {
 
 async fn setup(app: &TestApp) -> Setup {
     app.clock.set(wednesday());
-    let vendor_user = app
-        .create_user(Role::Vendor, Some("Acme Outsourcing"))
-        .await;
-    let manager_user = app.create_user(Role::Manager, None).await;
-    let engagement =
-        crate::helpers::engagement(app, vendor_user.vendor_id.unwrap(), manager_user.id).await;
-    sqlx::query("update engagements set status = 'active' where id = $1")
-        .bind(engagement)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    let s = crate::scheduler::setup(app, "Acme Outsourcing").await;
     Setup {
-        manager: app.client_for(&manager_user).await,
-        vendor: app.client_for(&vendor_user).await,
-        vendor_user,
-        engagement,
+        manager: app.client_for(&s.manager).await,
+        vendor: app.client_for(&s.vendor_user).await,
+        vendor_user: s.vendor_user,
+        engagement: s.engagement,
     }
 }
 
