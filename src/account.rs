@@ -13,11 +13,12 @@ use crate::auth::password::{self, Verified};
 use crate::auth::throttle::{self, Verdict};
 use crate::auth::{CurrentUser, Role, session};
 use crate::engagements::cadence::weekday_name;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::Result;
 use crate::web::form::{FieldErrors, Form, Pairs};
 use crate::web::layout::{Flash, Layout};
+use crate::web::routes::Routes;
 use crate::web::validate;
 
 #[derive(Template)]
@@ -342,4 +343,14 @@ pub async fn calendar(
     session::set_flash(&mut *tx, &current.session, flash).await?;
     tx.commit().await?;
     Ok(Redirect::to("/account").into_response())
+}
+
+/// The routes of account.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/account", settings)
+        .post("/account", save_settings)
+        .post("/account/calendar", calendar)
+        .get("/account/password", show)
+        .post("/account/password", change)
 }

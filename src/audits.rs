@@ -18,11 +18,12 @@ use crate::choice;
 use crate::engagements::cadence::ReviewCadence;
 use crate::engagements::{Access, access};
 use crate::scorecard::scoring::Period;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FailedRow, FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
+use crate::web::routes::Routes;
 use crate::web::validate;
 
 choice!(pub Kind {
@@ -929,4 +930,17 @@ pub async fn resolve(
     tx.commit().await?;
     crate::scheduler::refresh(&state, access.id).await;
     Ok(Redirect::to(&back).into_response())
+}
+
+/// The routes of audits.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/engagements/{id}/audits", list)
+        .get("/engagements/{id}/audits/new", new)
+        .post("/engagements/{id}/audits/new", create)
+        .get("/audits/{id}", show)
+        .post("/audits/{id}/complete", complete)
+        .post("/audits/{id}/findings", add_finding)
+        .post("/findings/{id}/answer", answer)
+        .post("/findings/{id}/resolve", resolve)
 }

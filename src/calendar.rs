@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 
 use crate::auth::session::token_hash;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::error::{AppError, Result};
+use crate::web::routes::Routes;
 
 /// Events this long past are left out of the feed.
 const PAST_DAYS: i32 = 30;
@@ -214,4 +215,9 @@ mod tests {
     fn text_escapes_the_characters_rfc_5545_reserves() {
         assert_eq!(escape("a,b;c\\d\ne"), "a\\,b\\;c\\\\d\\ne");
     }
+}
+
+/// The feed is open: its token is the credential.
+pub fn routes() -> Routes {
+    Routes::new().get("/calendar/{token}", feed)
 }

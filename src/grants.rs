@@ -13,11 +13,12 @@ use crate::audit::{self, Outcome};
 use crate::auth::{CurrentUser, session};
 use crate::choice;
 use crate::engagements::{Access, access};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FailedRow, FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
+use crate::web::routes::Routes;
 use crate::web::validate;
 
 choice!(pub Level {
@@ -655,4 +656,15 @@ pub async fn close(
     tx.commit().await?;
     crate::scheduler::refresh(&state, id).await;
     Ok(Redirect::to(&format!("/engagements/{id}")).into_response())
+}
+
+/// The routes of grants.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/engagements/{id}/access", list)
+        .get("/engagements/{id}/access/new", new)
+        .post("/engagements/{id}/access/new", create)
+        .post("/grants/{id}/review", review)
+        .get("/engagements/{id}/close", close_form)
+        .post("/engagements/{id}/close", close)
 }

@@ -7,9 +7,10 @@ use chrono::NaiveDate;
 
 use crate::auth::policy::vendor_scope;
 use crate::auth::{CurrentUser, Role};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::error::Result;
 use crate::web::layout::Layout;
+use crate::web::routes::Routes;
 
 #[derive(sqlx::FromRow)]
 struct EngagementRow {
@@ -223,4 +224,9 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
         my_items,
     };
     Ok(Html(page.render()?))
+}
+
+/// The routes of home.
+pub fn routes() -> Routes {
+    Routes::new().get("/", show)
 }

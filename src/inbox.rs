@@ -11,11 +11,12 @@ use crate::audit::{self, Outcome};
 use crate::auth::policy::vendor_scope;
 use crate::auth::{CurrentUser, session};
 use crate::engagements::access;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{Form, Id, Pairs};
 use crate::web::layout::{Flash, Layout};
+use crate::web::routes::Routes;
 
 #[derive(sqlx::FromRow)]
 pub struct Item {
@@ -241,4 +242,13 @@ pub async fn celebrate(
 async fn flash(state: &AppState, current: &CurrentUser, message: Flash) -> Result<Redirect> {
     session::set_flash(&state.pool, &current.session, message).await?;
     Ok(Redirect::to("/inbox"))
+}
+
+/// The routes of inbox.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/inbox", list)
+        .post("/inbox/{id}/dismiss", dismiss)
+        .post("/inbox/{id}/snooze", snooze)
+        .post("/inbox/{id}/celebrate", celebrate)
 }

@@ -14,11 +14,12 @@ use crate::audit::{self, Outcome};
 use crate::auth::{CurrentUser, session};
 use crate::choice;
 use crate::engagements::{Access, access};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FailedRow, FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
+use crate::web::routes::Routes;
 use crate::web::validate;
 
 choice!(pub Kind {
@@ -461,4 +462,14 @@ pub async fn reply(
     .await?;
     tx.commit().await?;
     Ok(Redirect::to(&back).into_response())
+}
+
+/// The routes of proposals.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/engagements/{id}/proposals", list)
+        .get("/engagements/{id}/proposals/new", new)
+        .post("/engagements/{id}/proposals/new", create)
+        .post("/proposals/{id}/answer", answer)
+        .post("/proposals/{id}/reply", reply)
 }

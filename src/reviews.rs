@@ -25,11 +25,12 @@ use crate::engagements::{Access, access};
 use crate::proposals::Proactivity;
 use crate::scorecard::scoring::Period;
 use crate::scorecard::values::{ScoreSnapshot, snapshot};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
+use crate::web::routes::Routes;
 use crate::web::validate;
 
 choice!(pub Decision {
@@ -924,4 +925,14 @@ async fn apply_terms(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// The routes of reviews.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/engagements/{id}/reviews", list)
+        .post("/engagements/{id}/reviews", start)
+        .get("/reviews/{id}", show)
+        .post("/reviews/{id}", save)
+        .post("/reviews/{id}/adapt", adapt)
 }

@@ -1,19 +1,14 @@
-//! The application: state, router, listener and graceful shutdown.
+//! The application: the router composed of every feature's routes, the middleware, the
+//! listener and graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
-
-use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
-use axum::handler::Handler;
-use axum::http::Method;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::MethodRouter;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -26,8 +21,9 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::state::AppState;
 use crate::web::error::{AppError, internal_error_page};
-use crate::web::metrics::Metrics;
+use crate::web::routes::Routes;
 use crate::{
     account, audit, audits, auth, calendar, checkins, engagements, feedback, grants, home, inbox,
     proposals, reviews, scheduler, scorecard, users, vendors, web,
@@ -35,217 +31,37 @@ use crate::{
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
-/// A pasted CSV of KPI values may be larger.
-pub const IMPORT_LIMIT: usize = 4 * 1024 * 1024;
 /// Requests still running after this are cut off; statements time out well before it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub config: Arc<Config>,
-    pub clock: Clock,
-    pub metrics: Arc<Metrics>,
-    pub allowed_origins: Arc<Vec<String>>,
-}
-
-impl AppState {
-    pub fn new(config: Config, pool: PgPool, clock: Clock) -> AppState {
-        AppState {
-            pool,
-            allowed_origins: Arc::new(config.allowed_origins()),
-            config: Arc::new(config),
-            clock,
-            metrics: Arc::new(Metrics::default()),
-        }
-    }
-}
-
-/// The routes of the application, registered through one builder so that the route-table
-/// test can walk every one of them.
-pub struct Routes {
-    by_path: BTreeMap<&'static str, MethodRouter<AppState>>,
-    list: Vec<(Method, &'static str)>,
-}
-
-impl Routes {
-    fn new() -> Routes {
-        Routes {
-            by_path: BTreeMap::new(),
-            list: Vec::new(),
-        }
-    }
-
-    fn add(
-        mut self,
-        method: Method,
-        path: &'static str,
-        route: impl FnOnce(MethodRouter<AppState>) -> MethodRouter<AppState>,
-    ) -> Routes {
-        let existing = self.by_path.remove(path).unwrap_or_default();
-        self.by_path.insert(path, route(existing));
-        self.list.push((method, path));
-        self
-    }
-
-    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Routes {
-        self.add(Method::GET, path, |r| r.get(handler))
-    }
-
-    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, handler: H) -> Routes {
-        self.add(Method::POST, path, |r| r.post(handler))
-    }
-
-    /// Every (method, path) registered.
-    pub fn list(&self) -> &[(Method, &'static str)] {
-        &self.list
-    }
-
-    fn into_router(self) -> Router<AppState> {
-        self.by_path
-            .into_iter()
-            .fold(Router::new(), |router, (path, route)| {
-                router.route(path, route)
-            })
-    }
-}
-
 /// Pages: behind the session loader.
 fn pages(config: &Config) -> Routes {
-    let routes = Routes::new()
-        .get("/", home::show)
-        .get("/login", auth::login::show)
-        .post("/login", auth::login::submit)
-        .post("/logout", auth::login::logout)
-        .get("/account", account::settings)
-        .post("/account", account::save_settings)
-        .post("/account/calendar", account::calendar)
-        .get("/inbox", inbox::list)
-        .post("/inbox/{id}/dismiss", inbox::dismiss)
-        .post("/inbox/{id}/snooze", inbox::snooze)
-        .post("/inbox/{id}/celebrate", inbox::celebrate)
-        .get("/admin/scheduler", scheduler::pages::show)
-        .post("/admin/scheduler/run", scheduler::pages::run_now)
-        .post("/admin/outbox/{id}/retry", scheduler::pages::retry)
-        .get("/account/password", account::show)
-        .post("/account/password", account::change)
-        .get("/set-password/{token}", users::invite::show)
-        .post("/set-password/{token}", users::invite::set)
-        .get("/admin/users", users::admin::list)
-        .get("/admin/users/new", users::admin::new)
-        .post("/admin/users/new", users::admin::create)
-        .get("/admin/users/{id}", users::admin::show)
-        .post("/admin/users/{id}", users::admin::update)
-        .post("/admin/users/{id}/disable", users::admin::disable)
-        .post("/admin/users/{id}/enable", users::admin::enable)
-        .post(
-            "/admin/users/{id}/password-link",
-            users::admin::password_link,
-        )
-        .get("/admin/audit", audit::pages::list)
-        .get("/admin/criteria", vendors::evaluations::criteria)
-        .post("/admin/criteria", vendors::evaluations::save_criteria)
-        .get("/vendors", vendors::pages::list)
-        .get("/vendors/new", vendors::pages::new)
-        .post("/vendors/new", vendors::pages::create)
-        .get("/vendors/{id}", vendors::pages::show)
-        .get("/vendors/{id}/edit", vendors::pages::edit)
-        .post("/vendors/{id}/edit", vendors::pages::update)
-        .get("/vendors/{id}/evaluations/new", vendors::evaluations::new)
-        .post(
-            "/vendors/{id}/evaluations/new",
-            vendors::evaluations::create,
-        )
-        .get("/evaluations/{id}", vendors::evaluations::show)
-        .get("/engagements", engagements::pages::list)
-        .get("/engagements/new", engagements::pages::new)
-        .post("/engagements/new", engagements::pages::create)
-        .get("/engagements/{id}", engagements::pages::show)
-        .get("/engagements/{id}/agreement", engagements::pages::agreement)
-        .get("/engagements/{id}/edit", engagements::pages::edit)
-        .post("/engagements/{id}/edit", engagements::pages::update)
-        .get("/engagements/{id}/kpis", engagements::kpis::list)
-        .post("/engagements/{id}/kpis", engagements::kpis::save_weights)
-        .get("/engagements/{id}/kpis/new", engagements::kpis::new)
-        .post("/engagements/{id}/kpis/new", engagements::kpis::create)
-        .get(
-            "/engagements/{id}/boundaries",
-            engagements::boundaries::show,
-        )
-        .post(
-            "/engagements/{id}/boundaries",
-            engagements::boundaries::update,
-        )
-        .get("/kpis/{id}", engagements::kpis::show)
-        .get("/kpis/{id}/edit", engagements::kpis::edit)
-        .post("/kpis/{id}/edit", engagements::kpis::update)
-        .get("/engagements/{id}/checkins", checkins::list)
-        .get("/engagements/{id}/checkins/new", checkins::new)
-        .post("/engagements/{id}/checkins/new", checkins::create)
-        .post("/actions/{id}", checkins::close_item)
-        .get("/engagements/{id}/contacts", checkins::contacts::list)
-        .post("/engagements/{id}/contacts", checkins::contacts::create)
-        .get("/engagements/{id}/feedback", feedback::list)
-        .get("/engagements/{id}/feedback/new", feedback::new)
-        .post("/engagements/{id}/feedback/new", feedback::create)
-        .post("/feedback/{id}/acknowledge", feedback::acknowledge)
-        .post("/feedback/{id}/respond", feedback::respond)
-        .get("/engagements/{id}/successes", feedback::successes::list)
-        .post("/engagements/{id}/successes", feedback::successes::create)
-        .get("/engagements/{id}/audits", audits::list)
-        .get("/engagements/{id}/audits/new", audits::new)
-        .post("/engagements/{id}/audits/new", audits::create)
-        .get("/audits/{id}", audits::show)
-        .post("/audits/{id}/complete", audits::complete)
-        .post("/audits/{id}/findings", audits::add_finding)
-        .post("/findings/{id}/answer", audits::answer)
-        .post("/findings/{id}/resolve", audits::resolve)
-        .get("/engagements/{id}/access", grants::list)
-        .get("/engagements/{id}/access/new", grants::new)
-        .post("/engagements/{id}/access/new", grants::create)
-        .post("/grants/{id}/review", grants::review)
-        .get("/engagements/{id}/close", grants::close_form)
-        .post("/engagements/{id}/close", grants::close)
-        .get("/engagements/{id}/reviews", reviews::list)
-        .post("/engagements/{id}/reviews", reviews::start)
-        .get("/reviews/{id}", reviews::show)
-        .post("/reviews/{id}", reviews::save)
-        .post("/reviews/{id}/adapt", reviews::adapt)
-        .get("/engagements/{id}/proposals", proposals::list)
-        .get("/engagements/{id}/proposals/new", proposals::new)
-        .post("/engagements/{id}/proposals/new", proposals::create)
-        .post("/proposals/{id}/answer", proposals::answer)
-        .post("/proposals/{id}/reply", proposals::reply)
-        .get("/engagements/{id}/scorecard", scorecard::values::scorecard)
-        .get("/engagements/{id}/values", scorecard::values::values_form)
-        .post("/engagements/{id}/values", scorecard::values::record)
-        .post("/values/{id}/review", scorecard::values::review)
-        .get("/portfolio", scorecard::portfolio::portfolio)
-        .get("/portfolio.csv", scorecard::portfolio::portfolio_csv)
-        .get(
-            "/engagements/{id}/scorecard.csv",
-            scorecard::values::scorecard_csv,
-        )
-        .get("/values/import", scorecard::values::import_form)
-        .add(Method::POST, "/values/import", |r| {
-            r.post(scorecard::values::import)
-                .layer(DefaultBodyLimit::max(IMPORT_LIMIT))
-        })
-        .get("/metrics", web::health::metrics);
-    if config.test_routes {
-        routes.get("/__test/panic", web::health::panic)
-    } else {
-        routes
-    }
+    Routes::new()
+        .merge(home::routes())
+        .merge(auth::routes())
+        .merge(account::routes())
+        .merge(inbox::routes())
+        .merge(scheduler::pages::routes())
+        .merge(users::routes())
+        .merge(audit::routes())
+        .merge(vendors::routes())
+        .merge(engagements::routes())
+        .merge(checkins::routes())
+        .merge(feedback::routes())
+        .merge(audits::routes())
+        .merge(grants::routes())
+        .merge(reviews::routes())
+        .merge(proposals::routes())
+        .merge(scorecard::routes())
+        .merge(web::health::routes(config.test_routes))
 }
 
 /// Open routes: no session involved.
 fn open() -> Routes {
     Routes::new()
-        .get("/healthz", web::health::healthz)
-        .get("/readyz", web::health::readyz)
-        .get("/static/{name}", web::assets::serve)
-        .get("/calendar/{token}", calendar::feed)
+        .merge(web::health::open_routes())
+        .merge(web::assets::routes())
+        .merge(calendar::routes())
 }
 
 /// Every route of the application with the list of what was registered.

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
 use crate::auth::User;
+use crate::web::routes::Routes;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Outcome {
@@ -147,6 +148,11 @@ fn clip_strings(value: &mut serde_json::Value) {
         serde_json::Value::Object(fields) => fields.values_mut().for_each(clip_strings),
         _ => {}
     }
+}
+
+/// The routes of audit.
+pub fn routes() -> Routes {
+    Routes::new().get("/admin/audit", pages::list)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 
 use crate::auth::policy::Admin;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::error::Result;
 use crate::web::form::{FieldErrors, Query};
 use crate::web::layout::Layout;

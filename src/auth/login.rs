@@ -10,7 +10,7 @@ use super::password::{self, Verified};
 use super::throttle::{self, Verdict};
 use super::{Role, Session, User, session};
 use crate::audit::{self, Outcome};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::Result;
 use crate::web::form::{FieldErrors, Form, Query};

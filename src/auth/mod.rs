@@ -8,6 +8,8 @@ pub mod throttle;
 
 use std::fmt;
 
+use crate::web::routes::Routes;
+
 pub use session::{CurrentUser, Session};
 
 /// The three kinds of people who use Trellis.
@@ -61,4 +63,12 @@ pub struct User {
     pub time_zone: String,
     /// Items waiting in the user's inbox (the count in the navigation).
     pub inbox: i64,
+}
+
+/// The routes of auth.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/login", login::show)
+        .post("/login", login::submit)
+        .post("/logout", login::logout)
 }

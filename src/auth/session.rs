@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use sqlx::PgExecutor;
 
 use super::{Role, User};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::error::AppError;
 use crate::web::layout::Flash;
 

@@ -17,11 +17,12 @@ use crate::auth::{CurrentUser, session};
 use crate::choice;
 use crate::engagements::boundaries::{self, WindowNow};
 use crate::engagements::{Access, access};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
+use crate::web::routes::Routes;
 use crate::web::validate;
 
 choice!(pub Health {
@@ -534,4 +535,15 @@ pub async fn close_item(
     tx.commit().await?;
     crate::scheduler::refresh(&state, engagement_id).await;
     Ok(Redirect::to(&back).into_response())
+}
+
+/// The routes of checkins.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/engagements/{id}/checkins", list)
+        .get("/engagements/{id}/checkins/new", new)
+        .post("/engagements/{id}/checkins/new", create)
+        .post("/actions/{id}", close_item)
+        .get("/engagements/{id}/contacts", contacts::list)
+        .post("/engagements/{id}/contacts", contacts::create)
 }

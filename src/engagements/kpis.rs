@@ -17,7 +17,7 @@ use super::{Access, access};
 use crate::audit::{self, Outcome};
 use crate::auth::{CurrentUser, session};
 use crate::choice;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FieldErrors, Form, Id, Pairs};

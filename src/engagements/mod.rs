@@ -15,6 +15,7 @@ use crate::auth::policy::vendor_scope;
 use crate::auth::{Role, User};
 use crate::choice;
 use crate::web::error::{AppError, Result};
+use crate::web::routes::Routes;
 
 choice!(pub Status {
     Draft = "draft" / "Draft",
@@ -174,4 +175,25 @@ pub async fn active_weight_total(
     .bind(day)
     .fetch_one(db)
     .await?)
+}
+
+/// The routes of engagements.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/engagements", pages::list)
+        .get("/engagements/new", pages::new)
+        .post("/engagements/new", pages::create)
+        .get("/engagements/{id}", pages::show)
+        .get("/engagements/{id}/agreement", pages::agreement)
+        .get("/engagements/{id}/edit", pages::edit)
+        .post("/engagements/{id}/edit", pages::update)
+        .get("/engagements/{id}/kpis", kpis::list)
+        .post("/engagements/{id}/kpis", kpis::save_weights)
+        .get("/engagements/{id}/kpis/new", kpis::new)
+        .post("/engagements/{id}/kpis/new", kpis::create)
+        .get("/engagements/{id}/boundaries", boundaries::show)
+        .post("/engagements/{id}/boundaries", boundaries::update)
+        .get("/kpis/{id}", kpis::show)
+        .get("/kpis/{id}/edit", kpis::edit)
+        .post("/kpis/{id}/edit", kpis::update)
 }

@@ -15,7 +15,7 @@ use super::{Access, EngagementFields, Period, Status, access, active_weight_tota
 use crate::audit::{self, Outcome};
 use crate::auth::policy::{Admin, vendor_scope};
 use crate::auth::{CurrentUser, Role, session};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::Result;
 use crate::web::form::{FieldErrors, Form, Id, Pairs, Query};

@@ -15,11 +15,12 @@ use crate::auth::{CurrentUser, session};
 use crate::choice;
 use crate::engagements::boundaries::{self, WindowNow};
 use crate::engagements::{Access, access};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
+use crate::web::routes::Routes;
 use crate::web::validate;
 
 choice!(pub Kind {
@@ -470,4 +471,16 @@ pub async fn respond(
     .await?;
     tx.commit().await?;
     Ok(Redirect::to(&back).into_response())
+}
+
+/// The routes of feedback.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/engagements/{id}/feedback", list)
+        .get("/engagements/{id}/feedback/new", new)
+        .post("/engagements/{id}/feedback/new", create)
+        .post("/feedback/{id}/acknowledge", acknowledge)
+        .post("/feedback/{id}/respond", respond)
+        .get("/engagements/{id}/successes", successes::list)
+        .post("/engagements/{id}/successes", successes::create)
 }

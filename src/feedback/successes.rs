@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use crate::audit::{self, Outcome};
 use crate::auth::{CurrentUser, session};
 use crate::engagements::{Access, access};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::Result;
 use crate::web::form::{FieldErrors, Form, Id, Pairs, form_key};

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::config::Config;
 use crate::engagements::cadence::iso_weekdays;
 use crate::engagements::window::ContactWindow;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// A message is given up after this many attempts (about four hours of backoff in all).
 pub const MAX_ATTEMPTS: i32 = 8;

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// What the admin page and the log say of one pass.
 #[derive(Debug, Clone, Copy)]

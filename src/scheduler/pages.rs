@@ -10,11 +10,12 @@ use uuid::Uuid;
 use crate::audit::{self, Outcome};
 use crate::auth::policy::Admin;
 use crate::auth::session;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{Form, Pairs};
 use crate::web::layout::{Flash, Layout};
+use crate::web::routes::Routes;
 
 #[derive(sqlx::FromRow)]
 struct LastPass {
@@ -174,4 +175,12 @@ pub async fn retry(
     .await?;
     tx.commit().await?;
     Ok(Redirect::to("/admin/scheduler"))
+}
+
+/// The routes of the scheduler's admin page.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/admin/scheduler", show)
+        .post("/admin/scheduler/run", run_now)
+        .post("/admin/outbox/{id}/retry", retry)
 }

@@ -15,7 +15,7 @@ use super::values::{
     is_standing_key, load_many, period_kind, standing_key, standing_label, standing_of_key,
 };
 use crate::auth::policy::Staff;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::vendors::Tier;
 use crate::web::error::Result;
 use crate::web::form::Query;

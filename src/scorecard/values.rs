@@ -20,7 +20,7 @@ use crate::audit::{self, Outcome};
 use crate::auth::{CurrentUser, session};
 use crate::engagements::kpis::with_unit;
 use crate::engagements::{Access, access};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FieldErrors, Form, Id, Pairs, Query, UploadForm};

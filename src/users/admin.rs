@@ -14,7 +14,7 @@ use crate::audit::{self, Outcome};
 use crate::auth::policy::Admin;
 use crate::auth::{Role, Session, session};
 use crate::scheduler::mail;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FieldErrors, Form, Id, Query};

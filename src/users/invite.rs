@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::token_hash;
 use crate::audit::{self, Outcome};
 use crate::auth::{Session, password, session};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{Result, error_page};
 use crate::web::form::{FieldErrors, Form};

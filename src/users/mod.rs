@@ -9,6 +9,7 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::audit::{self, Outcome};
 use crate::auth::{Role, password};
+use crate::web::routes::Routes;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateUserError {
@@ -183,4 +184,19 @@ pub async fn enabled_user_by_email(
         time_zone: r.time_zone,
         inbox: 0,
     }))
+}
+
+/// The routes of users.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/set-password/{token}", invite::show)
+        .post("/set-password/{token}", invite::set)
+        .get("/admin/users", admin::list)
+        .get("/admin/users/new", admin::new)
+        .post("/admin/users/new", admin::create)
+        .get("/admin/users/{id}", admin::show)
+        .post("/admin/users/{id}", admin::update)
+        .post("/admin/users/{id}/disable", admin::disable)
+        .post("/admin/users/{id}/enable", admin::enable)
+        .post("/admin/users/{id}/password-link", admin::password_link)
 }

@@ -16,7 +16,7 @@ use crate::audit::{self, Outcome};
 use crate::auth::policy::{Admin, Staff};
 use crate::auth::session;
 use crate::choice;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result, violates};
 use crate::web::form::{FieldErrors, Form, Id};

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::choice;
 use crate::web::form::FieldErrors;
+use crate::web::routes::Routes;
 use crate::web::validate;
 
 choice!(pub Tier {
@@ -134,4 +135,20 @@ pub fn tier_label(stored: &str) -> &'static str {
 
 pub fn status_label(stored: &str) -> &'static str {
     VendorStatus::parse(stored).map_or("", VendorStatus::label)
+}
+
+/// The routes of vendors.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/admin/criteria", evaluations::criteria)
+        .post("/admin/criteria", evaluations::save_criteria)
+        .get("/vendors", pages::list)
+        .get("/vendors/new", pages::new)
+        .post("/vendors/new", pages::create)
+        .get("/vendors/{id}", pages::show)
+        .get("/vendors/{id}/edit", pages::edit)
+        .post("/vendors/{id}/edit", pages::update)
+        .get("/vendors/{id}/evaluations/new", evaluations::new)
+        .post("/vendors/{id}/evaluations/new", evaluations::create)
+        .get("/evaluations/{id}", evaluations::show)
 }

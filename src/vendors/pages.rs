@@ -12,7 +12,7 @@ use super::{Tier, VendorFields, VendorForm, VendorStatus, status_label, tier_lab
 use crate::audit::{self, Outcome};
 use crate::auth::policy::{Admin, Staff};
 use crate::auth::session;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FieldErrors, Form, Id, Query};

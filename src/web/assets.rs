@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::error::AppError;
+use super::routes::Routes;
 
 struct Asset {
     bytes: &'static [u8],
@@ -72,4 +73,8 @@ pub async fn serve(Path(name): Path<String>) -> Result<Response, AppError> {
         asset.bytes,
     )
         .into_response())
+}
+
+pub fn routes() -> Routes {
+    Routes::new().get("/static/{name}", serve)
 }

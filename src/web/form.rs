@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::audit::{self, Outcome};
 use crate::auth::Session;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 use super::error::AppError;
 

@@ -6,9 +6,10 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::{Role, Session};
 use crate::db::MIGRATOR;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 use super::error::AppError;
+use super::routes::Routes;
 
 /// The process is alive; no database involved.
 pub async fn healthz() -> &'static str {
@@ -59,4 +60,22 @@ pub async fn metrics(
 /// Panics, so the tests can see a panic become a 500 page while the server keeps serving.
 pub async fn panic() -> &'static str {
     panic!("the test route panicked on purpose")
+}
+
+/// The metrics (admins only) and, when the configuration asks for test routes, a route that
+/// panics.
+pub fn routes(test_routes: bool) -> Routes {
+    let routes = Routes::new().get("/metrics", metrics);
+    if test_routes {
+        routes.get("/__test/panic", panic)
+    } else {
+        routes
+    }
+}
+
+/// The probes a load balancer or supervisor polls: no session involved.
+pub fn open_routes() -> Routes {
+    Routes::new()
+        .get("/healthz", healthz)
+        .get("/readyz", readyz)
 }

@@ -6,8 +6,8 @@ pub mod error;
 pub mod form;
 pub mod health;
 pub mod layout;
-pub mod metrics;
 pub mod paging;
+pub mod routes;
 pub mod validate;
 
 use std::net::{IpAddr, SocketAddr};
@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use crate::audit;
-use crate::startup::AppState;
+use crate::state::AppState;
 use error::AppError;
 
 /// The address of the client: the peer, or the forwarded address when the peer is a

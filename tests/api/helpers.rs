@@ -18,7 +18,8 @@ use trellis::clock::Clock;
 use trellis::config::Config;
 use trellis::db::embedded::Cluster;
 use trellis::db::{self, MIGRATOR};
-use trellis::startup::{AppState, Application};
+use trellis::startup::Application;
+use trellis::state::AppState;
 
 /// The password every test user has.
 pub const PASSWORD: &str = "correct horse battery";

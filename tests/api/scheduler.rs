@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sqlx::PgPool;
 use trellis::auth::Role;
 use trellis::scheduler::{self, mail};
-use trellis::startup::AppState;
+use trellis::state::AppState;
 
 use crate::helpers::{TestApp, TestUser, location, spawn_app_with, texts};
 use crate::smtp::{Mode, Sink};
