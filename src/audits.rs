@@ -668,7 +668,7 @@ pub async fn complete(
     )
     .await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, engagement_id).await;
+    crate::reminders::refresh(&state, engagement_id).await;
     Ok(Redirect::to(&format!("/audits/{audit}")).into_response())
 }
 
@@ -761,7 +761,7 @@ pub async fn add_finding(
         )
         .await?;
         tx.commit().await?;
-        crate::scheduler::refresh(&state, engagement_id).await;
+        crate::reminders::refresh(&state, engagement_id).await;
     }
     Ok(Redirect::to(&format!("/audits/{audit}#findings")).into_response())
 }
@@ -855,7 +855,7 @@ pub async fn answer(
     )
     .await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, access.id).await;
+    crate::reminders::refresh(&state, access.id).await;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -928,7 +928,7 @@ pub async fn resolve(
     )
     .await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, access.id).await;
+    crate::reminders::refresh(&state, access.id).await;
     Ok(Redirect::to(&back).into_response())
 }
 

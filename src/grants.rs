@@ -326,7 +326,7 @@ pub async fn create(
         )
         .await?;
         tx.commit().await?;
-        crate::scheduler::refresh(&state, id).await;
+        crate::reminders::refresh(&state, id).await;
     }
     Ok(Redirect::to(&back).into_response())
 }
@@ -403,7 +403,7 @@ pub async fn review(
     };
     session::set_flash(&mut *tx, &current.session, Flash::success(message)).await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, id).await;
+    crate::reminders::refresh(&state, id).await;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -654,7 +654,7 @@ pub async fn close(
     )
     .await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, id).await;
+    crate::reminders::refresh(&state, id).await;
     Ok(Redirect::to(&format!("/engagements/{id}")).into_response())
 }
 

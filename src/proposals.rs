@@ -393,7 +393,7 @@ pub async fn answer(
     )
     .await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, id).await;
+    crate::reminders::refresh(&state, id).await;
     Ok(Redirect::to(&format!("/engagements/{id}/proposals#proposal-{proposal}")).into_response())
 }
 

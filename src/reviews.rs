@@ -682,7 +682,7 @@ pub async fn save(
     };
     session::set_flash(&mut *tx, &current.session, Flash::success(message)).await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, access.id).await;
+    crate::reminders::refresh(&state, access.id).await;
     Ok(Redirect::to(&format!("/reviews/{review}")).into_response())
 }
 
@@ -893,7 +893,7 @@ pub async fn adapt(
     )
     .await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, access.id).await;
+    crate::reminders::refresh(&state, access.id).await;
     Ok(Redirect::to(&format!("/reviews/{review}#adaptations")).into_response())
 }
 

@@ -1,5 +1,6 @@
 //! Who is asking: passwords, sessions, the current-user extractors and the login pages.
 
+pub mod frame;
 pub mod login;
 pub mod password;
 pub mod policy;

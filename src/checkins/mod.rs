@@ -309,7 +309,7 @@ pub async fn create(
     ));
     session::set_flash(&mut *tx, &current.session, flash).await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, id).await;
+    crate::reminders::refresh(&state, id).await;
     Ok(Redirect::to(&format!("/engagements/{id}/checkins")).into_response())
 }
 
@@ -533,7 +533,7 @@ pub async fn close_item(
     )
     .await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, engagement_id).await;
+    crate::reminders::refresh(&state, engagement_id).await;
     Ok(Redirect::to(&back).into_response())
 }
 

@@ -450,7 +450,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, id).await;
+    crate::reminders::refresh(&state, id).await;
     Ok(Redirect::to(&format!("/engagements/{id}/boundaries")).into_response())
 }
 

@@ -434,7 +434,7 @@ pub async fn save_weights(
     };
     session::set_flash(&mut *tx, &current.session, Flash::success(message)).await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, id).await;
+    crate::reminders::refresh(&state, id).await;
     Ok(Redirect::to(&format!("/engagements/{id}/kpis")).into_response())
 }
 
@@ -756,7 +756,7 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, access.id).await;
+    crate::reminders::refresh(&state, access.id).await;
     Ok(Redirect::to(&format!("/kpis/{kpi_id}")).into_response())
 }
 

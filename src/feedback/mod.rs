@@ -339,7 +339,7 @@ pub async fn create(
     };
     session::set_flash(&mut *tx, &current.session, Flash::success(flash)).await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, id).await;
+    crate::reminders::refresh(&state, id).await;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -413,7 +413,7 @@ pub async fn acknowledge(
         .await?;
     }
     tx.commit().await?;
-    crate::scheduler::refresh(&state, engagement_id).await;
+    crate::reminders::refresh(&state, engagement_id).await;
     Ok(Redirect::to(&format!("/engagements/{engagement_id}/feedback")).into_response())
 }
 

@@ -5,12 +5,10 @@
 
 pub mod mail;
 pub mod pages;
-pub mod rules;
 
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use tokio::sync::watch;
 
 use crate::state::AppState;
@@ -18,7 +16,7 @@ use crate::state::AppState;
 /// What the admin page and the log say of one pass.
 #[derive(Debug, Clone, Copy)]
 pub struct PassReport {
-    pub rules: rules::Outcome,
+    pub rules: crate::reminders::rules::Outcome,
     pub duration: Duration,
 }
 
@@ -38,7 +36,7 @@ pub async fn pass(state: &AppState) -> anyhow::Result<PassReport> {
     let email = state.config.smtp_url.is_some();
     let outcome = async {
         let since = written_since(state).await?;
-        run_rules(&state.pool, now, None, instance, email, since).await
+        crate::reminders::run(&state.pool, now, None, instance, email, since).await
     }
     .await;
     let duration = started.elapsed();
@@ -77,44 +75,6 @@ async fn written_since(state: &AppState) -> anyhow::Result<Option<DateTime<Utc>>
     .fetch_one(&state.pool)
     .await?;
     Ok(last.map(|at| at - chrono::Duration::minutes(1)))
-}
-
-async fn run_rules(
-    pool: &PgPool,
-    now: DateTime<Utc>,
-    engagement: Option<i64>,
-    instance: &str,
-    email: bool,
-    written_since: Option<DateTime<Utc>>,
-) -> anyhow::Result<rules::Outcome> {
-    let mut tx = pool.begin().await?;
-    // A pass over every engagement may take longer than a page's statement timeout. JIT
-    // compiling the large statement would cost seconds and save nothing.
-    sqlx::query("set local statement_timeout = '60s'")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("set local jit = off").execute(&mut *tx).await?;
-    let outcome = rules::apply(&mut tx, now, engagement, instance, email, written_since).await?;
-    tx.commit().await?;
-    Ok(outcome)
-}
-
-/// After a write that may change what is due for one engagement: its reminders are raised or
-/// resolved at once, so the inbox shows the change on the next page. A failure is logged and
-/// left to the next pass, never shown to the person who made the change.
-pub async fn refresh(state: &AppState, engagement_id: i64) {
-    let result = run_rules(
-        &state.pool,
-        state.clock.now(),
-        Some(engagement_id),
-        &state.config.instance,
-        state.config.smtp_url.is_some(),
-        None,
-    )
-    .await;
-    if let Err(e) = result {
-        tracing::warn!(engagement_id, error = %e, "reminders not refreshed; the next pass will");
-    }
 }
 
 /// Work that rides on the pass: the portfolio's stored scores (so the first person of the

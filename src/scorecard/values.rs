@@ -893,7 +893,7 @@ pub async fn record(
     };
     session::set_flash(&mut *tx, &current.session, Flash::success(message)).await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, id).await;
+    crate::reminders::refresh(&state, id).await;
     Ok(Redirect::to(&format!(
         "/engagements/{id}/scorecard?period={}",
         period.label()
@@ -1012,7 +1012,7 @@ pub async fn review(
     )
     .await?;
     tx.commit().await?;
-    crate::scheduler::refresh(&state, engagement_id).await;
+    crate::reminders::refresh(&state, engagement_id).await;
     // An SLA verification audit reviews values from its own page and goes back there.
     let back = match form.get("back") {
         back if back.starts_with("/audits/")

@@ -1,8 +1,6 @@
 //! What every page's frame needs: the title, who is signed in and their navigation, the
 //! CSRF token for the sign-out button, and a flash message.
 
-use crate::auth::{Role, Session};
-
 use super::assets;
 
 #[derive(Debug, Clone)]
@@ -69,58 +67,17 @@ pub struct Layout {
     pub icon: &'static str,
 }
 
-/// The navigation each role gets; `current` marks the page shown.
-fn navigation(role: Role, current: &str) -> Vec<NavItem> {
-    let items: &[(&'static str, &'static str)] = match role {
-        Role::Admin => &[
-            ("/", "Home"),
-            ("/vendors", "Vendors"),
-            ("/engagements", "Engagements"),
-            ("/portfolio", "Portfolio"),
-            ("/admin/users", "Users"),
-            ("/admin/audit", "Audit log"),
-            ("/admin/scheduler", "Scheduler"),
-        ],
-        Role::Manager => &[
-            ("/", "Home"),
-            ("/engagements", "Engagements"),
-            ("/portfolio", "Portfolio"),
-            ("/vendors", "Vendors"),
-        ],
-        Role::Vendor => &[("/", "Home"), ("/engagements", "Our agreements")],
-    };
-    items
-        .iter()
-        .map(|&(href, label)| NavItem {
-            href,
-            label,
-            current: href == current || (href != "/" && current.starts_with(href)),
-        })
-        .collect()
-}
-
 impl Layout {
-    /// The frame of a page at `path` for whoever holds `session`.
-    pub fn new(session: &Session, title: impl Into<String>, path: &str) -> Layout {
+    /// A frame without a user, for error pages. (`Layout::new`, the frame for whoever is
+    /// signed in, lives with the identity in `auth::frame`.)
+    pub fn bare(title: impl Into<String>) -> Layout {
         Layout {
             title: title.into(),
-            user: session.user.as_ref().map(|user| NavUser {
-                name: user.name.clone(),
-                role_label: user.role.label(),
-                organisation: user.vendor.as_ref().map(|(_, name)| name.clone()),
-                nav: navigation(user.role, path),
-                inbox: user.inbox,
-                inbox_current: path == "/inbox",
-            }),
-            csrf: session.csrf_token.clone().unwrap_or_default(),
-            flash: session.flash.clone(),
+            user: None,
+            csrf: String::new(),
+            flash: None,
             css: assets::url("app.css"),
             icon: assets::url("favicon.svg"),
         }
-    }
-
-    /// A frame without a user, for error pages.
-    pub fn bare(title: impl Into<String>) -> Layout {
-        Layout::new(&Session::default(), title, "")
     }
 }

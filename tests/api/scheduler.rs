@@ -1168,7 +1168,7 @@ async fn in_the_demo_data_reminders_appear_for_what_is_due_and_vanish_when_it_is
 
 /// Runs the rules for every engagement, then for `one`, `rounds` times on one connection.
 async fn alternate(conn: &mut sqlx::PgConnection, one: i64, rounds: usize) {
-    use trellis::scheduler::rules;
+    use trellis::reminders::rules;
     for round in 0..rounds {
         for engagement in [None, Some(one)] {
             if let Err(e) = rules::apply(conn, wednesday(), engagement, "plans", false, None).await
