@@ -1,11 +1,13 @@
 //! Closed sets of values stored as text (a tier, a status, a cadence): one macro gives each
-//! its stored name, its label, the list for a form's options and a strict parser.
+//! its stored name, its label, the list for a form's options, a strict parser and its
+//! encoding in PostgreSQL. A stored value outside the set is an error when it is read, never
+//! a default.
 
 /// `choice!(pub Tier { Critical = "critical" / "Critical", ... })`
 #[macro_export]
 macro_rules! choice {
     ($vis:vis $name:ident { $($variant:ident = $stored:literal / $label:literal),+ $(,)? }) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
         #[serde(into = "&'static str")]
         $vis enum $name { $($variant),+ }
 
@@ -40,6 +42,34 @@ macro_rules! choice {
         impl From<$name> for &'static str {
             fn from(value: $name) -> &'static str {
                 value.as_str()
+            }
+        }
+
+        impl sqlx::Type<sqlx::Postgres> for $name {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl sqlx::Encode<'_, sqlx::Postgres> for $name {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<sqlx::Postgres>>::encode_by_ref(&self.as_str(), buf)
+            }
+        }
+
+        impl sqlx::Decode<'_, sqlx::Postgres> for $name {
+            fn decode(value: sqlx::postgres::PgValueRef<'_>) -> Result<$name, sqlx::error::BoxDynError> {
+                let stored = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+                $name::parse(stored).ok_or_else(|| {
+                    format!(concat!("{:?} is not a stored ", stringify!($name)), stored).into()
+                })
             }
         }
 

@@ -229,7 +229,7 @@ pub async fn create(
     let mut tx = state.pool.begin().await?;
     let access = access(&mut tx, &current.user, id).await?;
     access.require_manage()?;
-    if access.status == "closed" {
+    if access.is_closed() {
         return Err(AppError::BadRequest(
             "This engagement is closed: it grants no new access.".into(),
         ));
@@ -557,7 +557,7 @@ pub async fn close(
         .execute(&mut *tx)
         .await?;
     let (page, keys) = close_page(&current, &mut tx, id, form, FieldErrors::default()).await?;
-    if page.access.status == "closed" {
+    if page.access.is_closed() {
         return Ok(Redirect::to(&format!("/engagements/{id}")).into_response());
     }
     let mut errors = FieldErrors::default();

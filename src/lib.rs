@@ -29,4 +29,5 @@ pub mod telemetry;
 pub mod users;
 pub mod vendors;
 pub mod visibility;
+pub mod vocab;
 pub mod web;

@@ -16,6 +16,7 @@ use crate::choice;
 use crate::engagements::{Access, access};
 use crate::state::AppState;
 use crate::web::ClientAddr;
+use crate::web::change::{Change, refused};
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FailedRow, FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
@@ -243,9 +244,8 @@ pub async fn create(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<Pairs>,
 ) -> Result<Response> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let access = for_raising(&mut tx, &current, id).await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let access = for_raising(change.db(), &current, id).await?;
     let mut errors = FieldErrors::default();
     let kind = validate::choice(
         &mut errors,
@@ -283,8 +283,7 @@ pub async fn create(
         "Say what it would change.",
     );
     let Some(kind) = kind.filter(|_| errors.is_empty()) else {
-        let page = new_page(&current, access, form, errors);
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+        return refused(new_page(&current, access, form, errors));
     };
     let back = format!("/engagements/{id}/proposals");
     let proposal: Option<i64> = sqlx::query_scalar(
@@ -300,26 +299,26 @@ pub async fn create(
     .bind(&action)
     .bind(&impact)
     .bind(current.user.id)
-    .bind(now)
+    .bind(change.now)
     .bind(form_key(&form))
-    .fetch_optional(&mut *tx)
+    .fetch_optional(change.db())
     .await?;
     let Some(proposal) = proposal else {
         return Ok(Redirect::to(&back).into_response());
     };
-    audit::Entry::by(&current.user, "proposal.create", Outcome::Success)
-        .target(format!("engagement:{id}"))
-        .client_addr(addr)
-        .details(serde_json::json!({ "proposal_id": proposal, "kind": kind, "title": title }))
-        .write(&mut *tx, now)
+    change
+        .audit(
+            "proposal.create",
+            format!("engagement:{id}"),
+            serde_json::json!({ "proposal_id": proposal, "kind": kind, "title": title }),
+        )
         .await?;
-    session::set_flash(
-        &mut *tx,
-        &current.session,
-        Flash::success("Thank you: your proposal is with the engagement's managers."),
-    )
-    .await?;
-    tx.commit().await?;
+    change
+        .flash(Flash::success(
+            "Thank you: your proposal is with the engagement's managers.",
+        ))
+        .await?;
+    change.commit().await?;
     Ok(Redirect::to(&back).into_response())
 }
 

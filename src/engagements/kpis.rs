@@ -16,7 +16,7 @@ use sqlx::PgConnection;
 use super::{Access, access};
 use crate::audit::{self, Outcome};
 use crate::auth::{CurrentUser, session};
-use crate::choice;
+
 use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
@@ -24,15 +24,7 @@ use crate::web::form::{FieldErrors, Form, Id, Pairs};
 use crate::web::layout::{Flash, Layout};
 use crate::web::validate;
 
-choice!(pub Direction {
-    Higher = "higher" / "Higher is better",
-    Lower = "lower" / "Lower is better",
-});
-
-choice!(pub Source {
-    Manager = "manager" / "Recorded by our managers",
-    Vendor = "vendor" / "Reported by the vendor",
-});
+pub use crate::vocab::{Direction, Source};
 
 /// Target and threshold must sit the right way round: the threshold is the worst acceptable
 /// value, strictly on the bad side of the target.
@@ -374,7 +366,7 @@ pub async fn save_weights(
             }
         }
     }
-    if errors.is_empty() && access.status == "active" && total != Decimal::from(100) {
+    if errors.is_empty() && access.status == super::Status::Active && total != Decimal::from(100) {
         errors.add(
             "total",
             format!("The engagement is active, so its active KPIs' weights must total 100; these total {}.", total.normalize()),
@@ -467,7 +459,11 @@ pub async fn new(
     let mut conn = state.pool.acquire().await?;
     let access = staff_access(&mut conn, &current, id).await?;
     access.require_manage()?;
-    let active_default = if access.status == "active" { "" } else { "yes" };
+    let active_default = if access.status == super::Status::Active {
+        ""
+    } else {
+        "yes"
+    };
     let page = KpiFormPage {
         layout: Layout::new(
             &current.session,
@@ -500,7 +496,10 @@ pub async fn create(
     let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
     let new_weight = weight(&mut errors, "weight", form.get("weight"));
     let active = form.get("active") == "yes";
-    if access.status == "active" && active && new_weight.is_some_and(|w| w > Decimal::ZERO) {
+    if access.status == super::Status::Active
+        && active
+        && new_weight.is_some_and(|w| w > Decimal::ZERO)
+    {
         errors.add("active", "The engagement is active and its weights total 100: add the KPI inactive, then rebalance the weights on the KPIs page.");
     }
     let render = |form: Pairs, errors: FieldErrors, access: Access| -> Result<Response> {

@@ -14,6 +14,7 @@ use sqlx::PgConnection;
 use crate::auth::policy::vendor_scope;
 use crate::auth::{Role, User};
 use crate::choice;
+use crate::vocab::{PeriodKind, Zone};
 use crate::web::error::{AppError, Result};
 use crate::web::routes::Routes;
 
@@ -24,12 +25,6 @@ choice!(pub Status {
     Closed = "closed" / "Closed",
 });
 
-choice!(pub Period {
-    Weekly = "weekly" / "Weekly",
-    Monthly = "monthly" / "Monthly",
-    Quarterly = "quarterly" / "Quarterly",
-});
-
 /// Who is looking at an engagement and what they may do with it.
 #[derive(Debug, Clone)]
 pub struct Access {
@@ -37,10 +32,9 @@ pub struct Access {
     pub name: String,
     pub vendor_id: i64,
     pub vendor_name: String,
-    pub time_zone: String,
-    pub status: String,
-    /// Weekly, monthly or quarterly, as stored.
-    pub scorecard_period: String,
+    pub time_zone: Zone,
+    pub status: Status,
+    pub scorecard_period: PeriodKind,
     /// An admin, or the owner or a co-manager of this engagement.
     pub can_manage: bool,
     pub is_admin: bool,
@@ -53,9 +47,9 @@ struct AccessRow {
     name: String,
     vendor_id: i64,
     vendor_name: String,
-    time_zone: String,
-    status: String,
-    scorecard_period: String,
+    time_zone: Zone,
+    status: Status,
+    scorecard_period: PeriodKind,
     manages: bool,
 }
 
@@ -102,11 +96,15 @@ impl Access {
     }
 
     pub fn zone(&self) -> chrono_tz::Tz {
-        self.time_zone.parse().unwrap_or(chrono_tz::UTC)
+        self.time_zone.0
     }
 
-    pub fn period_kind(&self) -> crate::scorecard::scoring::PeriodKind {
-        crate::scorecard::values::period_kind(&self.scorecard_period)
+    pub fn is_closed(&self) -> bool {
+        self.status == Status::Closed
+    }
+
+    pub fn period_kind(&self) -> PeriodKind {
+        self.scorecard_period
     }
 
     /// The engagement's twelve latest closed scorecard periods, newest first.

@@ -11,11 +11,12 @@ use serde::Deserialize;
 use sqlx::PgConnection;
 
 use super::cadence::{self, CheckinCadence, ReviewCadence};
-use super::{Access, EngagementFields, Period, Status, access, active_weight_total, fields_of};
+use super::{Access, EngagementFields, Status, access, active_weight_total, fields_of};
 use crate::audit::{self, Outcome};
 use crate::auth::policy::{Admin, vendor_scope};
 use crate::auth::{CurrentUser, Role, session};
 use crate::state::AppState;
+use crate::vocab::PeriodKind;
 use crate::web::ClientAddr;
 use crate::web::error::Result;
 use crate::web::form::{FieldErrors, Form, Id, Pairs, Query};
@@ -434,7 +435,7 @@ fn parse(
             &mut errors,
             "scorecard_period",
             form.get("scorecard_period"),
-            Period::parse,
+            PeriodKind::parse,
             "Choose a scorecard period.",
         );
         let (
@@ -918,7 +919,7 @@ pub async fn show(
         wins,
         layout: Layout::new(&current.session, o.access.name.clone(), "/engagements"),
         status_label: Status::parse(&o.fields.status).map_or("", Status::label),
-        period_label: Period::parse(&o.fields.scorecard_period).map_or("", Period::label),
+        period_label: PeriodKind::parse(&o.fields.scorecard_period).map_or("", PeriodKind::label),
         window,
         o,
     };
@@ -951,7 +952,7 @@ async fn render_agreement(
             format!("Our agreement: {}", o.access.name),
             "/engagements",
         ),
-        period_label: Period::parse(&o.fields.scorecard_period).map_or("", Period::label),
+        period_label: PeriodKind::parse(&o.fields.scorecard_period).map_or("", PeriodKind::label),
         sentences,
         o,
     };

@@ -8,25 +8,7 @@
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 use rust_decimal::{Decimal, RoundingStrategy};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    Higher,
-    Lower,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Source {
-    Manager,
-    Vendor,
-}
-
-// Ordered only so that `Period` can derive `Ord`; the order of kinds carries no meaning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PeriodKind {
-    Weekly,
-    Monthly,
-    Quarterly,
-}
+pub use crate::vocab::{Direction, PeriodKind, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {

@@ -2,6 +2,7 @@
 //! the cross-site request guard, static files, request telemetry and health endpoints.
 
 pub mod assets;
+pub mod change;
 pub mod error;
 pub mod form;
 pub mod health;
