@@ -97,7 +97,7 @@ pub async fn feed(State(state): State<AppState>, Path(token): Path<String>) -> R
     .bind(owner.for_vendor)
     .fetch_all(&state.pool)
     .await?;
-    let domain = crate::scheduler::mail::message_domain(&state.config);
+    let domain = crate::outbox::message_domain(&state.config);
     let body = render(&events, &state.config.public_url, &domain, now);
     let mut response = body.into_response();
     let headers = response.headers_mut();

@@ -17,6 +17,7 @@ pub mod grants;
 pub mod home;
 pub mod inbox;
 pub mod metrics;
+pub mod outbox;
 pub mod proposals;
 pub mod reminders;
 pub mod reviews;

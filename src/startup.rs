@@ -60,7 +60,7 @@ fn pages(config: &Config) -> Routes {
 fn open() -> Routes {
     Routes::new()
         .merge(web::health::open_routes())
-        .merge(web::assets::routes())
+        .merge(web::statics::routes())
         .merge(calendar::routes())
 }
 

@@ -1,7 +1,8 @@
 //! The frame of a page for whoever holds the session: their name, role and navigation, the
 //! CSRF token of the sign-out button and the flash message.
 
-use super::{Role, Session};
+use super::session::Session;
+use super::user::Role;
 use crate::web::assets;
 use crate::web::layout::{Layout, NavItem, NavUser};
 

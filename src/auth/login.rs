@@ -7,8 +7,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::password::{self, Verified};
+use super::session::{self, Session};
 use super::throttle::{self, Verdict};
-use super::{Role, Session, User, session};
+use super::user::{Role, User};
 use crate::audit::{self, Outcome};
 use crate::state::AppState;
 use crate::web::ClientAddr;

@@ -6,65 +6,12 @@ pub mod password;
 pub mod policy;
 pub mod session;
 pub mod throttle;
-
-use std::fmt;
+pub mod user;
 
 use crate::web::routes::Routes;
 
 pub use session::{CurrentUser, Session};
-
-/// The three kinds of people who use Trellis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Admin,
-    Manager,
-    Vendor,
-}
-
-impl Role {
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Manager, Role::Vendor];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Manager => "manager",
-            Role::Vendor => "vendor",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::Admin => "Administrator",
-            Role::Manager => "Manager",
-            Role::Vendor => "Vendor",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|role| role.as_str() == value)
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A signed-in, enabled user as the request sees it.
-#[derive(Debug, Clone)]
-pub struct User {
-    pub id: i64,
-    pub email: String,
-    pub name: String,
-    pub role: Role,
-    /// The vendor a vendor user belongs to, with its name.
-    pub vendor: Option<(i64, String)>,
-    pub time_zone: String,
-    /// Items waiting in the user's inbox (the count in the navigation).
-    pub inbox: i64,
-}
+pub use user::{Role, User};
 
 /// The routes of auth.
 pub fn routes() -> Routes {

@@ -6,7 +6,8 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use super::{CurrentUser, Role, User};
+use super::session::CurrentUser;
+use super::user::{Role, User};
 use crate::web::error::AppError;
 
 /// An administrator.

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::PgExecutor;
 
-use super::{Role, User};
+use super::user::{Role, User};
 use crate::state::AppState;
 use crate::web::error::AppError;
 use crate::web::layout::Flash;

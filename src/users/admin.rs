@@ -13,7 +13,7 @@ use sqlx::PgConnection;
 use crate::audit::{self, Outcome};
 use crate::auth::policy::Admin;
 use crate::auth::{Role, Session, session};
-use crate::scheduler::mail;
+use crate::outbox as mail;
 use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};

@@ -4,17 +4,11 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use axum::extract::Path;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use super::error::AppError;
-use super::routes::Routes;
-
-struct Asset {
-    bytes: &'static [u8],
-    content_type: &'static str,
+pub(super) struct Asset {
+    pub(super) bytes: &'static [u8],
+    pub(super) content_type: &'static str,
     url: String,
 }
 
@@ -28,7 +22,7 @@ macro_rules! asset {
     };
 }
 
-static ASSETS: LazyLock<HashMap<&'static str, Asset>> = LazyLock::new(|| {
+pub(super) static ASSETS: LazyLock<HashMap<&'static str, Asset>> = LazyLock::new(|| {
     [
         asset!("app.css", "text/css; charset=utf-8"),
         asset!("favicon.svg", "image/svg+xml"),
@@ -55,26 +49,4 @@ pub fn url(name: &str) -> &'static str {
     ASSETS
         .get(name)
         .map_or("/static/missing", |asset| asset.url.as_str())
-}
-
-pub async fn serve(Path(name): Path<String>) -> Result<Response, AppError> {
-    let asset = ASSETS.get(name.as_str()).ok_or(AppError::NotFound)?;
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(asset.content_type),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=31536000, immutable"),
-            ),
-        ],
-        asset.bytes,
-    )
-        .into_response())
-}
-
-pub fn routes() -> Routes {
-    Routes::new().get("/static/{name}", serve)
 }

@@ -12,6 +12,7 @@ use crate::auth::Session;
 use crate::state::AppState;
 
 use super::error::AppError;
+pub use super::validate::FieldErrors;
 
 pub const CSRF_FIELD: &str = "csrf_token";
 
@@ -295,32 +296,6 @@ impl FailedRow {
             Some((id, _, errors)) if *id == row => errors.get(field),
             _ => None,
         }
-    }
-}
-
-/// Field errors of a form, each shown beside its field.
-#[derive(Debug, Default, Clone)]
-pub struct FieldErrors(Vec<(std::borrow::Cow<'static, str>, String)>);
-
-impl FieldErrors {
-    /// Field names are mostly literals; rows of repeated fields name theirs at run time.
-    pub fn add(
-        &mut self,
-        field: impl Into<std::borrow::Cow<'static, str>>,
-        message: impl Into<String>,
-    ) {
-        self.0.push((field.into(), message.into()));
-    }
-
-    pub fn get(&self, field: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(name, _)| *name == field)
-            .map(|(_, message)| message.as_str())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 

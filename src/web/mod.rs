@@ -9,6 +9,7 @@ pub mod health;
 pub mod layout;
 pub mod paging;
 pub mod routes;
+pub mod statics;
 pub mod validate;
 
 use std::net::{IpAddr, SocketAddr};

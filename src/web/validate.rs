@@ -4,8 +4,6 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use super::form::FieldErrors;
-
 /// The years a date typed anywhere may fall in: wide enough for any contract, narrow enough
 /// that date arithmetic and PostgreSQL never see a year they cannot handle.
 pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
@@ -271,6 +269,32 @@ pub fn weekdays(
         errors.add(field, empty);
     }
     days
+}
+
+/// Field errors of a form, each shown beside its field.
+#[derive(Debug, Default, Clone)]
+pub struct FieldErrors(Vec<(std::borrow::Cow<'static, str>, String)>);
+
+impl FieldErrors {
+    /// Field names are mostly literals; rows of repeated fields name theirs at run time.
+    pub fn add(
+        &mut self,
+        field: impl Into<std::borrow::Cow<'static, str>>,
+        message: impl Into<String>,
+    ) {
+        self.0.push((field.into(), message.into()));
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, message)| message.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 #[cfg(test)]
