@@ -184,8 +184,7 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
         select min(g.n) filter (where not coalesce(m.met, false)) as length
         from generate_series(0, 5) g(n)
         left join lateral (
-            select v.state <> 'disputed'
-                   and case k.direction when 'higher' then v.value >= t.target else v.value <= t.target end as met
+            select kpi_met(k.direction, v.state, v.value, t.target) as met
             from kpi_values v
             join lateral (select t.target, t.active from kpi_terms t
                           where t.kpi_id = k.id

@@ -17,6 +17,7 @@ mod routes;
 mod scheduler;
 mod scorecard;
 mod smtp;
+mod twins;
 mod users;
 mod vendors;
 mod visibility;
