@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use askama::Template;
 use chrono::{DateTime, NaiveTime, Utc};
-use chrono_tz::Tz;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use uuid::Uuid;
@@ -22,6 +21,7 @@ use crate::engagements::cadence::iso_weekdays;
 use crate::engagements::window::ContactWindow;
 use crate::outbox::{Outgoing, enqueue};
 use crate::state::AppState;
+use crate::vocab::Zone;
 
 /// A message is given up after this many attempts (about four hours of backoff in all).
 pub const MAX_ATTEMPTS: i32 = 8;
@@ -69,12 +69,12 @@ struct Pending {
     reminder_id: i64,
     user_id: i64,
     role: String,
-    time_zone: String,
+    time_zone: Zone,
     work_days: Vec<i32>,
     work_start: NaiveTime,
     work_end: NaiveTime,
     urgent: bool,
-    engagement_zone: String,
+    engagement_zone: Zone,
     contact_days: Option<Vec<i32>>,
     window_start: Option<NaiveTime>,
     window_end: Option<NaiveTime>,
@@ -92,14 +92,14 @@ impl Pending {
                 days: iso_weekdays(self.contact_days.as_deref().unwrap_or(&[1, 2, 3, 4, 5])),
                 start: self.window_start.unwrap_or(NaiveTime::MIN),
                 end: self.window_end.unwrap_or(NaiveTime::MIN),
-                zone: self.engagement_zone.parse().unwrap_or(Tz::UTC),
+                zone: self.engagement_zone.0,
             }
         } else {
             ContactWindow {
                 days: iso_weekdays(&self.work_days),
                 start: self.work_start,
                 end: self.work_end,
-                zone: self.time_zone.parse().unwrap_or(Tz::UTC),
+                zone: self.time_zone.0,
             }
         };
         window.earliest_delivery(now).unwrap_or(now)
@@ -414,12 +414,12 @@ mod tests {
             reminder_id: 1,
             user_id: 1,
             role: role.into(),
-            time_zone: "America/New_York".into(),
+            time_zone: Zone(chrono_tz::America::New_York),
             work_days: vec![1, 2, 3, 4, 5],
             work_start: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
             work_end: NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
             urgent,
-            engagement_zone: "Europe/Berlin".into(),
+            engagement_zone: Zone(chrono_tz::Europe::Berlin),
             contact_days: Some(vec![1, 2, 3, 4, 5]),
             window_start: Some(NaiveTime::from_hms_opt(9, 0, 0).unwrap()),
             window_end: Some(NaiveTime::from_hms_opt(17, 0, 0).unwrap()),
