@@ -21,3 +21,4 @@ mod twins;
 mod users;
 mod vendors;
 mod visibility;
+mod vocab;
