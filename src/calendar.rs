@@ -191,6 +191,11 @@ fn push_line(out: &mut String, line: &str) {
     out.push_str("\r\n");
 }
 
+/// The feed is open: its token is the credential.
+pub fn routes() -> Routes {
+    Routes::new().get("/calendar/{token}", feed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,9 +220,4 @@ mod tests {
     fn text_escapes_the_characters_rfc_5545_reserves() {
         assert_eq!(escape("a,b;c\\d\ne"), "a\\,b\\;c\\\\d\\ne");
     }
-}
-
-/// The feed is open: its token is the credential.
-pub fn routes() -> Routes {
-    Routes::new().get("/calendar/{token}", feed)
 }

@@ -7,6 +7,8 @@
 mod harness;
 #[path = "drills/load.rs"]
 mod load;
+#[path = "common/template.rs"]
+mod template;
 
 use std::time::{Duration, Instant};
 

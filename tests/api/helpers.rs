@@ -8,7 +8,6 @@ use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use chrono::Utc;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::redirect::Policy;
-use sha2::{Digest, Sha256};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 use tokio::sync::OnceCell;
@@ -16,8 +15,8 @@ use tokio::sync::OnceCell;
 use trellis::auth::{Role, password};
 use trellis::clock::Clock;
 use trellis::config::Config;
+use trellis::db;
 use trellis::db::embedded::Cluster;
-use trellis::db::{self, MIGRATOR};
 use trellis::startup::Application;
 use trellis::state::AppState;
 
@@ -75,67 +74,21 @@ async fn admin_connection() -> PgConnection {
         .expect("connect to the test cluster")
 }
 
-/// The migrated template database, created once per set of migrations.
+/// The migrated template database, with statement statistics on (see `statements`).
 async fn template() -> &'static str {
     TEMPLATE
         .get_or_init(|| async {
-            let mut hasher = Sha256::new();
-            // Bump when the harness changes what the template holds.
-            hasher.update(b"harness 2: pg_stat_statements");
-            for migration in MIGRATOR.iter() {
-                hasher.update(migration.version.to_le_bytes());
-                hasher.update(&*migration.checksum);
-            }
-            let digest = hasher.finalize();
-            let name = format!(
-                "tpl_{}",
-                digest[..8]
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            );
             let mut conn = admin_connection().await;
-            sqlx::query("select pg_advisory_lock(7031)")
-                .execute(&mut conn)
-                .await
-                .unwrap();
             sqlx::query("create extension if not exists pg_stat_statements")
                 .execute(&mut conn)
                 .await
                 .unwrap();
-            let exists: bool =
-                sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-                    .bind(&name)
-                    .fetch_one(&mut conn)
-                    .await
-                    .unwrap();
-            if !exists {
-                let building = format!("{name}_building");
-                sqlx::query(&format!("drop database if exists {building}"))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                sqlx::query(&format!("create database {building}"))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                let mut db = server().database(&building).connect().await.unwrap();
-                MIGRATOR.run(&mut db).await.expect("migrations apply");
-                sqlx::query("create extension if not exists pg_stat_statements")
-                    .execute(&mut db)
-                    .await
-                    .unwrap();
-                db.close().await.unwrap();
-                sqlx::query(&format!("alter database {building} rename to {name}"))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
-            sqlx::query("select pg_advisory_unlock(7031)")
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            name
+            crate::template::migrated(
+                &mut conn,
+                &server(),
+                &["create extension if not exists pg_stat_statements"],
+            )
+            .await
         })
         .await
 }

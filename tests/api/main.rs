@@ -17,6 +17,8 @@ mod routes;
 mod scheduler;
 mod scorecard;
 mod smtp;
+#[path = "../common/template.rs"]
+mod template;
 mod twins;
 mod users;
 mod vendors;

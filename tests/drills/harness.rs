@@ -11,15 +11,14 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::redirect::Policy;
-use sha2::{Digest, Sha256};
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use sqlx::{ConnectOptions, PgConnection, PgPool};
 
 use trellis::auth::{Role, password};
 use trellis::clock::Clock;
 use trellis::config::Config;
+use trellis::db;
 use trellis::db::embedded::{Cluster, StopMode, socket_dir_for};
-use trellis::db::{self, MIGRATOR};
 use trellis::startup::Application;
 
 /// The password every drill user has.
@@ -123,18 +122,6 @@ async fn admin_connection() -> PgConnection {
 /// A migrated template, kept across runs while the migrations stay the same; databases left
 /// behind by an interrupted run are dropped.
 async fn build_template() -> String {
-    let mut hasher = Sha256::new();
-    for migration in MIGRATOR.iter() {
-        hasher.update(migration.version.to_le_bytes());
-        hasher.update(&*migration.checksum);
-    }
-    let name = format!(
-        "tpl_{}",
-        hasher.finalize()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    );
     let mut conn = admin_connection().await;
     let leftovers: Vec<String> = sqlx::query_scalar(
         "select datname from pg_database where datname like 'drill\\_%' or datname like 'tpl\\_%\\_building'",
@@ -148,27 +135,7 @@ async fn build_template() -> String {
             .await
             .unwrap();
     }
-    let exists: bool =
-        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
-    if !exists {
-        let building = format!("{name}_building");
-        sqlx::query(&format!("create database {building}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let mut db = server().database(&building).connect().await.unwrap();
-        MIGRATOR.run(&mut db).await.expect("migrations apply");
-        db.close().await.unwrap();
-        sqlx::query(&format!("alter database {building} rename to {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    }
-    name
+    crate::template::migrated(&mut conn, &server(), &[]).await
 }
 
 /// One drill's database, dropped when the drill ends.
