@@ -1,4 +1,4 @@
-//! The scheduler: a pass every few seconds raises the reminders and notices DESIGN.md lists,
+//! The scheduler: a pass every few seconds raises the reminders and notices of `reminders`,
 //! resolves the ones whose condition cleared, keeps the portfolio's scores warm and clears out
 //! dead sessions; then the delivery worker e-mails what is due. Every instance runs one; the
 //! dedupe keys and `FOR UPDATE SKIP LOCKED` keep the effects exactly-once between them.

@@ -32,7 +32,7 @@ pub struct Size {
 }
 
 impl Default for Size {
-    /// The budget data set of DESIGN.md.
+    /// The data set the performance budgets are measured on (README, "Data at scale").
     fn default() -> Self {
         Size {
             vendors: 1_000,
