@@ -1,7 +1,7 @@
-//! The reminder rules (ARCHITECTURE.md lists them with the other hooks) as one set-based statement: every reminder and notice that
-//! should exist now is worked out for all active engagements at once (or for one, after a
-//! write that may have changed what is due), new ones are inserted under their stable dedupe
-//! key together with each recipient's inbox item, and open ones whose condition has cleared
+//! The reminder rules as one set-based statement: every reminder and notice that should exist
+//! now is worked out for all active engagements at once (or for one, after a write that may
+//! have changed what is due), new ones are inserted under their stable dedupe key together
+//! with each recipient's inbox item, and open ones whose condition has cleared
 //! are resolved. Nothing here runs a query per engagement.
 //!
 //! Notices (feedback shared, a finding assigned, a proposal answered) are wanted while they
