@@ -7,7 +7,11 @@ use chrono::NaiveDate;
 
 use crate::auth::policy::vendor_scope;
 use crate::auth::{CurrentUser, Role};
+use crate::checkins::{self, Assessment, Health};
+use crate::clock::Clock;
+use crate::engagements::Status;
 use crate::state::AppState;
+use crate::vocab::Zone;
 use crate::web::error::Result;
 use crate::web::layout::Layout;
 use crate::web::routes::Routes;
@@ -17,13 +21,13 @@ struct EngagementRow {
     id: i64,
     name: String,
     vendor_name: String,
-    status: String,
-    time_zone: String,
+    status: Status,
+    time_zone: Zone,
     next_review_due: Option<NaiveDate>,
     next_audit_due: Option<NaiveDate>,
     kpis: i64,
     last_checkin: Option<NaiveDate>,
-    last_health: Option<String>,
+    last_health: Option<Health>,
     open_ours: i64,
     open_vendor: i64,
     feedback_waiting: i64,
@@ -37,8 +41,8 @@ struct EngagementRow {
 
 impl EngagementRow {
     /// Whether a due date has passed, by today in the engagement's own zone.
-    fn overdue(&self, due: &Option<NaiveDate>, state_today: &dyn Fn(&str) -> NaiveDate) -> bool {
-        due.is_some_and(|d| d < state_today(&self.time_zone))
+    fn overdue(&self, due: &Option<NaiveDate>, clock: &Clock) -> bool {
+        due.is_some_and(|d| d < clock.today(*self.time_zone))
     }
 }
 
@@ -65,7 +69,7 @@ struct Card {
     row: EngagementRow,
     review_overdue: bool,
     audit_overdue: bool,
-    oversight: Option<crate::checkins::oversight::Assessment>,
+    oversight: Option<Assessment>,
 }
 
 #[derive(sqlx::FromRow, Default)]
@@ -148,10 +152,10 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
     } else {
         let ids: Vec<i64> = rows
             .iter()
-            .filter(|r| r.status == "active")
+            .filter(|r| r.status == Status::Active)
             .map(|r| r.id)
             .collect();
-        crate::checkins::oversight::assess_many(&mut conn, &ids, state.clock.now()).await?
+        checkins::assess_many(&mut conn, &ids, state.clock.now()).await?
     };
     let wins: Vec<Win> = if user.role == Role::Vendor {
         sqlx::query_as(
@@ -187,16 +191,11 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
     .bind(crate::visibility::for_vendor(user))
     .fetch_all(&mut *conn)
     .await?;
-    let today = |zone: &str| {
-        state
-            .clock
-            .today(zone.parse().unwrap_or(state.config.time_zone))
-    };
     let cards = rows
         .into_iter()
         .map(|row| Card {
-            review_overdue: row.overdue(&row.next_review_due, &today),
-            audit_overdue: row.overdue(&row.next_audit_due, &today),
+            review_overdue: row.overdue(&row.next_review_due, &state.clock),
+            audit_overdue: row.overdue(&row.next_audit_due, &state.clock),
             oversight: oversight
                 .iter()
                 .position(|(id, _)| *id == row.id)

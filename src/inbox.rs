@@ -6,13 +6,14 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::{Html, Redirect};
 use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
 
-use crate::audit::{self, Outcome};
+use crate::auth::CurrentUser;
 use crate::auth::policy::vendor_scope;
-use crate::auth::{CurrentUser, session};
 use crate::engagements::access;
 use crate::state::AppState;
 use crate::web::ClientAddr;
+use crate::web::change::Change;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{Form, Id, Pairs};
 use crate::web::layout::{Flash, Layout};
@@ -116,14 +117,14 @@ pub async fn list(State(state): State<AppState>, current: CurrentUser) -> Result
 }
 
 /// The reminder, if it is in this user's inbox.
-async fn own_item(state: &AppState, current: &CurrentUser, id: i64) -> Result<(i64, String)> {
+async fn own_item(db: &mut PgConnection, current: &CurrentUser, id: i64) -> Result<(i64, String)> {
     sqlx::query_as(
         "select r.engagement_id, r.kind from inbox_items i join reminders r on r.id = i.reminder_id
          where i.reminder_id = $1 and i.user_id = $2",
     )
     .bind(id)
     .bind(current.user.id)
-    .fetch_optional(&state.pool)
+    .fetch_optional(db)
     .await?
     .ok_or(AppError::NotFound)
 }
@@ -131,52 +132,75 @@ async fn own_item(state: &AppState, current: &CurrentUser, id: i64) -> Result<(i
 pub async fn dismiss(
     State(state): State<AppState>,
     current: CurrentUser,
+    ClientAddr(addr): ClientAddr,
     Id(id): Id,
     Form(_): Form<Pairs>,
 ) -> Result<Redirect> {
+    let mut change = Change::begin(&state, &current, addr).await?;
     sqlx::query_scalar::<_, bool>(
         "update inbox_items set dismissed_at = coalesce(dismissed_at, $3)
          where reminder_id = $1 and user_id = $2 returning true",
     )
     .bind(id)
     .bind(current.user.id)
-    .bind(state.clock.now())
-    .fetch_optional(&state.pool)
+    .bind(change.now)
+    .fetch_optional(change.db())
     .await?
     .ok_or(AppError::NotFound)?;
-    flash(&state, &current, Flash::success("Dismissed.")).await
+    change.flash(Flash::success("Dismissed.")).await?;
+    change.commit().await?;
+    Ok(Redirect::to("/inbox"))
+}
+
+/// How long to snooze an item: a day or a week.
+pub struct Snooze {
+    pub days: i64,
+    pub label: &'static str,
+}
+
+impl Snooze {
+    pub fn parse(form: &Pairs) -> Option<Snooze> {
+        match form.get("days").trim() {
+            "1" => Some(Snooze {
+                days: 1,
+                label: "until tomorrow",
+            }),
+            "7" => Some(Snooze {
+                days: 7,
+                label: "for a week",
+            }),
+            _ => None,
+        }
+    }
 }
 
 pub async fn snooze(
     State(state): State<AppState>,
     current: CurrentUser,
+    ClientAddr(addr): ClientAddr,
     Id(id): Id,
     Form(form): Form<Pairs>,
 ) -> Result<Redirect> {
-    let (days, label) = match form.get("days").trim() {
-        "1" => (1, "until tomorrow"),
-        "7" => (7, "for a week"),
-        _ => {
-            // Someone else's item stays missing, whatever was asked of it.
-            own_item(&state, &current, id).await?;
-            return Err(AppError::BadRequest("Snooze for 1 or 7 days.".into()));
-        }
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let Some(snooze) = Snooze::parse(&form) else {
+        // Someone else's item stays missing, whatever was asked of it.
+        own_item(change.db(), &current, id).await?;
+        return Err(AppError::BadRequest("Snooze for 1 or 7 days.".into()));
     };
     sqlx::query_scalar::<_, bool>(
         "update inbox_items set snoozed_until = $3 where reminder_id = $1 and user_id = $2 returning true",
     )
     .bind(id)
     .bind(current.user.id)
-    .bind(state.clock.now() + chrono::Duration::days(days))
-    .fetch_optional(&state.pool)
+    .bind(change.now + chrono::Duration::days(snooze.days))
+    .fetch_optional(change.db())
     .await?
     .ok_or(AppError::NotFound)?;
-    flash(
-        &state,
-        &current,
-        Flash::success(format!("Snoozed {label}.")),
-    )
-    .await
+    change
+        .flash(Flash::success(format!("Snoozed {}.", snooze.label)))
+        .await?;
+    change.commit().await?;
+    Ok(Redirect::to("/inbox"))
 }
 
 /// The success published from a suggestion takes its form key from the reminder, so the
@@ -192,21 +216,20 @@ pub async fn celebrate(
     Id(id): Id,
     Form(_): Form<Pairs>,
 ) -> Result<Redirect> {
-    let (engagement_id, kind) = own_item(&state, &current, id).await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let (engagement_id, kind) = own_item(change.db(), &current, id).await?;
     if kind != "celebration" {
         return Err(AppError::NotFound);
     }
-    let mut tx = state.pool.begin().await?;
-    let access = access(&mut tx, &current.user, engagement_id).await?;
+    let access = access(change.db(), &current.user, engagement_id).await?;
     access.require_manage()?;
-    let now = state.clock.now();
     let today = state.clock.today(access.zone());
     let title: String = sqlx::query_scalar(
         "update reminders set resolved_at = coalesce(resolved_at, $2) where id = $1 returning title",
     )
     .bind(id)
-    .bind(now)
-    .fetch_one(&mut *tx)
+    .bind(change.now)
+    .fetch_one(change.db())
     .await?;
     let success: Option<i64> = sqlx::query_scalar(
         "insert into successes (engagement_id, title, description, happened_on, author_id, created_at, form_key)
@@ -218,29 +241,26 @@ pub async fn celebrate(
     .bind("Celebrated from a suggestion: the target was met period after period.")
     .bind(today)
     .bind(current.user.id)
-    .bind(now)
+    .bind(change.now)
     .bind(uuid::Uuid::from_u64_pair(CELEBRATION_KEY, id as u64))
-    .fetch_optional(&mut *tx)
+    .fetch_optional(change.db())
     .await?;
     if let Some(success) = success {
-        audit::Entry::by(&current.user, "success.create", Outcome::Success)
-            .target(format!("success:{success}"))
-            .client_addr(addr)
-            .details(serde_json::json!({"engagement_id": engagement_id, "from_reminder": id}))
-            .write(&mut *tx, now)
+        change
+            .audit(
+                "success.create",
+                format!("success:{success}"),
+                serde_json::json!({"engagement_id": engagement_id, "from_reminder": id}),
+            )
             .await?;
     }
-    tx.commit().await?;
-    flash(
-        &state,
-        &current,
-        Flash::success(format!("Published on {}'s successes: {title}", access.name)),
-    )
-    .await
-}
-
-async fn flash(state: &AppState, current: &CurrentUser, message: Flash) -> Result<Redirect> {
-    session::set_flash(&state.pool, &current.session, message).await?;
+    change
+        .flash(Flash::success(format!(
+            "Published on {}'s successes: {title}",
+            access.name
+        )))
+        .await?;
+    change.commit().await?;
     Ok(Redirect::to("/inbox"))
 }
 

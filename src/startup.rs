@@ -26,7 +26,7 @@ use crate::web::error::{AppError, internal_error_page};
 use crate::web::routes::Routes;
 use crate::{
     account, audit, audits, auth, calendar, checkins, engagements, feedback, grants, home, inbox,
-    proposals, reviews, scheduler, scorecard, users, vendors, web,
+    overview, proposals, reviews, scheduler, scorecard, users, vendors, web,
 };
 
 /// Request bodies larger than this are refused with 413.
@@ -46,6 +46,7 @@ fn pages(config: &Config) -> Routes {
         .merge(audit::routes())
         .merge(vendors::routes())
         .merge(engagements::routes())
+        .merge(overview::routes())
         .merge(checkins::routes())
         .merge(feedback::routes())
         .merge(audits::routes())

@@ -3,16 +3,14 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 
-use crate::audit::{self, Outcome};
-use crate::auth::{CurrentUser, session};
-use crate::engagements::boundaries::{self, Channel, WindowNow};
-use crate::engagements::{Access, access};
+use crate::auth::CurrentUser;
+use crate::engagements::{self, Access, Channel, WindowNow, access};
 use crate::state::AppState;
 use crate::web::ClientAddr;
+use crate::web::change::{Change, refused};
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
@@ -20,7 +18,7 @@ use crate::web::validate;
 
 #[derive(sqlx::FromRow)]
 struct ContactRow {
-    channel: String,
+    channel: Channel,
     summary: String,
     urgent: bool,
     outside_window: bool,
@@ -46,10 +44,6 @@ impl Page {
         Channel::options_with_prompt()
     }
 
-    fn channel_label(&self, stored: &str) -> &'static str {
-        Channel::parse(stored).map_or("", Channel::label)
-    }
-
     fn when(&self, at: &DateTime<Utc>) -> String {
         at.with_timezone(&self.access.zone())
             .format("%Y-%m-%d %H:%M")
@@ -67,8 +61,8 @@ async fn load(
     if access.is_vendor {
         return Err(AppError::NotFound);
     }
-    let b = boundaries::load(db, id).await?;
-    let window = boundaries::window_now(&b, access.zone(), state.clock.now());
+    let b = engagements::boundaries_of(db, id).await?;
+    let window = engagements::window_now(&b, access.zone(), state.clock.now());
     let inside = window.inside;
     let contacts = sqlx::query_as(
         "select c.channel, c.summary, c.urgent, c.outside_window, c.contacted_at, u.name as author
@@ -104,6 +98,49 @@ pub async fn list(
     Ok(Html(page.render()?))
 }
 
+/// A contact as the form gives it.
+pub struct NewContact {
+    pub channel: Channel,
+    pub summary: String,
+    pub urgent: bool,
+    /// Whether the manager confirmed a routine contact outside the window.
+    pub confirmed: bool,
+}
+
+impl NewContact {
+    pub fn parse(form: &Pairs) -> std::result::Result<NewContact, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let channel = validate::choice(
+            &mut errors,
+            "channel",
+            form.get("channel"),
+            Channel::parse,
+            "Choose how you contacted them.",
+        );
+        let summary = validate::required(
+            &mut errors,
+            "summary",
+            form.get("summary"),
+            2000,
+            "Summarise the contact.",
+        );
+        match channel {
+            Some(channel) if errors.is_empty() => Ok(NewContact {
+                channel,
+                summary,
+                urgent: form.get("urgent") == "yes",
+                confirmed: form.get("confirm") == "yes",
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// A routine contact outside the window waits until the manager confirms it.
+    pub fn needs_confirmation(&self, inside: bool) -> bool {
+        !self.urgent && !inside && !self.confirmed
+    }
+}
+
 pub async fn create(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -111,73 +148,55 @@ pub async fn create(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<Pairs>,
 ) -> Result<Response> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let (access, window, inside, contacts) = load(&state, &current, &mut tx, id).await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let (access, window, inside, contacts) = load(&state, &current, change.db(), id).await?;
     access.require_manage()?;
-    let mut errors = FieldErrors::default();
-    let channel = validate::choice(
-        &mut errors,
-        "channel",
-        form.get("channel"),
-        Channel::parse,
-        "Choose how you contacted them.",
-    );
-    let summary = validate::required(
-        &mut errors,
-        "summary",
-        form.get("summary"),
-        2000,
-        "Summarise the contact.",
-    );
-    let urgent = form.get("urgent") == "yes";
-    let needs_confirmation =
-        errors.is_empty() && !urgent && !inside && form.get("confirm") != "yes";
-    let Some(channel) = channel.filter(|_| errors.is_empty() && !needs_confirmation) else {
-        let status = StatusCode::UNPROCESSABLE_ENTITY;
-        let page = Page {
-            layout: Layout::new(
-                &current.session,
-                format!("Contacts: {}", access.name),
-                "/engagements",
-            ),
-            access,
-            window,
-            form,
-            errors,
-            contacts,
-            confirm: needs_confirmation,
-        };
-        return Ok((status, Html(page.render()?)).into_response());
+    let page = |form, errors, confirm| Page {
+        layout: Layout::new(
+            &current.session,
+            format!("Contacts: {}", access.name),
+            "/engagements",
+        ),
+        access,
+        window,
+        form,
+        errors,
+        contacts,
+        confirm,
     };
+    let contact = match NewContact::parse(&form) {
+        Ok(contact) => contact,
+        Err(errors) => return refused(page(form, errors, false)),
+    };
+    if contact.needs_confirmation(inside) {
+        return refused(page(form, FieldErrors::default(), true));
+    }
     let inserted: Option<i64> = sqlx::query_scalar(
         "insert into contacts (engagement_id, channel, summary, urgent, outside_window, contacted_at, author_id, form_key)
          values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (form_key) do nothing returning id",
     )
     .bind(id)
-    .bind(channel.as_str())
-    .bind(&summary)
-    .bind(urgent)
+    .bind(contact.channel)
+    .bind(&contact.summary)
+    .bind(contact.urgent)
     .bind(!inside)
-    .bind(now)
+    .bind(change.now)
     .bind(current.user.id)
     .bind(form_key(&form))
-    .fetch_optional(&mut *tx)
+    .fetch_optional(change.db())
     .await?;
     if let Some(contact_id) = inserted {
-        audit::Entry::by(&current.user, "contact.create", Outcome::Success)
-            .target(format!("engagement:{id}"))
-            .client_addr(addr)
-            .details(serde_json::json!({ "contact_id": contact_id, "urgent": urgent, "outside_window": !inside }))
-            .write(&mut *tx, now)
+        change
+            .audit(
+                "contact.create",
+                format!("engagement:{id}"),
+                serde_json::json!({ "contact_id": contact_id, "urgent": contact.urgent, "outside_window": !inside }),
+            )
             .await?;
-        session::set_flash(
-            &mut *tx,
-            &current.session,
-            Flash::success("The contact is logged."),
-        )
-        .await?;
+        change
+            .flash(Flash::success("The contact is logged."))
+            .await?;
     }
-    tx.commit().await?;
+    change.commit().await?;
     Ok(Redirect::to(&format!("/engagements/{id}/contacts")).into_response())
 }

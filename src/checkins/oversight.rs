@@ -12,7 +12,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
-use crate::engagements::cadence::{CheckinCadence, parse_weekday};
+use crate::engagements::{CheckinCadence, iso_weekdays};
 use crate::web::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +151,7 @@ struct Row {
     id: i64,
     today: NaiveDate,
     start_date: NaiveDate,
-    checkin_cadence: String,
+    checkin_cadence: CheckinCadence,
     contact_days: Vec<i32>,
     weekly_touch_cap: i32,
     logged: i64,
@@ -204,13 +204,8 @@ pub async fn assess_many(
             let inputs = Inputs {
                 today: row.today,
                 start: row.start_date,
-                cadence: CheckinCadence::parse(&row.checkin_cadence)
-                    .unwrap_or(CheckinCadence::Weekly),
-                contact_days: row
-                    .contact_days
-                    .iter()
-                    .filter_map(|d| parse_weekday(&d.to_string()))
-                    .collect(),
+                cadence: row.checkin_cadence,
+                contact_days: iso_weekdays(&row.contact_days),
                 cap: i64::from(row.weekly_touch_cap),
                 logged: row.logged,
                 weekly_touches: row.weeks.0,

@@ -4,7 +4,6 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
@@ -14,11 +13,11 @@ use sqlx::PgConnection;
 use super::cadence::weekday_name;
 use super::window::{ContactWindow, describe_days};
 use super::{Access, access};
-use crate::audit::{self, Outcome};
-use crate::auth::{CurrentUser, session};
+use crate::auth::CurrentUser;
 use crate::choice;
 use crate::state::AppState;
 use crate::web::ClientAddr;
+use crate::web::change::{Change, refused};
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FieldErrors, Form, Id, Pairs};
 use crate::web::layout::{Flash, Layout};
@@ -31,15 +30,38 @@ choice!(pub Channel {
     Chat = "chat" / "chat",
 });
 
+impl Channel {
+    /// How the channel reads in "we contact you … in the portal or by e-mail".
+    pub fn phrase(self) -> &'static str {
+        match self {
+            Channel::Portal => "in the portal",
+            Channel::Email => "by e-mail",
+            Channel::Phone => "by phone",
+            Channel::Chat => "by chat",
+        }
+    }
+}
+
+/// Channels are stored as a text array too.
+impl sqlx::postgres::PgHasArrayType for Channel {
+    fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+        <&str as sqlx::postgres::PgHasArrayType>::array_type_info()
+    }
+
+    fn array_compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <&str as sqlx::postgres::PgHasArrayType>::array_compatible(ty)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Boundaries {
     pub contact_days: Vec<i32>,
     pub window_start: NaiveTime,
     pub window_end: NaiveTime,
-    pub channels: Vec<String>,
-    pub preferred_channel: String,
+    pub channels: Vec<Channel>,
+    pub preferred_channel: Channel,
     pub urgent_definition: String,
-    pub urgent_channel: String,
+    pub urgent_channel: Channel,
     pub escalation_contact: String,
     pub routine_response_hours: i32,
     pub urgent_response_hours: i32,
@@ -81,10 +103,6 @@ impl Boundaries {
     }
 }
 
-fn channel_label(stored: &str) -> &'static str {
-    Channel::parse(stored).map_or("", Channel::label)
-}
-
 fn join_or(items: &[&str]) -> String {
     match items {
         [] => String::new(),
@@ -95,17 +113,7 @@ fn join_or(items: &[&str]) -> String {
 
 /// The boundaries in plain sentences, as the vendor reads them.
 pub fn sentences(b: &Boundaries, zone: &str) -> Vec<String> {
-    let channels: Vec<&str> = b
-        .channels
-        .iter()
-        .map(|c| match c.as_str() {
-            "portal" => "in the portal",
-            "email" => "by e-mail",
-            "phone" => "by phone",
-            "chat" => "by chat",
-            _ => "",
-        })
-        .collect();
+    let channels: Vec<&str> = b.channels.iter().map(|c| c.phrase()).collect();
     let overnight = if b.window_end < b.window_start {
         " (overnight, counted on the day it starts)"
     } else {
@@ -116,7 +124,7 @@ pub fn sentences(b: &Boundaries, zone: &str) -> Vec<String> {
         describe_days(&b.days()),
         b.hours(),
         join_or(&channels),
-        channel_label(&b.preferred_channel),
+        b.preferred_channel.label(),
     )];
     if !b.urgent_definition.is_empty() {
         let escalation = if b.escalation_contact.is_empty() {
@@ -127,7 +135,7 @@ pub fn sentences(b: &Boundaries, zone: &str) -> Vec<String> {
         out.push(format!(
             "Urgent means: {}. Then we reach you at any time by {}{escalation}.",
             b.urgent_definition.trim_end_matches('.'),
-            channel_label(&b.urgent_channel),
+            b.urgent_channel.label(),
         ));
     }
     let hours = |n: i32| {
@@ -225,7 +233,7 @@ fn pairs_of(b: &Boundaries) -> Pairs {
     pairs.extend(
         b.channels
             .iter()
-            .map(|c| ("channels".to_string(), c.clone())),
+            .map(|c| ("channels".to_string(), c.as_str().to_string())),
     );
     pairs.extend([
         (
@@ -236,9 +244,15 @@ fn pairs_of(b: &Boundaries) -> Pairs {
             "window_end".into(),
             b.window_end.format("%H:%M").to_string(),
         ),
-        ("preferred_channel".into(), b.preferred_channel.clone()),
+        (
+            "preferred_channel".into(),
+            b.preferred_channel.as_str().to_string(),
+        ),
         ("urgent_definition".into(), b.urgent_definition.clone()),
-        ("urgent_channel".into(), b.urgent_channel.clone()),
+        (
+            "urgent_channel".into(),
+            b.urgent_channel.as_str().to_string(),
+        ),
         ("escalation_contact".into(), b.escalation_contact.clone()),
         (
             "routine_response_hours".into(),
@@ -253,6 +267,15 @@ fn pairs_of(b: &Boundaries) -> Pairs {
     Pairs(pairs)
 }
 
+/// What the boundaries form asks for: the boundaries to store.
+pub struct BoundariesInput(pub Boundaries);
+
+impl BoundariesInput {
+    pub fn parse(form: &Pairs) -> std::result::Result<BoundariesInput, FieldErrors> {
+        parse(form).map(BoundariesInput)
+    }
+}
+
 fn parse(form: &Pairs) -> std::result::Result<Boundaries, FieldErrors> {
     let mut errors = FieldErrors::default();
     let days = validate::weekdays(
@@ -263,11 +286,10 @@ fn parse(form: &Pairs) -> std::result::Result<Boundaries, FieldErrors> {
     );
     let start = validate::time(&mut errors, "window_start", form.get("window_start"));
     let end = validate::time(&mut errors, "window_end", form.get("window_end"));
-    let mut channels: Vec<String> = Channel::ALL
+    let mut channels: Vec<Channel> = Channel::ALL
         .iter()
-        .map(|c| c.as_str())
-        .filter(|c| form.all("channels").contains(c))
-        .map(str::to_string)
+        .copied()
+        .filter(|c| form.all("channels").contains(&c.as_str()))
         .collect();
     channels.dedup();
     if channels.is_empty() {
@@ -282,7 +304,7 @@ fn parse(form: &Pairs) -> std::result::Result<Boundaries, FieldErrors> {
     );
     if let Some(preferred) = preferred
         && !channels.is_empty()
-        && !channels.iter().any(|c| c == preferred.as_str())
+        && !channels.contains(&preferred)
     {
         errors.add(
             "preferred_channel",
@@ -341,9 +363,9 @@ fn parse(form: &Pairs) -> std::result::Result<Boundaries, FieldErrors> {
             window_start: start,
             window_end: end,
             channels,
-            preferred_channel: preferred.as_str().to_string(),
+            preferred_channel: preferred,
             urgent_definition,
-            urgent_channel: urgent_channel.as_str().to_string(),
+            urgent_channel,
             escalation_contact,
             routine_response_hours: routine as i32,
             urgent_response_hours: urgent as i32,
@@ -370,19 +392,38 @@ pub async fn show(
     let mut conn = state.pool.acquire().await?;
     let access = staff_access(&current, &mut conn, id).await?;
     let b = load(&mut conn, id).await?;
-    let page = BoundariesPage {
+    let form = pairs_of(&b);
+    let page = page(
+        &current,
+        access,
+        &b,
+        state.clock.now(),
+        form,
+        FieldErrors::default(),
+    );
+    Ok(Html(page.render()?))
+}
+
+fn page(
+    current: &CurrentUser,
+    access: Access,
+    shown: &Boundaries,
+    now: DateTime<Utc>,
+    form: Pairs,
+    errors: FieldErrors,
+) -> BoundariesPage {
+    BoundariesPage {
         layout: Layout::new(
             &current.session,
             format!("Boundaries: {}", access.name),
             "/engagements",
         ),
-        window: window_now(&b, access.zone(), state.clock.now()),
-        sentences: sentences(&b, access.zone().name()),
-        form: pairs_of(&b),
-        errors: FieldErrors::default(),
+        window: window_now(shown, access.zone(), now),
+        sentences: sentences(shown, access.zone().name()),
+        form,
+        errors,
         access,
-    };
-    Ok(Html(page.render()?))
+    }
 }
 
 pub async fn update(
@@ -392,28 +433,13 @@ pub async fn update(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<Pairs>,
 ) -> Result<Response> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let access = staff_access(&current, &mut tx, id).await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let access = staff_access(&current, change.db(), id).await?;
     access.require_manage()?;
-    let before = load(&mut tx, id).await?;
-    let after = match parse(&form) {
-        Ok(after) => after,
-        Err(errors) => {
-            let page = BoundariesPage {
-                layout: Layout::new(
-                    &current.session,
-                    format!("Boundaries: {}", access.name),
-                    "/engagements",
-                ),
-                window: window_now(&before, access.zone(), now),
-                sentences: sentences(&before, access.zone().name()),
-                form,
-                errors,
-                access,
-            };
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
-        }
+    let before = load(change.db(), id).await?;
+    let BoundariesInput(after) = match BoundariesInput::parse(&form) {
+        Ok(input) => input,
+        Err(errors) => return refused(page(&current, access, &before, change.now, form, errors)),
     };
     sqlx::query(
         "update boundaries set contact_days = $2, window_start = $3, window_end = $4, channels = $5, preferred_channel = $6,
@@ -426,31 +452,28 @@ pub async fn update(
     .bind(after.window_start)
     .bind(after.window_end)
     .bind(&after.channels)
-    .bind(&after.preferred_channel)
+    .bind(after.preferred_channel)
     .bind(&after.urgent_definition)
-    .bind(&after.urgent_channel)
+    .bind(after.urgent_channel)
     .bind(&after.escalation_contact)
     .bind(after.routine_response_hours)
     .bind(after.urgent_response_hours)
     .bind(after.weekly_touch_cap)
-    .execute(&mut *tx)
+    .execute(change.db())
     .await?;
     if after != before {
-        audit::Entry::by(&current.user, "boundaries.update", Outcome::Success)
-            .target(format!("engagement:{id}"))
-            .client_addr(addr)
-            .details(serde_json::json!({ "before": before, "after": after }))
-            .write(&mut *tx, now)
+        change
+            .audit(
+                "boundaries.update",
+                format!("engagement:{id}"),
+                serde_json::json!({ "before": before, "after": after }),
+            )
             .await?;
     }
-    session::set_flash(
-        &mut *tx,
-        &current.session,
-        Flash::success("The boundaries are saved."),
-    )
-    .await?;
-    tx.commit().await?;
-    crate::reminders::refresh(&state, id).await;
+    change
+        .flash(Flash::success("The boundaries are saved."))
+        .await?;
+    change.commit_and_refresh(id).await?;
     Ok(Redirect::to(&format!("/engagements/{id}/boundaries")).into_response())
 }
 
@@ -463,10 +486,10 @@ mod tests {
             contact_days: vec![1, 2, 3, 4, 5],
             window_start: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
             window_end: NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
-            channels: vec!["portal".into(), "email".into()],
-            preferred_channel: "email".into(),
+            channels: vec![Channel::Portal, Channel::Email],
+            preferred_channel: Channel::Email,
             urgent_definition: "a production outage".into(),
-            urgent_channel: "phone".into(),
+            urgent_channel: Channel::Phone,
             escalation_contact: "the duty manager".into(),
             routine_response_hours: 24,
             urgent_response_hours: 2,

@@ -2,6 +2,11 @@
 //!
 //! Everything here works on calendar dates in the engagement's zone; turning a date into an
 //! instant is the contact window's job, so no time-zone logic lives in this module.
+//!
+//! Each cadence is a closed set stored as text: forms parse it leniently (`parse`), the
+//! database decodes it strictly (an unknown stored value is an error, never a default).
+
+use std::fmt;
 
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 
@@ -16,7 +21,8 @@ pub const WEEK: [Weekday; 7] = [
     Weekday::Sun,
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(into = "&'static str")]
 pub enum CheckinCadence {
     Daily,
     Weekly,
@@ -24,7 +30,8 @@ pub enum CheckinCadence {
     Monthly,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(into = "&'static str")]
 pub enum ReviewCadence {
     Monthly,
     Quarterly,
@@ -136,6 +143,64 @@ impl ReviewCadence {
         add_months(from, self.months())
     }
 }
+
+/// A cadence's stored form in PostgreSQL text, its label as its display, and its stored form
+/// in JSON (the audit log's before and after).
+macro_rules! stored_as_text {
+    ($name:ident) => {
+        impl $name {
+            /// Exactly one of the stored forms, as the database holds them.
+            pub fn from_stored(stored: &str) -> Option<$name> {
+                $name::ALL.into_iter().find(|c| c.as_str() == stored)
+            }
+        }
+
+        impl From<$name> for &'static str {
+            fn from(value: $name) -> &'static str {
+                value.as_str()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.label())
+            }
+        }
+
+        impl sqlx::Type<sqlx::Postgres> for $name {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+            }
+
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+            }
+        }
+
+        impl sqlx::Encode<'_, sqlx::Postgres> for $name {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<sqlx::Postgres>>::encode_by_ref(&self.as_str(), buf)
+            }
+        }
+
+        impl sqlx::Decode<'_, sqlx::Postgres> for $name {
+            fn decode(
+                value: sqlx::postgres::PgValueRef<'_>,
+            ) -> Result<$name, sqlx::error::BoxDynError> {
+                let stored = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+                $name::from_stored(stored).ok_or_else(|| {
+                    format!(concat!("{:?} is not a stored ", stringify!($name)), stored).into()
+                })
+            }
+        }
+    };
+}
+
+stored_as_text!(CheckinCadence);
+stored_as_text!(ReviewCadence);
 
 /// Calendar months added, clamped to the month's last day (2026-01-31 + 1 = 2026-02-28; 2028-01-31 + 1 = 2028-02-29; 2026-08-31 + 6 = 2027-02-28).
 ///

@@ -1,14 +1,26 @@
 //! Engagements: what the organisation agreed with a vendor (scope, objectives, dates,
 //! cadences), who manages it, its KPIs and its boundaries.
+//!
+//! Other features use what this file declares and re-exports below, never a path into a
+//! submodule.
 
+pub mod agreement;
 pub mod boundaries;
 pub mod cadence;
 pub mod kpis;
 pub mod pages;
 pub mod window;
 
+pub use agreement::{Agreement, EngagementFields, fields_of};
+pub use boundaries::{Boundaries, Channel, WindowNow, window_now};
+pub use cadence::{
+    CheckinCadence, ReviewCadence, WEEK, add_months, iso_weekdays, overdue_from, parse_weekday,
+    weekday_name, weekday_short,
+};
+pub use pages::render_agreement;
+pub use window::{ContactWindow, describe_days};
+
 use chrono::NaiveDate;
-use serde::Serialize;
 use sqlx::PgConnection;
 
 use crate::auth::policy::vendor_scope;
@@ -51,6 +63,20 @@ struct AccessRow {
     status: Status,
     scorecard_period: PeriodKind,
     manages: bool,
+}
+
+/// One engagement as `access` opens it, with its KPIs under the terms in force on `today`.
+pub async fn agreement_of(
+    db: &mut PgConnection,
+    access: Access,
+    today: NaiveDate,
+) -> Result<Agreement> {
+    agreement::load(db, access, today).await
+}
+
+/// The boundaries of an engagement as stored.
+pub async fn boundaries_of(db: &mut PgConnection, engagement_id: i64) -> Result<Boundaries> {
+    boundaries::load(db, engagement_id).await
 }
 
 /// Loads an engagement as `user` may see it: a vendor user only their own vendor's (the
@@ -120,41 +146,6 @@ impl Access {
     }
 }
 
-/// The engagement's fields as stored; also what the audit log records before and after.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct EngagementFields {
-    pub vendor_id: i64,
-    pub name: String,
-    pub scope: String,
-    pub objectives: Vec<String>,
-    pub time_zone: String,
-    pub start_date: NaiveDate,
-    pub end_date: Option<NaiveDate>,
-    pub notice_days: i32,
-    pub status: String,
-    pub owner_id: i64,
-    pub scorecard_period: String,
-    pub checkin_cadence: String,
-    pub checkin_weekday: Option<i32>,
-    pub review_cadence: String,
-    pub audit_cadence: String,
-    pub next_review_due: Option<NaiveDate>,
-    pub next_audit_due: Option<NaiveDate>,
-}
-
-pub async fn fields_of(db: &mut PgConnection, id: i64) -> Result<EngagementFields> {
-    sqlx::query_as(
-        "select vendor_id, name, scope, objectives, time_zone, start_date, end_date, notice_days, status, owner_id,
-                scorecard_period, checkin_cadence, checkin_weekday, review_cadence, audit_cadence,
-                next_review_due, next_audit_due
-         from engagements where id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await?
-    .ok_or(AppError::NotFound)
-}
-
 /// The sum of the weights of an engagement's active KPIs, under the terms in force on `day`.
 pub async fn active_weight_total(
     db: &mut PgConnection,
@@ -181,7 +172,6 @@ pub fn routes() -> Routes {
         .get("/engagements", pages::list)
         .get("/engagements/new", pages::new)
         .post("/engagements/new", pages::create)
-        .get("/engagements/{id}", pages::show)
         .get("/engagements/{id}/agreement", pages::agreement)
         .get("/engagements/{id}/edit", pages::edit)
         .post("/engagements/{id}/edit", pages::update)

@@ -1,22 +1,25 @@
 //! Constructive feedback, structured as situation, observation, impact and request, and the
 //! vendor's acknowledgement and response. Also successes: the wins both sides celebrate.
+//!
+//! Other features use what this file declares and re-exports, never a path into a
+//! submodule.
 
 pub mod successes;
 
+pub use successes::{Win, wins};
+
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use crate::audit::{self, Outcome};
-use crate::auth::{CurrentUser, session};
+use crate::auth::CurrentUser;
 use crate::choice;
-use crate::engagements::boundaries::{self, WindowNow};
-use crate::engagements::{Access, access};
+use crate::engagements::{self, Access, WindowNow, access};
 use crate::state::AppState;
 use crate::web::ClientAddr;
+use crate::web::change::{Change, refused};
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
@@ -29,10 +32,21 @@ choice!(pub Kind {
     Concern = "concern" / "Concern",
 });
 
+/// Feedback is answered (acknowledged, then responded to) by the vendor's users of the
+/// engagement, and only feedback shared with them.
+pub fn may_answer_feedback(access: &Access) -> bool {
+    access.is_vendor
+}
+
+/// A response follows the acknowledgement, once.
+pub fn may_respond(acknowledged: bool, responded: bool) -> bool {
+    acknowledged && !responded
+}
+
 #[derive(sqlx::FromRow)]
 pub struct FeedbackRow {
     pub id: i64,
-    pub kind: String,
+    pub kind: Kind,
     pub situation: String,
     pub observation: String,
     pub impact: String,
@@ -49,7 +63,7 @@ pub struct FeedbackRow {
 
 impl FeedbackRow {
     pub fn kind_label(&self) -> &'static str {
-        Kind::parse(&self.kind).map_or("", Kind::label)
+        self.kind.label()
     }
 }
 
@@ -179,6 +193,28 @@ struct NewPage {
 }
 
 impl NewPage {
+    fn new(
+        current: &CurrentUser,
+        access: Access,
+        window: WindowNow,
+        kpis: Vec<KpiChoice>,
+        form: Pairs,
+        errors: FieldErrors,
+    ) -> NewPage {
+        NewPage {
+            layout: Layout::new(
+                &current.session,
+                format!("Give feedback: {}", access.name),
+                "/engagements",
+            ),
+            form,
+            errors,
+            access,
+            window,
+            kpis,
+        }
+    }
+
     fn kind_options(&self) -> Vec<(String, String)> {
         Kind::options_with_prompt()
     }
@@ -198,8 +234,8 @@ async fn prepare(
 ) -> Result<(Access, WindowNow, Vec<KpiChoice>)> {
     let access = access(db, &current.user, id).await?;
     access.require_manage()?;
-    let b = boundaries::load(db, id).await?;
-    let window = boundaries::window_now(&b, access.zone(), state.clock.now());
+    let b = engagements::boundaries_of(db, id).await?;
+    let window = engagements::window_now(&b, access.zone(), state.clock.now());
     let kpis =
         sqlx::query_as("select id, name from kpis where engagement_id = $1 order by lower(name)")
             .bind(id)
@@ -215,22 +251,85 @@ pub async fn new(
 ) -> Result<Response> {
     let mut conn = state.pool.acquire().await?;
     let (access, window, kpis) = prepare(&state, &current, &mut conn, id).await?;
-    let page = NewPage {
-        layout: Layout::new(
-            &current.session,
-            format!("Give feedback: {}", access.name),
-            "/engagements",
-        ),
-        form: Pairs(vec![
-            ("form_key".into(), uuid::Uuid::new_v4().to_string()),
-            ("shared".into(), "yes".into()),
-        ]),
-        errors: FieldErrors::default(),
-        access,
-        window,
-        kpis,
-    };
+    let form = Pairs(vec![
+        ("form_key".into(), uuid::Uuid::new_v4().to_string()),
+        ("shared".into(), "yes".into()),
+    ]);
+    let page = NewPage::new(&current, access, window, kpis, form, FieldErrors::default());
     Ok(Html(page.render()?).into_response())
+}
+
+/// Feedback as the form gives it: situation, observation, impact and request.
+pub struct NewFeedback {
+    pub kind: Kind,
+    pub situation: String,
+    pub observation: String,
+    pub impact: String,
+    pub request: String,
+    pub kpi_id: Option<i64>,
+    pub shared: bool,
+}
+
+impl NewFeedback {
+    /// Parses the form; a KPI named must be one of `kpis`, the engagement's.
+    fn parse(form: &Pairs, kpis: &[KpiChoice]) -> std::result::Result<NewFeedback, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let kind = validate::choice(
+            &mut errors,
+            "kind",
+            form.get("kind"),
+            Kind::parse,
+            "Choose praise, constructive or concern.",
+        );
+        let situation = validate::required(
+            &mut errors,
+            "situation",
+            form.get("situation"),
+            2000,
+            "Describe the situation: when and where.",
+        );
+        let observation = validate::required(
+            &mut errors,
+            "observation",
+            form.get("observation"),
+            2000,
+            "Say what you observed, as facts.",
+        );
+        let impact = validate::required(
+            &mut errors,
+            "impact",
+            form.get("impact"),
+            2000,
+            "Say what it meant for the results.",
+        );
+        let request = validate::optional(&mut errors, "request", form.get("request"), 2000);
+        let kpi_id = match form.get("kpi_id").trim() {
+            "" => None,
+            raw => match raw
+                .parse::<i64>()
+                .ok()
+                .filter(|id| kpis.iter().any(|k| k.id == *id))
+            {
+                Some(id) => Some(id),
+                None => {
+                    errors.add("kpi_id", "Choose one of this engagement's KPIs.");
+                    None
+                }
+            },
+        };
+        match kind {
+            Some(kind) if errors.is_empty() => Ok(NewFeedback {
+                kind,
+                situation,
+                observation,
+                impact,
+                request,
+                kpi_id,
+                shared: form.get("shared") == "yes",
+            }),
+            _ => Err(errors),
+        }
+    }
 }
 
 pub async fn create(
@@ -240,68 +339,13 @@ pub async fn create(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<Pairs>,
 ) -> Result<Response> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let (access, window, kpis) = prepare(&state, &current, &mut tx, id).await?;
-    let mut errors = FieldErrors::default();
-    let kind = validate::choice(
-        &mut errors,
-        "kind",
-        form.get("kind"),
-        Kind::parse,
-        "Choose praise, constructive or concern.",
-    );
-    let situation = validate::required(
-        &mut errors,
-        "situation",
-        form.get("situation"),
-        2000,
-        "Describe the situation: when and where.",
-    );
-    let observation = validate::required(
-        &mut errors,
-        "observation",
-        form.get("observation"),
-        2000,
-        "Say what you observed, as facts.",
-    );
-    let impact = validate::required(
-        &mut errors,
-        "impact",
-        form.get("impact"),
-        2000,
-        "Say what it meant for the results.",
-    );
-    let request = validate::optional(&mut errors, "request", form.get("request"), 2000);
-    let kpi_id = match form.get("kpi_id").trim() {
-        "" => None,
-        raw => match raw
-            .parse::<i64>()
-            .ok()
-            .filter(|id| kpis.iter().any(|k| k.id == *id))
-        {
-            Some(id) => Some(id),
-            None => {
-                errors.add("kpi_id", "Choose one of this engagement's KPIs.");
-                None
-            }
-        },
-    };
-    let shared = form.get("shared") == "yes";
-    let Some(kind) = kind.filter(|_| errors.is_empty()) else {
-        let page = NewPage {
-            layout: Layout::new(
-                &current.session,
-                format!("Give feedback: {}", access.name),
-                "/engagements",
-            ),
-            form,
-            errors,
-            access,
-            window,
-            kpis,
-        };
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let (access, window, kpis) = prepare(&state, &current, change.db(), id).await?;
+    let feedback = match NewFeedback::parse(&form, &kpis) {
+        Ok(feedback) => feedback,
+        Err(errors) => {
+            return refused(NewPage::new(&current, access, window, kpis, form, errors));
+        }
     };
     let feedback_id: Option<i64> = sqlx::query_scalar(
         "insert into feedback (engagement_id, kind, situation, observation, impact, request, kpi_id, shared, author_id,
@@ -310,36 +354,36 @@ pub async fn create(
          on conflict (form_key) do nothing returning id",
     )
     .bind(id)
-    .bind(kind.as_str())
-    .bind(&situation)
-    .bind(&observation)
-    .bind(&impact)
-    .bind(&request)
-    .bind(kpi_id)
-    .bind(shared)
+    .bind(feedback.kind)
+    .bind(&feedback.situation)
+    .bind(&feedback.observation)
+    .bind(&feedback.impact)
+    .bind(&feedback.request)
+    .bind(feedback.kpi_id)
+    .bind(feedback.shared)
     .bind(current.user.id)
-    .bind(now)
+    .bind(change.now)
     .bind(form_key(&form))
-    .fetch_optional(&mut *tx)
+    .fetch_optional(change.db())
     .await?;
     let back = format!("/engagements/{id}/feedback");
     let Some(feedback_id) = feedback_id else {
         return Ok(Redirect::to(&back).into_response());
     };
-    audit::Entry::by(&current.user, "feedback.create", Outcome::Success)
-        .target(format!("engagement:{id}"))
-        .client_addr(addr)
-        .details(serde_json::json!({ "feedback_id": feedback_id, "kind": kind, "shared": shared }))
-        .write(&mut *tx, now)
+    change
+        .audit(
+            "feedback.create",
+            format!("engagement:{id}"),
+            serde_json::json!({ "feedback_id": feedback_id, "kind": feedback.kind, "shared": feedback.shared }),
+        )
         .await?;
-    let flash = if shared {
+    let flash = if feedback.shared {
         "Feedback shared with the vendor."
     } else {
         "Feedback kept internal."
     };
-    session::set_flash(&mut *tx, &current.session, Flash::success(flash)).await?;
-    tx.commit().await?;
-    crate::reminders::refresh(&state, id).await;
+    change.flash(Flash::success(flash)).await?;
+    change.commit_and_refresh(id).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -373,7 +417,7 @@ async fn for_vendor(
         response,
     } = row.ok_or(AppError::NotFound)?;
     let access = access(db, &current.user, engagement_id).await?;
-    if !access.is_vendor {
+    if !may_answer_feedback(&access) {
         return Err(AppError::Forbidden);
     }
     if !shared {
@@ -389,32 +433,42 @@ pub async fn acknowledge(
     ClientAddr(addr): ClientAddr,
     Form(_): Form<Pairs>,
 ) -> Result<Response> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let (engagement_id, acknowledged_at, _) = for_vendor(&mut tx, &current, feedback_id).await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let (engagement_id, acknowledged_at, _) =
+        for_vendor(change.db(), &current, feedback_id).await?;
     if acknowledged_at.is_none() {
         sqlx::query("update feedback set acknowledged_by = $2, acknowledged_at = $3 where id = $1")
             .bind(feedback_id)
             .bind(current.user.id)
-            .bind(now)
-            .execute(&mut *tx)
+            .bind(change.now)
+            .execute(change.db())
             .await?;
-        audit::Entry::by(&current.user, "feedback.acknowledge", Outcome::Success)
-            .target(format!("engagement:{engagement_id}"))
-            .client_addr(addr)
-            .details(serde_json::json!({ "feedback_id": feedback_id }))
-            .write(&mut *tx, now)
+        change
+            .audit(
+                "feedback.acknowledge",
+                format!("engagement:{engagement_id}"),
+                serde_json::json!({ "feedback_id": feedback_id }),
+            )
             .await?;
-        session::set_flash(
-            &mut *tx,
-            &current.session,
-            Flash::success("Thank you: the feedback is acknowledged. You may respond to it."),
-        )
-        .await?;
+        change
+            .flash(Flash::success(
+                "Thank you: the feedback is acknowledged. You may respond to it.",
+            ))
+            .await?;
     }
-    tx.commit().await?;
-    crate::reminders::refresh(&state, engagement_id).await;
+    change.commit_and_refresh(engagement_id).await?;
     Ok(Redirect::to(&format!("/engagements/{engagement_id}/feedback")).into_response())
+}
+
+/// A vendor's response to feedback: up to 2000 characters.
+pub struct FeedbackResponse(pub String);
+
+impl FeedbackResponse {
+    pub fn parse(form: &Pairs) -> Option<FeedbackResponse> {
+        let text = form.get("response").trim();
+        (!text.is_empty() && text.chars().count() <= 2000)
+            .then(|| FeedbackResponse(text.to_string()))
+    }
 }
 
 pub async fn respond(
@@ -424,52 +478,48 @@ pub async fn respond(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<Pairs>,
 ) -> Result<Response> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
     let (engagement_id, acknowledged_at, response) =
-        for_vendor(&mut tx, &current, feedback_id).await?;
+        for_vendor(change.db(), &current, feedback_id).await?;
     let back = format!("/engagements/{engagement_id}/feedback");
     if acknowledged_at.is_none() {
         return Err(AppError::BadRequest(
             "Acknowledge the feedback before responding to it.".into(),
         ));
     }
-    if response.is_some() {
+    if !may_respond(acknowledged_at.is_some(), response.is_some()) {
         // One response per feedback; a double submit lands here too.
         return Ok(Redirect::to(&back).into_response());
     }
-    let text = form.get("response").trim();
-    if text.is_empty() || text.chars().count() > 2000 {
+    let Some(FeedbackResponse(text)) = FeedbackResponse::parse(&form) else {
         let flash = Flash {
             kind: "error",
             message: "Write a response of up to 2000 characters.".into(),
         };
-        session::set_flash(&mut *tx, &current.session, flash).await?;
-        tx.commit().await?;
+        change.flash(flash).await?;
+        change.commit().await?;
         return Ok(Redirect::to(&back).into_response());
-    }
+    };
     sqlx::query(
         "update feedback set response = $2, responded_by = $3, responded_at = $4 where id = $1",
     )
     .bind(feedback_id)
-    .bind(text)
+    .bind(&text)
     .bind(current.user.id)
-    .bind(now)
-    .execute(&mut *tx)
+    .bind(change.now)
+    .execute(change.db())
     .await?;
-    audit::Entry::by(&current.user, "feedback.respond", Outcome::Success)
-        .target(format!("engagement:{engagement_id}"))
-        .client_addr(addr)
-        .details(serde_json::json!({ "feedback_id": feedback_id }))
-        .write(&mut *tx, now)
+    change
+        .audit(
+            "feedback.respond",
+            format!("engagement:{engagement_id}"),
+            serde_json::json!({ "feedback_id": feedback_id }),
+        )
         .await?;
-    session::set_flash(
-        &mut *tx,
-        &current.session,
-        Flash::success("Your response is recorded."),
-    )
-    .await?;
-    tx.commit().await?;
+    change
+        .flash(Flash::success("Your response is recorded."))
+        .await?;
+    change.commit().await?;
     Ok(Redirect::to(&back).into_response())
 }
 

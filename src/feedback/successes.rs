@@ -2,16 +2,15 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use sqlx::PgConnection;
 
-use crate::audit::{self, Outcome};
-use crate::auth::{CurrentUser, session};
+use crate::auth::CurrentUser;
 use crate::engagements::{Access, access};
 use crate::state::AppState;
 use crate::web::ClientAddr;
+use crate::web::change::{Change, refused};
 use crate::web::error::Result;
 use crate::web::form::{FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
@@ -74,6 +73,44 @@ pub async fn list(
     Ok(Html(page.render()?))
 }
 
+/// A success as the form gives it.
+pub struct NewSuccess {
+    pub title: String,
+    pub description: String,
+    pub happened_on: NaiveDate,
+}
+
+impl NewSuccess {
+    /// Parses the form; a success cannot happen after `today`.
+    pub fn parse(form: &Pairs, today: NaiveDate) -> std::result::Result<NewSuccess, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let title = validate::required(
+            &mut errors,
+            "title",
+            form.get("title"),
+            200,
+            "Name the success.",
+        );
+        let description =
+            validate::optional(&mut errors, "description", form.get("description"), 2000);
+        let happened_on = validate::date(&mut errors, "happened_on", form.get("happened_on"), true);
+        if happened_on.is_some_and(|d| d > today) {
+            errors.add(
+                "happened_on",
+                "Celebrate what has happened: the date cannot be in the future.",
+            );
+        }
+        match happened_on {
+            Some(happened_on) if errors.is_empty() => Ok(NewSuccess {
+                title,
+                description,
+                happened_on,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
 pub async fn create(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -81,72 +118,55 @@ pub async fn create(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<Pairs>,
 ) -> Result<Response> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let access = access(&mut tx, &current.user, id).await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let access = access(change.db(), &current.user, id).await?;
     access.require_manage()?;
     let today = state.clock.today(access.zone());
-    let mut errors = FieldErrors::default();
-    let title = validate::required(
-        &mut errors,
-        "title",
-        form.get("title"),
-        200,
-        "Name the success.",
-    );
-    let description = validate::optional(&mut errors, "description", form.get("description"), 2000);
-    let happened_on = validate::date(&mut errors, "happened_on", form.get("happened_on"), true);
-    if happened_on.is_some_and(|d| d > today) {
-        errors.add(
-            "happened_on",
-            "Celebrate what has happened: the date cannot be in the future.",
-        );
-    }
-    let Some(happened_on) = happened_on.filter(|_| errors.is_empty()) else {
-        let wins = wins(&mut tx, id, 500).await?;
-        let page = Page {
-            layout: Layout::new(
-                &current.session,
-                format!("Wins: {}", access.name),
-                "/engagements",
-            ),
-            access,
-            wins,
-            form,
-            errors,
-        };
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+    let success = match NewSuccess::parse(&form, today) {
+        Ok(success) => success,
+        Err(errors) => {
+            let wins = wins(change.db(), id, 500).await?;
+            return refused(Page {
+                layout: Layout::new(
+                    &current.session,
+                    format!("Wins: {}", access.name),
+                    "/engagements",
+                ),
+                access,
+                wins,
+                form,
+                errors,
+            });
+        }
     };
     let inserted: Option<i64> = sqlx::query_scalar(
         "insert into successes (engagement_id, title, description, happened_on, author_id, created_at, form_key)
          values ($1, $2, $3, $4, $5, $6, $7) on conflict (form_key) do nothing returning id",
     )
     .bind(id)
-    .bind(&title)
-    .bind(&description)
-    .bind(happened_on)
+    .bind(&success.title)
+    .bind(&success.description)
+    .bind(success.happened_on)
     .bind(current.user.id)
-    .bind(now)
+    .bind(change.now)
     .bind(form_key(&form))
-    .fetch_optional(&mut *tx)
+    .fetch_optional(change.db())
     .await?;
     if let Some(success_id) = inserted {
-        audit::Entry::by(&current.user, "success.create", Outcome::Success)
-            .target(format!("engagement:{id}"))
-            .client_addr(addr)
-            .details(serde_json::json!({ "success_id": success_id, "title": title }))
-            .write(&mut *tx, now)
+        change
+            .audit(
+                "success.create",
+                format!("engagement:{id}"),
+                serde_json::json!({ "success_id": success_id, "title": success.title }),
+            )
             .await?;
-        session::set_flash(
-            &mut *tx,
-            &current.session,
-            Flash::success(format!(
-                "“{title}” is celebrated; {} sees it too.",
-                access.vendor_name
-            )),
-        )
-        .await?;
+        change
+            .flash(Flash::success(format!(
+                "“{}” is celebrated; {} sees it too.",
+                success.title, access.vendor_name
+            )))
+            .await?;
     }
-    tx.commit().await?;
+    change.commit().await?;
     Ok(Redirect::to(&format!("/engagements/{id}/successes")).into_response())
 }

@@ -1,0 +1,55 @@
+//! "Our agreement": what the vendor sees of an engagement; the organisation's people can
+//! open it too.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Html;
+use sqlx::PgConnection;
+
+use crate::auth::CurrentUser;
+use crate::engagements::agreement::{self, Agreement};
+use crate::engagements::{Access, access, boundaries};
+use crate::state::AppState;
+use crate::web::error::Result;
+use crate::web::form::Id;
+use crate::web::layout::Layout;
+
+#[derive(Template)]
+#[template(path = "engagements/agreement.html")]
+struct AgreementPage {
+    layout: Layout,
+    o: Agreement,
+    sentences: Vec<String>,
+}
+
+pub async fn agreement(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(id): Id,
+) -> Result<Html<String>> {
+    let mut conn = state.pool.acquire().await?;
+    let access = access(&mut conn, &current.user, id).await?;
+    render_agreement(&state, &current, &mut conn, access).await
+}
+
+/// The agreement page of the engagement `access` opens.
+pub async fn render_agreement(
+    state: &AppState,
+    current: &CurrentUser,
+    conn: &mut PgConnection,
+    access: Access,
+) -> Result<Html<String>> {
+    let zone = access.zone();
+    let o = agreement::load(conn, access, state.clock.today(zone)).await?;
+    let sentences = boundaries::sentences(&o.boundaries, o.fields.time_zone.name());
+    let page = AgreementPage {
+        layout: Layout::new(
+            &current.session,
+            format!("Our agreement: {}", o.access.name),
+            "/engagements",
+        ),
+        sentences,
+        o,
+    };
+    Ok(Html(page.render()?))
+}

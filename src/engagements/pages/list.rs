@@ -1,0 +1,109 @@
+//! The list of engagements, filtered by text, status and "mine".
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Html;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::auth::policy::vendor_scope;
+use crate::auth::{CurrentUser, Role};
+use crate::engagements::Status;
+use crate::state::AppState;
+use crate::web::error::Result;
+use crate::web::form::Query;
+use crate::web::layout::Layout;
+use crate::web::paging::{self, Pager};
+
+const PER_PAGE: i64 = 25;
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ListQuery {
+    q: Option<String>,
+    status: Option<String>,
+    mine: Option<String>,
+    page: Option<String>,
+}
+
+/// One engagement as the list shows it.
+#[derive(sqlx::FromRow)]
+pub struct ListRow {
+    pub id: i64,
+    pub name: String,
+    pub vendor_name: String,
+    pub status: Status,
+    pub owner: String,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    total: i64,
+}
+
+#[derive(Template)]
+#[template(path = "engagements/list.html")]
+struct ListPage {
+    layout: Layout,
+    rows: Vec<ListRow>,
+    q: String,
+    status: String,
+    mine: bool,
+    pager: Pager,
+    is_admin: bool,
+    is_vendor: bool,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Query(query): Query<ListQuery>,
+) -> Result<Html<String>> {
+    let user = &current.user;
+    let q = query.q.unwrap_or_default();
+    let status = query.status.as_deref().and_then(Status::parse);
+    let mine = query.mine.as_deref() == Some("1") && user.role == Role::Manager;
+    let page = paging::page_number(query.page.as_deref());
+    let rows: Vec<ListRow> = sqlx::query_as(
+        "select e.id, e.name, v.name as vendor_name, e.status, u.name as owner, e.start_date, e.end_date,
+                count(*) over () as total
+         from engagements e join vendors v on v.id = e.vendor_id join users u on u.id = e.owner_id
+         where ($1::bigint is null or e.vendor_id = $1)
+           and ($2::text is null or e.name ilike $2 or v.name ilike $2)
+           and ($3::text is null or e.status = $3)
+           and (not $4 or e.owner_id = $5
+                or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $5))
+         order by e.status = 'closed', lower(e.name), e.id
+         limit $6 offset $7",
+    )
+    .bind(vendor_scope(user))
+    .bind(paging::contains_pattern(&q))
+    .bind(status)
+    .bind(mine)
+    .bind(user.id)
+    .bind(PER_PAGE)
+    .bind(paging::offset(page, PER_PAGE))
+    .fetch_all(&state.pool)
+    .await?;
+    let total = rows.first().map_or(0, |r| r.total);
+    let status = status.map(Status::as_str).unwrap_or_default().to_string();
+    let pager = Pager::new(
+        "/engagements",
+        &[
+            ("q", &q),
+            ("status", &status),
+            ("mine", if mine { "1" } else { "" }),
+        ],
+        page,
+        PER_PAGE,
+        total,
+    );
+    let page = ListPage {
+        layout: Layout::new(&current.session, "Engagements", "/engagements"),
+        rows,
+        q,
+        status,
+        mine,
+        pager,
+        is_admin: user.role == Role::Admin,
+        is_vendor: user.role == Role::Vendor,
+    };
+    Ok(Html(page.render()?))
+}
