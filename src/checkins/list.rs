@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 
-use super::{CheckinRow, ItemRow, ItemStatus, Side, items, may_close_item, timeline};
+use super::{CheckinRow, ItemRow, ItemStatus, Side, Timeline, may_close_item};
 use crate::auth::CurrentUser;
 use crate::engagements::{Access, access};
 use crate::state::AppState;
@@ -58,8 +58,7 @@ pub async fn list(
 ) -> Result<Html<String>> {
     let mut conn = state.pool.acquire().await?;
     let access = access(&mut conn, &current.user, id).await?;
-    let checkins = timeline(&mut conn, id, access.is_vendor, 200).await?;
-    let items = items(&mut conn, id, access.is_vendor).await?;
+    let Timeline { checkins, items } = Timeline::load(&mut conn, id, access.is_vendor, 200).await?;
     let page = ListPage {
         layout: Layout::new(
             &current.session,

@@ -82,7 +82,7 @@ pub fn may_close_item(access: &Access, side: Side) -> bool {
     }
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Serialize)]
 pub struct CheckinRow {
     pub id: i64,
     pub held_on: NaiveDate,
@@ -110,7 +110,7 @@ impl CheckinRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Serialize)]
 pub struct ItemRow {
     pub id: i64,
     pub checkin_id: Option<i64>,
@@ -168,6 +168,29 @@ pub async fn items(
     .bind(vendor_view)
     .fetch_all(db)
     .await?)
+}
+
+/// The check-ins of an engagement with their action items, as one reader may see them.
+pub struct Timeline {
+    /// Newest first.
+    pub checkins: Vec<CheckinRow>,
+    /// Open ones first, by due date.
+    pub items: Vec<ItemRow>,
+}
+
+impl Timeline {
+    /// The latest `limit` check-ins and every action item `vendor_view` lets the reader see.
+    pub async fn load(
+        db: &mut PgConnection,
+        engagement_id: i64,
+        vendor_view: bool,
+        limit: i64,
+    ) -> Result<Timeline> {
+        Ok(Timeline {
+            checkins: timeline(db, engagement_id, vendor_view, limit).await?,
+            items: items(db, engagement_id, vendor_view).await?,
+        })
+    }
 }
 
 /// The routes of checkins.

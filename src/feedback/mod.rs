@@ -43,7 +43,7 @@ pub fn may_respond(acknowledged: bool, responded: bool) -> bool {
     acknowledged && !responded
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Serialize)]
 pub struct FeedbackRow {
     pub id: i64,
     pub kind: Kind,
@@ -62,13 +62,18 @@ pub struct FeedbackRow {
 }
 
 impl FeedbackRow {
+    /// Shared and not yet acknowledged by the vendor.
+    pub fn waits(&self) -> bool {
+        self.shared && self.acknowledged_at.is_none()
+    }
+
     pub fn kind_label(&self) -> &'static str {
         self.kind.label()
     }
 }
 
 /// Praise against constructive feedback and concerns over the last 90 days.
-#[derive(Debug, Default, sqlx::FromRow)]
+#[derive(Debug, Default, sqlx::FromRow, serde::Serialize)]
 pub struct Balance {
     pub praise: i64,
     pub criticism: i64,
@@ -105,6 +110,31 @@ pub async fn balance(
     .await?)
 }
 
+/// An engagement's feedback, newest first, as `for_vendor` says the reader may see it
+/// (`crate::visibility`).
+pub async fn feedback_of(
+    db: &mut PgConnection,
+    engagement_id: i64,
+    for_vendor: bool,
+) -> Result<Vec<FeedbackRow>> {
+    Ok(sqlx::query_as(
+        "select f.id, f.kind, f.situation, f.observation, f.impact, f.request, k.name as kpi_name, f.shared,
+                a.name as author, f.created_at, ack.name as acknowledged_by, f.acknowledged_at, f.response,
+                resp.name as responded_by
+         from visible_feedback($2) f
+         join users a on a.id = f.author_id
+         left join kpis k on k.id = f.kpi_id
+         left join users ack on ack.id = f.acknowledged_by
+         left join users resp on resp.id = f.responded_by
+         where f.engagement_id = $1
+         order by f.created_at desc, f.id desc",
+    )
+    .bind(engagement_id)
+    .bind(for_vendor)
+    .fetch_all(db)
+    .await?)
+}
+
 #[derive(Template)]
 #[template(path = "feedback/list.html")]
 struct ListPage {
@@ -123,10 +153,11 @@ impl ListPage {
     }
 
     fn waiting(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| r.shared && r.acknowledged_at.is_none())
-            .count()
+        self.rows.iter().filter(|r| r.waits()).count()
+    }
+
+    fn may_answer(&self) -> bool {
+        may_answer_feedback(&self.access)
     }
 }
 
@@ -137,22 +168,7 @@ pub async fn list(
 ) -> Result<Html<String>> {
     let mut conn = state.pool.acquire().await?;
     let access = access(&mut conn, &current.user, id).await?;
-    let rows: Vec<FeedbackRow> = sqlx::query_as(
-        "select f.id, f.kind, f.situation, f.observation, f.impact, f.request, k.name as kpi_name, f.shared,
-                a.name as author, f.created_at, ack.name as acknowledged_by, f.acknowledged_at, f.response,
-                resp.name as responded_by
-         from visible_feedback($2) f
-         join users a on a.id = f.author_id
-         left join kpis k on k.id = f.kpi_id
-         left join users ack on ack.id = f.acknowledged_by
-         left join users resp on resp.id = f.responded_by
-         where f.engagement_id = $1
-         order by f.created_at desc, f.id desc",
-    )
-    .bind(id)
-    .bind(access.is_vendor)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = feedback_of(&mut conn, id, access.is_vendor).await?;
     let balance = balance(
         &mut conn,
         id,

@@ -16,7 +16,7 @@ use crate::web::form::{FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
 use crate::web::validate;
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Serialize)]
 pub struct Win {
     pub id: i64,
     pub title: String,

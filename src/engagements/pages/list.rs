@@ -5,9 +5,10 @@ use axum::extract::State;
 use axum::response::Html;
 use chrono::NaiveDate;
 use serde::Deserialize;
+use sqlx::PgPool;
 
 use crate::auth::policy::vendor_scope;
-use crate::auth::{CurrentUser, Role};
+use crate::auth::{CurrentUser, Role, User};
 use crate::engagements::Status;
 use crate::state::AppState;
 use crate::web::error::Result;
@@ -26,7 +27,7 @@ pub struct ListQuery {
 }
 
 /// One engagement as the list shows it.
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Serialize)]
 pub struct ListRow {
     pub id: i64,
     pub name: String,
@@ -35,7 +36,57 @@ pub struct ListRow {
     pub owner: String,
     pub start_date: NaiveDate,
     pub end_date: Option<NaiveDate>,
+    /// How many engagements match, on every row.
+    #[serde(skip)]
     total: i64,
+}
+
+/// Which engagements a reader asks for.
+pub struct Filter {
+    /// Part of the engagement's or the vendor's name.
+    pub q: String,
+    pub status: Option<Status>,
+    /// Only those the reader manages (managers only).
+    pub mine: bool,
+    pub page: i64,
+}
+
+impl Filter {
+    fn parse(query: ListQuery, user: &User) -> Filter {
+        Filter {
+            q: query.q.unwrap_or_default(),
+            status: query.status.as_deref().and_then(Status::parse),
+            mine: query.mine.as_deref() == Some("1") && user.role == Role::Manager,
+            page: paging::page_number(query.page.as_deref()),
+        }
+    }
+}
+
+/// One page of the engagements `user` may see that match `filter`, and how many match.
+pub async fn search(db: &PgPool, user: &User, filter: &Filter) -> Result<(Vec<ListRow>, i64)> {
+    let rows: Vec<ListRow> = sqlx::query_as(
+        "select e.id, e.name, v.name as vendor_name, e.status, u.name as owner, e.start_date, e.end_date,
+                count(*) over () as total
+         from engagements e join vendors v on v.id = e.vendor_id join users u on u.id = e.owner_id
+         where ($1::bigint is null or e.vendor_id = $1)
+           and ($2::text is null or e.name ilike $2 or v.name ilike $2)
+           and ($3::text is null or e.status = $3)
+           and (not $4 or e.owner_id = $5
+                or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $5))
+         order by e.status = 'closed', lower(e.name), e.id
+         limit $6 offset $7",
+    )
+    .bind(vendor_scope(user))
+    .bind(paging::contains_pattern(&filter.q))
+    .bind(filter.status)
+    .bind(filter.mine)
+    .bind(user.id)
+    .bind(PER_PAGE)
+    .bind(paging::offset(filter.page, PER_PAGE))
+    .fetch_all(db)
+    .await?;
+    let total = rows.first().map_or(0, |r| r.total);
+    Ok((rows, total))
 }
 
 #[derive(Template)]
@@ -57,32 +108,14 @@ pub async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Html<String>> {
     let user = &current.user;
-    let q = query.q.unwrap_or_default();
-    let status = query.status.as_deref().and_then(Status::parse);
-    let mine = query.mine.as_deref() == Some("1") && user.role == Role::Manager;
-    let page = paging::page_number(query.page.as_deref());
-    let rows: Vec<ListRow> = sqlx::query_as(
-        "select e.id, e.name, v.name as vendor_name, e.status, u.name as owner, e.start_date, e.end_date,
-                count(*) over () as total
-         from engagements e join vendors v on v.id = e.vendor_id join users u on u.id = e.owner_id
-         where ($1::bigint is null or e.vendor_id = $1)
-           and ($2::text is null or e.name ilike $2 or v.name ilike $2)
-           and ($3::text is null or e.status = $3)
-           and (not $4 or e.owner_id = $5
-                or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $5))
-         order by e.status = 'closed', lower(e.name), e.id
-         limit $6 offset $7",
-    )
-    .bind(vendor_scope(user))
-    .bind(paging::contains_pattern(&q))
-    .bind(status)
-    .bind(mine)
-    .bind(user.id)
-    .bind(PER_PAGE)
-    .bind(paging::offset(page, PER_PAGE))
-    .fetch_all(&state.pool)
-    .await?;
-    let total = rows.first().map_or(0, |r| r.total);
+    let filter = Filter::parse(query, user);
+    let (rows, total) = search(&state.pool, user, &filter).await?;
+    let Filter {
+        q,
+        status,
+        mine,
+        page,
+    } = filter;
     let status = status.map(Status::as_str).unwrap_or_default().to_string();
     let pager = Pager::new(
         "/engagements",
