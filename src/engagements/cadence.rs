@@ -580,6 +580,20 @@ mod tests {
     }
 
     #[test]
+    fn stored_cadences_are_read_back_only_by_their_exact_stored_names() {
+        for cadence in CheckinCadence::ALL {
+            assert_eq!(CheckinCadence::from_stored(cadence.as_str()), Some(cadence));
+        }
+        for cadence in ReviewCadence::ALL {
+            assert_eq!(ReviewCadence::from_stored(cadence.as_str()), Some(cadence));
+        }
+        assert_eq!(CheckinCadence::from_stored("Weekly"), None);
+        assert_eq!(CheckinCadence::from_stored(" weekly"), None);
+        assert_eq!(ReviewCadence::from_stored("yearly"), None);
+        assert_eq!(ReviewCadence::from_stored(""), None);
+    }
+
+    #[test]
     fn every_weekday_round_trips_through_its_short_form_full_name_and_iso_number() {
         for day in WEEK {
             assert_eq!(parse_weekday(weekday_short(day)), Some(day));
