@@ -18,6 +18,7 @@ pub mod home;
 pub mod inbox;
 pub mod metrics;
 pub mod outbox;
+pub mod period;
 pub mod proposals;
 pub mod reminders;
 pub mod reviews;
