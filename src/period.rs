@@ -9,7 +9,7 @@ use crate::vocab::PeriodKind;
 /// that date arithmetic and PostgreSQL never see a year they cannot handle.
 pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct Period {
     pub kind: PeriodKind,
     pub start: NaiveDate,

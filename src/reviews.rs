@@ -24,7 +24,7 @@ use crate::engagements::kpis::{Direction, KpiLine, check_terms, decimal, with_un
 use crate::engagements::{Access, access};
 use crate::proposals::Proactivity;
 use crate::scorecard::scoring::Period;
-use crate::scorecard::values::{ScoreSnapshot, snapshot};
+use crate::scorecard::{ScoreSnapshot, snapshot};
 use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};

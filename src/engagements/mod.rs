@@ -7,6 +7,8 @@ pub mod kpis;
 pub mod pages;
 pub mod window;
 
+pub use kpis::{KpiLine, check_terms, decimal, lines, with_unit};
+
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::PgConnection;

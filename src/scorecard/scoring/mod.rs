@@ -7,31 +7,56 @@
 
 use chrono::{Days, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
+use serde::Serialize;
+
+use crate::choice;
 
 pub use crate::period::Period;
 pub use crate::vocab::{Direction, PeriodKind, Source};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Met,
-    AtRisk,
-    Breached,
-    NoData,
+choice!(pub Status {
+    Met = "met" / "Met",
+    AtRisk = "at_risk" / "At risk",
+    Breached = "breached" / "Breached",
+    NoData = "no_data" / "No data",
+});
+
+impl Status {
+    /// The mark shown before the status, so it reads without colour.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Status::Met => "✓",
+            Status::AtRisk => "▲",
+            Status::Breached => "✕",
+            Status::NoData => "–",
+        }
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Standing {
-    Excellent,
-    Good,
-    NeedsAttention,
-    Critical,
-}
+// A standing is stored (in the portfolio's table) and filtered on by its key; a period
+// without data has no standing, which the portfolio stores as "no_data".
+choice!(pub Standing {
+    Excellent = "excellent" / "Excellent",
+    Good = "good" / "Good",
+    NeedsAttention = "attention" / "Needs attention",
+    Critical = "critical" / "Critical",
+});
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueState {
-    Verified,
-    Unverified,
-    Disputed,
+choice!(pub ValueState {
+    Verified = "verified" / "Verified",
+    Unverified = "unverified" / "Unverified",
+    Disputed = "disputed" / "Disputed",
+});
+
+/// Value states are loaded as arrays (one row per KPI with all its values).
+impl sqlx::postgres::PgHasArrayType for ValueState {
+    fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+        <&str as sqlx::postgres::PgHasArrayType>::array_type_info()
+    }
+
+    fn array_compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <&str as sqlx::postgres::PgHasArrayType>::array_compatible(ty)
+    }
 }
 
 /// Days after a period's last day that a vendor has to report before a missing value is
@@ -41,7 +66,7 @@ const VENDOR_GRACE_DAYS: u64 = 5;
 /// How far a score falls across the at-risk band: from 100 at the target to 50 at the threshold.
 const AT_RISK_DROP: Decimal = Decimal::from_parts(50, 0, 0, false, 0);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Terms {
     pub direction: Direction,
     pub target: Decimal,
@@ -169,7 +194,7 @@ fn vendor_deadline_passed(period: &Period, today: NaiveDate) -> bool {
         .is_some_and(|deadline| today > deadline)
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct PeriodScore {
     /// Rounded to 1 dp (half away from zero); None = no data, never a 0.
     pub score: Option<Decimal>,
