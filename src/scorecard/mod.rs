@@ -13,7 +13,7 @@ pub mod model;
 mod page;
 pub mod portfolio;
 pub mod scoring;
-mod snapshot;
+mod snapshots;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -24,7 +24,7 @@ pub use crate::period::Period;
 pub use import::{BadLine, import as import_values};
 pub use model::{KpiCard, PeriodCard, Scorecard};
 pub use portfolio::refresh_scores;
-pub use snapshot::{KpiSnapshot, ScoreSnapshot, snapshot};
+pub use snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};
 
 /// A pasted CSV of KPI values may be larger than other request bodies.
 const IMPORT_LIMIT: usize = 4 * 1024 * 1024;
