@@ -1,5 +1,6 @@
-//! KPI scoring rules: scorecard periods and their labels, attainment of a value against its
-//! terms, the missing/disputed/vendor-deadline rules, the weighted period score and its band.
+//! KPI scoring rules: attainment of a value against its terms, the missing/disputed/
+//! vendor-deadline rules, the weighted period score and its band. The periods themselves are
+//! the platform's calendar (`crate::period`).
 //!
 //! Everything here is pure: callers pass "today" (already in the engagement's zone) and the
 //! terms already picked for the period (see [`terms_on`]), so the rules can be tested on any
