@@ -255,3 +255,44 @@ impl Data {
         self.values.get(&(kpi_id, period.start))
     }
 }
+
+#[cfg(test)]
+impl Data {
+    /// Adds a KPI with its terms history and its values (by period start), as if loaded.
+    pub(super) fn with_kpi(
+        mut self,
+        id: i64,
+        name: &str,
+        source: Source,
+        terms: Vec<(NaiveDate, Terms)>,
+        values: &[(NaiveDate, Decimal, ValueState)],
+    ) -> Data {
+        let direction = terms
+            .first()
+            .map_or(Direction::Higher, |(_, t)| t.direction);
+        for (start, value, state) in values {
+            self.values.insert(
+                (id, *start),
+                StoredValue {
+                    id: id * 1000 + self.values.len() as i64,
+                    value: *value,
+                    note: String::new(),
+                    state: *state,
+                    dispute_note: String::new(),
+                    recorded_by: "Test".into(),
+                    recorded_at: DateTime::<Utc>::UNIX_EPOCH,
+                },
+            );
+        }
+        self.terms.insert(id, terms);
+        self.kpis.push(Kpi {
+            id,
+            engagement_id: 1,
+            name: name.into(),
+            unit: "%".into(),
+            direction,
+            source,
+        });
+        self
+    }
+}

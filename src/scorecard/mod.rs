@@ -5,7 +5,7 @@
 //! review snapshot and the portfolio each write that value out; `entry` and `import` record
 //! values.
 
-mod csv;
+pub mod csv;
 mod data;
 mod entry;
 mod import;
@@ -25,6 +25,12 @@ pub use import::{BadLine, import as import_values};
 pub use model::{KpiCard, PeriodCard, Scorecard};
 pub use portfolio::refresh_scores;
 pub use snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};
+
+/// The paths other areas used before the scorecard was split, until their callers are
+/// re-pointed at the re-exports above.
+pub mod values {
+    pub use super::snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};
+}
 
 /// A pasted CSV of KPI values may be larger than other request bodies.
 const IMPORT_LIMIT: usize = 4 * 1024 * 1024;

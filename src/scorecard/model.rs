@@ -180,3 +180,91 @@ impl sqlx::Decode<'_, sqlx::Postgres> for StoredStanding {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scorecard::scoring::{Direction, PeriodKind, ValueState};
+
+    fn date(year: i32, month: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(year, month, day).expect("a valid date")
+    }
+
+    fn d(text: &str) -> Decimal {
+        text.parse().expect("a decimal literal")
+    }
+
+    fn terms(weight: &str, active: bool) -> Terms {
+        Terms {
+            direction: Direction::Higher,
+            target: d("100"),
+            threshold: d("0"),
+            weight: d(weight),
+            active,
+        }
+    }
+
+    #[test]
+    fn the_scorecard_scores_each_period_and_keeps_every_kpis_history() {
+        let march = Period::containing(PeriodKind::Monthly, date(2026, 3, 1));
+        let february = march.previous();
+        let verified = ValueState::Verified;
+        let data = Data::default()
+            .with_kpi(
+                1,
+                "Availability",
+                Source::Manager,
+                vec![(date(2026, 1, 1), terms("60", true))],
+                &[
+                    (february.start, d("80"), verified),
+                    (march.start, d("60"), verified),
+                ],
+            )
+            .with_kpi(
+                2,
+                "Response",
+                Source::Manager,
+                vec![
+                    (date(2026, 1, 1), terms("40", true)),
+                    (date(2026, 3, 15), terms("40", false)),
+                ],
+                &[
+                    (february.start, d("100"), verified),
+                    (march.start, d("100"), verified),
+                ],
+            );
+        let card = scorecard(&data, &ending_with(march, 2), date(2026, 4, 2));
+        let current = card.current().expect("a period in view");
+        assert_eq!(current.period, march);
+        // Only the KPI active on March's last day counts: 50 + 60 / 2 = 80.
+        assert_eq!(current.score.score, Some(d("80.0")));
+        assert_eq!(current.score.standing, Some(Standing::Good));
+        assert_eq!(current.kpis.len(), 1);
+        assert_eq!(current.kpis[0].status, Status::AtRisk);
+        // February: (90 * 60 + 100 * 40) / 100 = 94.
+        assert_eq!(card.periods[0].score.score, Some(d("94.0")));
+        assert_eq!(card.change(), Some(d("-14.0")));
+        assert_eq!(
+            current.weakest().map(|(k, s)| (k.id, s)),
+            Some((1, d("80")))
+        );
+        // The inactive KPI keeps its history for the sparkline.
+        assert_eq!(card.history_of(2), &[Some(d("100")), Some(d("100"))]);
+        assert_eq!(card.history_of(3), &[] as &[Option<Decimal>]);
+    }
+
+    #[test]
+    fn a_standing_reads_back_from_its_key_and_no_data_has_one_of_its_own() {
+        for standing in Standing::ALL {
+            assert_eq!(
+                Standing::parse(standing_key(Some(*standing))),
+                Some(*standing)
+            );
+            assert!(is_standing_key(standing_key(Some(*standing))));
+        }
+        assert_eq!(standing_key(None), "no_data");
+        assert_eq!(standing_label(None), "No data");
+        assert!(is_standing_key("no_data"));
+        assert!(!is_standing_key("unknown"));
+    }
+}
