@@ -315,7 +315,7 @@ async fn import_as(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} values")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let outcome = crate::scorecard::csv::import(pool, &user, text, now, |done, total| {
+    let outcome = crate::scorecard::import_values(pool, &user, text, now, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })

@@ -19,6 +19,7 @@ pub mod inbox;
 pub mod metrics;
 pub mod outbox;
 pub mod overview;
+pub mod period;
 pub mod proposals;
 pub mod reminders;
 pub mod reviews;

@@ -20,11 +20,11 @@ use crate::audit::{self, Outcome};
 use crate::auth::{CurrentUser, session};
 use crate::choice;
 use crate::engagements::cadence::{CheckinCadence, ReviewCadence};
-use crate::engagements::kpis::{Direction, KpiLine, check_terms, decimal, with_unit};
 use crate::engagements::{Access, access};
+use crate::engagements::{KpiLine, check_terms, decimal, with_unit};
+use crate::period::Period;
 use crate::proposals::Proactivity;
-use crate::scorecard::scoring::Period;
-use crate::scorecard::values::{ScoreSnapshot, snapshot};
+use crate::scorecard::{ScoreSnapshot, snapshot};
 use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::error::{AppError, Result};
@@ -781,7 +781,7 @@ pub async fn adapt(
             );
             match (kpi, target, threshold) {
                 (Some(kpi), Some(target), Some(threshold)) => {
-                    let direction = Direction::parse(&kpi.direction).unwrap_or(Direction::Higher);
+                    let direction = kpi.direction;
                     if let Err(message) = check_terms(direction, target, threshold) {
                         errors.add("threshold", message);
                         None

@@ -19,6 +19,7 @@ pub use cadence::{
 };
 pub use pages::render_agreement;
 pub use window::{ContactWindow, describe_days};
+pub use kpis::{KpiLine, check_terms, decimal, lines, with_unit};
 
 use chrono::NaiveDate;
 use sqlx::PgConnection;
@@ -134,15 +135,8 @@ impl Access {
     }
 
     /// The engagement's twelve latest closed scorecard periods, newest first.
-    pub fn closed_periods(
-        &self,
-        clock: &crate::clock::Clock,
-    ) -> Vec<crate::scorecard::scoring::Period> {
-        crate::scorecard::scoring::Period::latest_closed_n(
-            self.period_kind(),
-            clock.today(self.zone()),
-            12,
-        )
+    pub fn closed_periods(&self, clock: &crate::clock::Clock) -> Vec<crate::period::Period> {
+        crate::period::Period::latest_closed_n(self.period_kind(), clock.today(self.zone()), 12)
     }
 }
 

@@ -1,17 +1,13 @@
-//! CSV export of scorecards and the portfolio, and the all-or-nothing import of KPI values
-//! shared by the browser and `trellis import kpi-values`.
+//! CSV as Trellis writes and reads it: fields quoted and defused against spreadsheet
+//! formulas, records split per RFC 4180, and the scorecard's values written in the columns
+//! the import reads back.
 
-use std::collections::{HashMap, HashSet};
+use axum::response::{IntoResponse, Response};
 
-use chrono::{DateTime, NaiveDate, Utc};
-use rust_decimal::Decimal;
-use sqlx::PgPool;
+use super::model::Scorecard;
 
-use super::scoring::Period;
-use super::values::{Life, check_note, parse_value, period_kind, save_value};
-use crate::audit::{self, Outcome};
-use crate::auth::{Role, User};
-use crate::web::validate;
+/// The import's old path, until its callers use `scorecard::import_values`.
+pub use super::import::import;
 
 /// The columns of the values export; the import reads the same file (extra columns are
 /// ignored, `note` is optional).
@@ -106,228 +102,57 @@ pub fn parse(text: &str) -> Result<Vec<Vec<String>>, String> {
     Ok(records)
 }
 
-#[derive(Debug)]
-pub struct BadLine {
-    pub line: usize,
-    pub message: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct Target {
-    kpi_id: i64,
-    engagement_id: i64,
-    source: String,
-    vendor_id: i64,
-    scorecard_period: String,
-    time_zone: String,
-    manages: bool,
-    #[sqlx(flatten)]
-    life: Life,
-}
-
-struct Row {
-    line: usize,
-    kpi_id: i64,
-    period_start: NaiveDate,
-    value: Decimal,
-    note: String,
-}
-
-/// Imports values as `user`: every line is checked first; on any error nothing is written
-/// and every bad line is reported with the reason. `progress(done, total)` is called as
-/// values are saved.
-pub async fn import(
-    pool: &PgPool,
-    user: &User,
-    text: &str,
-    now: DateTime<Utc>,
-    mut progress: impl FnMut(usize, usize),
-) -> anyhow::Result<Result<usize, Vec<BadLine>>> {
-    let records = match parse(text) {
-        Ok(records) => records,
-        Err(message) => return Ok(Err(vec![BadLine { line: 0, message }])),
-    };
-    let Some((header, body)) = records.split_first() else {
-        return Ok(Err(vec![BadLine {
-            line: 1,
-            message: "the file is empty".into(),
-        }]));
-    };
-    let column = |name: &str| {
-        header
+/// The scorecard's periods, oldest first, one line per active KPI.
+pub fn scorecard(engagement_id: i64, engagement: &str, card: &Scorecard) -> String {
+    let mut out = line(
+        &VALUE_COLUMNS
             .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-    };
-    let (Some(engagement_col), Some(kpi_col), Some(start_col), Some(value_col)) = (
-        column("engagement_id"),
-        column("kpi_id"),
-        column("period_start"),
-        column("value"),
-    ) else {
-        return Ok(Err(vec![BadLine {
-            line: 1,
-            message: "the header must name engagement_id, kpi_id, period_start and value (note is optional)".into(),
-        }]));
-    };
-    let note_col = column("note");
-    let mut bad = Vec::new();
-    let mut rows = Vec::new();
-    let mut claimed: HashMap<i64, i64> = HashMap::new();
-    for (index, record) in body.iter().enumerate() {
-        let line = index + 2;
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let get = |col: usize| record.get(col).map_or("", |f| f.trim());
-        let mut problems: Vec<String> = Vec::new();
-        let engagement_id = get(engagement_col)
-            .parse::<i64>()
-            .map_err(|_| problems.push("engagement_id is not a number".into()))
-            .ok();
-        let kpi_id = get(kpi_col)
-            .parse::<i64>()
-            .map_err(|_| problems.push("kpi_id is not a number".into()))
-            .ok();
-        // The same readings as the values form: one date, one number, one note rule.
-        let period_start = validate::parse_date(get(start_col));
-        if period_start.is_none() {
-            problems.push("period_start is not a date (YYYY-MM-DD, from 1900 to 2200)".into());
-        }
-        let value = parse_value(get(value_col))
-            .map_err(|problem| problems.push(format!("value {problem}")))
-            .ok();
-        let note = note_col.map_or("", get).to_string();
-        if let Err(problem) = check_note(&note) {
-            problems.push(format!("note {}", problem.describe()));
-        }
-        match (engagement_id, kpi_id, period_start, value) {
-            (Some(engagement_id), Some(kpi_id), Some(period_start), Some(value))
-                if problems.is_empty() =>
-            {
-                claimed.insert(kpi_id, engagement_id);
-                rows.push(Row {
-                    line,
-                    kpi_id,
-                    period_start,
-                    value,
-                    note,
-                });
-            }
-            _ => bad.push(BadLine {
-                line,
-                message: problems.join("; "),
-            }),
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>(),
+    );
+    for period in &card.periods {
+        for kpi in &period.kpis {
+            let value = kpi.value.as_ref();
+            out.push_str(&line(&[
+                engagement_id.to_string(),
+                engagement.to_string(),
+                kpi.id.to_string(),
+                kpi.name.clone(),
+                period.period.label(),
+                period.period.start.to_string(),
+                value
+                    .map(|v| v.value.normalize().to_string())
+                    .unwrap_or_default(),
+                value.map(|v| v.note.clone()).unwrap_or_default(),
+                value
+                    .map(|v| v.state.as_str().to_string())
+                    .unwrap_or_default(),
+                kpi.status.label().to_string(),
+                kpi.score
+                    .map(|s| format!("{:.1}", s.round_dp(1)))
+                    .unwrap_or_default(),
+            ]));
         }
     }
-    let ids: Vec<i64> = claimed.keys().copied().collect();
-    let targets: Vec<Target> = sqlx::query_as(
-        "select k.id as kpi_id, k.engagement_id, k.source, e.vendor_id, e.scorecard_period, e.time_zone,
-                e.start_date, e.end_date,
-                (e.owner_id = $2 or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $2)) as manages
-         from kpis k join engagements e on e.id = k.engagement_id where k.id = any($1)",
+    out
+}
+
+/// A CSV download named `filename`.
+pub fn response(filename: &str, body: String) -> Response {
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
     )
-    .bind(&ids)
-    .bind(user.id)
-    .fetch_all(pool)
-    .await?;
-    let targets: HashMap<i64, Target> = targets.into_iter().map(|t| (t.kpi_id, t)).collect();
-    let scope = crate::auth::policy::vendor_scope(user);
-    let mut seen = HashSet::new();
-    for row in &rows {
-        // A KPI the user may not see is reported exactly like one that does not exist.
-        let target = targets
-            .get(&row.kpi_id)
-            .filter(|t| claimed.get(&row.kpi_id) == Some(&t.engagement_id))
-            .filter(|t| scope.is_none_or(|vendor| vendor == t.vendor_id));
-        let Some(target) = target else {
-            bad.push(BadLine {
-                line: row.line,
-                message: "no such KPI in that engagement".into(),
-            });
-            continue;
-        };
-        let may = match user.role {
-            Role::Vendor => target.source == "vendor",
-            Role::Manager => target.source == "manager" && target.manages,
-            Role::Admin => target.source == "manager",
-        };
-        if !may {
-            bad.push(BadLine {
-                line: row.line,
-                message: format!(
-                    "you may not record this KPI (its values are recorded by the {})",
-                    if target.source == "vendor" {
-                        "vendor"
-                    } else {
-                        "engagement's managers"
-                    }
-                ),
-            });
-            continue;
-        }
-        let zone: chrono_tz::Tz = target.time_zone.parse().unwrap_or(chrono_tz::UTC);
-        let today = now.with_timezone(&zone).date_naive();
-        let period = Period::containing(period_kind(&target.scorecard_period), row.period_start);
-        if period.start != row.period_start {
-            bad.push(BadLine {
-                line: row.line,
-                message: format!(
-                    "{} is not the first day of a {} period",
-                    row.period_start, target.scorecard_period
-                ),
-            });
-        } else if !period.is_closed(today) {
-            bad.push(BadLine {
-                line: row.line,
-                message: format!("period {} has not ended yet", period.label()),
-            });
-        } else if !target.life.records(&period, today) {
-            bad.push(BadLine {
-                line: row.line,
-                message: format!("period {} is outside the engagement's life", period.label()),
-            });
-        } else if !seen.insert((row.kpi_id, row.period_start)) {
-            bad.push(BadLine {
-                line: row.line,
-                message: "the same KPI and period appear twice in the file".into(),
-            });
-        }
-    }
-    if !bad.is_empty() {
-        bad.sort_by_key(|b| b.line);
-        return Ok(Err(bad));
-    }
-    let state = if user.role == Role::Vendor {
-        "unverified"
-    } else {
-        "verified"
-    };
-    let mut tx = pool.begin().await?;
-    let mut saved = 0;
-    for (done, row) in rows.iter().enumerate() {
-        if save_value(
-            &mut tx,
-            row.kpi_id,
-            row.period_start,
-            row.value,
-            &row.note,
-            state,
-            user.id,
-            now,
-        )
-        .await?
-        {
-            saved += 1;
-        }
-        progress(done + 1, rows.len());
-    }
-    audit::Entry::by(user, "kpi_values.import", Outcome::Success)
-        .target("kpi_values")
-        .details(serde_json::json!({ "lines": rows.len(), "saved": saved }))
-        .write(&mut *tx, now)
-        .await?;
-    tx.commit().await?;
-    Ok(Ok(saved))
+        .into_response()
 }
 
 #[cfg(test)]

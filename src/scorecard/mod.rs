@@ -1,15 +1,36 @@
 //! The vendor scorecard: KPI values per closed period, their verification, and the scores
 //! computed from them exactly as DESIGN.md's rules say.
+//!
+//! `data` loads, `model` computes the [`Scorecard`] value (pure), and the page, the CSV, the
+//! review snapshot and the portfolio each write that value out; `entry` and `import` record
+//! values.
 
 pub mod csv;
+mod data;
+mod entry;
+mod import;
+pub mod model;
+mod page;
 pub mod portfolio;
 pub mod scoring;
-pub mod values;
+mod snapshots;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 
 use crate::web::routes::Routes;
+
+pub use crate::period::Period;
+pub use import::{BadLine, import as import_values};
+pub use model::{KpiCard, PeriodCard, Scorecard};
+pub use portfolio::refresh_scores;
+pub use snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};
+
+/// The paths other areas used before the scorecard was split, until their callers are
+/// re-pointed at the re-exports above.
+pub mod values {
+    pub use super::snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};
+}
 
 /// A pasted CSV of KPI values may be larger than other request bodies.
 const IMPORT_LIMIT: usize = 4 * 1024 * 1024;
@@ -17,16 +38,16 @@ const IMPORT_LIMIT: usize = 4 * 1024 * 1024;
 /// The routes of the scorecard, its values and the portfolio.
 pub fn routes() -> Routes {
     Routes::new()
-        .get("/engagements/{id}/scorecard", values::scorecard)
-        .get("/engagements/{id}/values", values::values_form)
-        .post("/engagements/{id}/values", values::record)
-        .post("/values/{id}/review", values::review)
+        .get("/engagements/{id}/scorecard", page::scorecard_page)
+        .get("/engagements/{id}/values", entry::values_form)
+        .post("/engagements/{id}/values", entry::record)
+        .post("/values/{id}/review", entry::review)
         .get("/portfolio", portfolio::portfolio)
         .get("/portfolio.csv", portfolio::portfolio_csv)
-        .get("/engagements/{id}/scorecard.csv", values::scorecard_csv)
-        .get("/values/import", values::import_form)
+        .get("/engagements/{id}/scorecard.csv", page::scorecard_csv)
+        .get("/values/import", import::import_form)
         .add(Method::POST, "/values/import", |r| {
-            r.post(values::import)
+            r.post(import::upload)
                 .layer(DefaultBodyLimit::max(IMPORT_LIMIT))
         })
 }

@@ -7,16 +7,17 @@ use axum::response::Html;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
-use super::scoring::{self, Period};
-use super::values::{
-    is_standing_key, load_many, period_kind, standing_key, standing_label, standing_of_key,
-};
+use super::csv;
+use super::data::load_many;
+use super::model::{PeriodCard, StoredStanding, is_standing_key, standing_key, standing_label};
+use super::scoring::{Period, PeriodKind, Standing};
 use crate::auth::policy::Staff;
 use crate::state::AppState;
 use crate::vendors::Tier;
+use crate::vocab::Zone;
 use crate::web::error::Result;
 use crate::web::form::Query;
 use crate::web::layout::Layout;
@@ -33,18 +34,31 @@ pub struct PortfolioQuery {
     page: Option<String>,
 }
 
-pub struct Row {
+/// An active engagement's line in the portfolio, as last worked out.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortfolioRow {
     pub id: i64,
     pub name: String,
     pub vendor_name: String,
-    pub tier: String,
+    pub tier: Tier,
     pub owner: String,
+    /// The label of the latest closed period.
     pub period: String,
     pub score: Option<Decimal>,
-    pub standing: &'static str,
-    pub standing_key: &'static str,
+    pub standing: Option<Standing>,
     pub change: Option<Decimal>,
+    /// The weakest KPI with its score, as written when the score was worked out.
     pub worst: String,
+}
+
+impl PortfolioRow {
+    pub fn standing_label(&self) -> &'static str {
+        standing_label(self.standing)
+    }
+
+    pub fn standing_key(&self) -> &'static str {
+        standing_key(self.standing)
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -57,7 +71,7 @@ struct ManagerChoice {
 #[template(path = "scorecard/portfolio.html")]
 struct PortfolioPage {
     layout: Layout,
-    rows: Vec<Row>,
+    rows: Vec<PortfolioRow>,
     tier: String,
     standing: String,
     manager: String,
@@ -132,11 +146,11 @@ struct Stale {
     id: i64,
     name: String,
     vendor_name: String,
-    tier: String,
+    tier: Tier,
     owner_id: i64,
     owner_name: String,
-    scorecard_period: String,
-    time_zone: String,
+    scorecard_period: PeriodKind,
+    time_zone: Zone,
 }
 
 /// Works out the score of every active engagement whose stored one is missing or from an
@@ -167,12 +181,11 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
         let periods: Vec<(NaiveDate, DateTime<Utc>, Period)> = chunk
             .iter()
             .map(|e| {
-                let zone: Tz = e.time_zone.parse().unwrap_or(chrono_tz::UTC);
-                let today = now.with_timezone(&zone).date_naive();
+                let today = now.with_timezone(&*e.time_zone).date_naive();
                 (
                     today,
-                    end_of_day(zone, today),
-                    Period::latest_closed(period_kind(&e.scorecard_period), today),
+                    end_of_day(*e.time_zone, today),
+                    Period::latest_closed(e.scorecard_period, today),
                 )
             })
             .collect();
@@ -187,21 +200,18 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
         for (e, (today, until, period)) in chunk.iter().zip(periods) {
             let (score, change, worst) = match data.get(&e.id) {
                 Some(d) => {
-                    let current = d.score(&period, today);
-                    let previous = d.score(&period.previous(), today);
-                    let change = match (current.score, previous.score) {
-                        (Some(a), Some(b)) => Some(a - b),
-                        _ => None,
-                    };
-                    (current, change, weakest(d, &period, today))
+                    let card = super::model::scorecard(d, &[period.previous(), period], today);
+                    let current = card.current().map(|c| c.score.clone()).unwrap_or_default();
+                    let worst = card.current().map(weakest).unwrap_or_default();
+                    (current, card.change(), worst)
                 }
-                None => (scoring::PeriodScore::default(), None, String::new()),
+                None => (Default::default(), None, String::new()),
             };
             rows.ids.push(e.id);
             rows.until.push(until);
             rows.names.push(e.name.clone());
             rows.vendors.push(e.vendor_name.clone());
-            rows.tiers.push(e.tier.clone());
+            rows.tiers.push(e.tier.as_str());
             rows.owners.push(e.owner_id);
             rows.owner_names.push(e.owner_name.clone());
             rows.labels.push(period.label());
@@ -261,7 +271,7 @@ struct Scored {
     until: Vec<DateTime<Utc>>,
     names: Vec<String>,
     vendors: Vec<String>,
-    tiers: Vec<String>,
+    tiers: Vec<&'static str>,
     owners: Vec<i64>,
     owner_names: Vec<String>,
     labels: Vec<String>,
@@ -271,17 +281,10 @@ struct Scored {
     worst: Vec<String>,
 }
 
-/// The active KPI with the lowest score in the period, with that score.
-fn weakest(data: &super::values::Data, period: &Period, today: NaiveDate) -> String {
-    data.inputs(period)
-        .into_iter()
-        .filter_map(|(k, i)| {
-            i.filter(|i| i.terms.active)
-                .map(|i| (k, scoring::kpi_result(&i, period, today)))
-        })
-        .filter_map(|(k, r)| r.score.map(|s| (s, k.name)))
-        .min_by(|a, b| a.0.cmp(&b.0))
-        .map(|(s, name)| format!("{name} ({})", s.round_dp(0)))
+/// The period's weakest active KPI with its score, as the portfolio stores it.
+fn weakest(card: &PeriodCard) -> String {
+    card.weakest()
+        .map(|(kpi, score)| format!("{} ({})", kpi.name, score.round_dp(0)))
         .unwrap_or_default()
 }
 
@@ -290,11 +293,11 @@ struct StoredRow {
     id: i64,
     name: String,
     vendor_name: String,
-    tier: String,
+    tier: Tier,
     owner: String,
     period_label: String,
     score: Option<Decimal>,
-    standing: String,
+    standing: StoredStanding,
     change: Option<Decimal>,
     worst: String,
 }
@@ -306,7 +309,7 @@ async fn rows(
     filters: &Filters,
     offset: i64,
     limit: Option<i64>,
-) -> Result<(Vec<Row>, i64)> {
+) -> Result<(Vec<PortfolioRow>, i64)> {
     // Counting apart is cheaper than a window over every row: the page itself then reads
     // only its rows through the sort's index.
     const FILTERS: &str = "($1::text = '' or s.tier = $1)
@@ -340,21 +343,17 @@ async fn rows(
     .await?;
     let rows = stored
         .into_iter()
-        .map(|r| {
-            let standing = standing_of_key(&r.standing);
-            Row {
-                id: r.id,
-                name: r.name,
-                vendor_name: r.vendor_name,
-                tier: r.tier,
-                owner: r.owner,
-                period: r.period_label,
-                score: r.score,
-                standing: standing.map_or("No data", standing_label),
-                standing_key: standing_key(standing),
-                change: r.change,
-                worst: r.worst,
-            }
+        .map(|r| PortfolioRow {
+            id: r.id,
+            name: r.name,
+            vendor_name: r.vendor_name,
+            tier: r.tier,
+            owner: r.owner,
+            period: r.period_label,
+            score: r.score,
+            standing: r.standing.0,
+            change: r.change,
+            worst: r.worst,
         })
         .collect();
     Ok((rows, total))
@@ -423,7 +422,7 @@ pub async fn portfolio_csv(
     let mut conn = state.pool.acquire().await?;
     refresh_scores(&mut conn, state.clock.now()).await?;
     let (all, _) = rows(&mut conn, &filters, 0, None).await?;
-    let mut out = super::csv::line(
+    let mut out = csv::line(
         &[
             "engagement_id",
             "engagement",
@@ -439,18 +438,18 @@ pub async fn portfolio_csv(
         .map(String::from),
     );
     for r in all {
-        out.push_str(&super::csv::line(&[
+        out.push_str(&csv::line(&[
             r.id.to_string(),
-            r.name,
-            r.vendor_name,
-            r.tier,
-            r.owner,
-            r.period,
+            r.name.clone(),
+            r.vendor_name.clone(),
+            r.tier.as_str().to_string(),
+            r.owner.clone(),
+            r.period.clone(),
             r.score.map(|s| s.to_string()).unwrap_or_default(),
-            r.standing.to_string(),
+            r.standing_label().to_string(),
             r.change.map(|c| c.to_string()).unwrap_or_default(),
             r.worst,
         ]));
     }
-    Ok(super::values::csv_response("portfolio.csv", out))
+    Ok(csv::response("portfolio.csv", out))
 }

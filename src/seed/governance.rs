@@ -6,8 +6,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use sqlx::PgConnection;
 
-use crate::scorecard::scoring::Period;
-use crate::scorecard::values::period_kind;
+use crate::period::Period;
+use crate::vocab::PeriodKind;
 
 const SERVICE_DESK: &str = "Service desk and end-user support";
 const CLOUD: &str = "Cloud platform operations";
@@ -30,7 +30,7 @@ async fn engagement(
     name: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Engagement>> {
-    let row: Option<(i64, i64, String, String)> = sqlx::query_as(
+    let row: Option<(i64, i64, String, PeriodKind)> = sqlx::query_as(
         "select id, owner_id, time_zone, scorecard_period from engagements where name = $1",
     )
     .bind(name)
@@ -45,7 +45,7 @@ async fn engagement(
         id,
         owner,
         today,
-        latest: Period::latest_closed(period_kind(&period), today),
+        latest: Period::latest_closed(period, today),
     }))
 }
 

@@ -921,15 +921,15 @@ pub async fn activity(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Resu
 /// few at risk, one breach, so scorecards and trends have a shape. The vendor's values of
 /// the latest period stay unverified.
 async fn values(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<()> {
-    use crate::scorecard::scoring::Period;
-    use crate::scorecard::values::period_kind;
+    use crate::period::Period;
+    use crate::vocab::PeriodKind;
     #[derive(sqlx::FromRow)]
     struct Row {
         id: i64,
         source: String,
         target: Decimal,
         threshold: Decimal,
-        scorecard_period: String,
+        scorecard_period: PeriodKind,
         time_zone: String,
         owner_id: i64,
     }
@@ -946,7 +946,7 @@ async fn values(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<()>
     for (k, row) in rows.iter().enumerate() {
         let zone: Tz = row.time_zone.parse()?;
         let today = now.with_timezone(&zone).date_naive();
-        let mut period = Period::latest_closed(period_kind(&row.scorecard_period), today);
+        let mut period = Period::latest_closed(row.scorecard_period, today);
         for age in 0..12usize {
             let step = Decimal::from(PATTERN[(age + k) % 6]) / Decimal::from(4);
             let value = (row.target + (row.threshold - row.target) * step).round_dp(3);

@@ -4,9 +4,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-/// The years a date typed anywhere may fall in: wide enough for any contract, narrow enough
-/// that date arithmetic and PostgreSQL never see a year they cannot handle.
-pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
+pub use crate::period::YEARS;
 
 /// A date written exactly as YYYY-MM-DD within [`YEARS`]: the one reading of a date that
 /// forms, query strings and CSV files share.

@@ -1,0 +1,261 @@
+//! The scorecard page and its CSV, for the vendor's users and the organisation's people
+//! alike: load the data, compute the scorecard value, write it out.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::{Html, Response};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+use super::csv;
+use super::data::load;
+use super::model::{
+    KpiCard, Scorecard, TREND, ending_with, scorecard, standing_key, standing_label,
+};
+use super::scoring::{Period, Source, ValueState};
+use crate::auth::CurrentUser;
+use crate::engagements::{Access, access, with_unit};
+use crate::state::AppState;
+use crate::web::error::Result;
+use crate::web::form::{Id, Query};
+use crate::web::layout::Layout;
+
+/// A KPI's row as the page writes it.
+pub struct Line {
+    pub name: String,
+    pub target: String,
+    pub threshold: String,
+    pub weight: String,
+    pub value: String,
+    pub status_key: &'static str,
+    pub symbol: &'static str,
+    pub status: &'static str,
+    pub mark: &'static str,
+    pub source: &'static str,
+    /// The KPI's score over the 12 periods as SVG polyline points on a 120×30 sparkline.
+    pub spark: String,
+    /// The same, as text.
+    pub spark_text: String,
+}
+
+/// Polyline points for scores (0–100) on a 120×30 box; periods without data are skipped.
+fn sparkline(scores: &[Option<Decimal>]) -> String {
+    let steps = scores.len().max(2) - 1;
+    scores
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            s.map(|s| {
+                let x = 2 + i * 116 / steps;
+                let y =
+                    (Decimal::from(28) - s * Decimal::from(26) / Decimal::from(100)).round_dp(1);
+                format!("{x},{y}")
+            })
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub struct Point {
+    pub label: String,
+    pub score: Option<Decimal>,
+}
+
+#[derive(Template)]
+#[template(path = "scorecard/scorecard.html")]
+struct ScorecardPage {
+    layout: Layout,
+    access: Access,
+    period: Period,
+    score: Option<Decimal>,
+    standing: &'static str,
+    standing_key: &'static str,
+    coverage: Decimal,
+    change: Option<Decimal>,
+    lines: Vec<Line>,
+    trend: Vec<Point>,
+    previous: Option<String>,
+    next: Option<String>,
+    proactivity: crate::proposals::Proactivity,
+}
+
+impl ScorecardPage {
+    /// The page's text for the scorecard of the periods ending with `period`.
+    fn written(
+        layout: Layout,
+        access: Access,
+        card: &Scorecard,
+        period: Period,
+        next: Option<Period>,
+        proactivity: crate::proposals::Proactivity,
+    ) -> ScorecardPage {
+        let periods: Vec<Period> = card.periods.iter().map(|c| c.period).collect();
+        let score = card.current().map(|c| c.score.clone()).unwrap_or_default();
+        let lines = card
+            .current()
+            .map(|c| c.kpis.iter())
+            .into_iter()
+            .flatten()
+            .map(|kpi| line(kpi, card.history_of(kpi.id), &periods))
+            .collect();
+        ScorecardPage {
+            layout,
+            access,
+            period,
+            score: score.score,
+            standing: standing_label(score.standing),
+            standing_key: standing_key(score.standing),
+            coverage: score.coverage,
+            change: card.change(),
+            lines,
+            trend: card
+                .periods
+                .iter()
+                .map(|c| Point {
+                    label: c.period.label(),
+                    score: c.score.score,
+                })
+                .collect(),
+            previous: Some(period.previous().label()),
+            next: next.map(|p| p.label()),
+            proactivity,
+        }
+    }
+
+    /// The 12-period trend as SVG points (x, y) on a 300×100 chart; periods without data
+    /// are gaps.
+    fn chart(&self) -> Vec<(usize, String)> {
+        let n = self.trend.len().max(2) - 1;
+        self.trend
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                p.score.map(|s| {
+                    let x = 20 + i * 280 / n;
+                    let y = Decimal::from(95) - s * Decimal::from(90) / Decimal::from(100);
+                    (x, y.round_dp(1).to_string())
+                })
+            })
+            .collect()
+    }
+
+    fn polyline(&self) -> String {
+        self.chart()
+            .iter()
+            .map(|(x, y)| format!("{x},{y}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn change_text(&self) -> String {
+        match self.change {
+            Some(c) if c > Decimal::ZERO => format!("+{c} since the previous period"),
+            Some(c) => format!("{c} since the previous period"),
+            None => "—".into(),
+        }
+    }
+
+    fn trend_text(&self) -> String {
+        self.trend
+            .iter()
+            .map(|p| match p.score {
+                Some(s) => format!("{} {}", p.label, s),
+                None => format!("{} no data", p.label),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A KPI's row, with its scores over `periods` for the sparkline.
+fn line(kpi: &KpiCard, scores: &[Option<Decimal>], periods: &[Period]) -> Line {
+    let spark_text = scores
+        .iter()
+        .zip(periods)
+        .map(|(s, p)| match s {
+            Some(s) => format!("{} {}", p.label(), s.round_dp(0)),
+            None => format!("{} no data", p.label()),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mark = match kpi.value.as_ref().map(|v| v.state) {
+        Some(ValueState::Unverified) => "reported by vendor, unverified",
+        Some(ValueState::Disputed) => "disputed",
+        _ => "",
+    };
+    Line {
+        name: kpi.name.clone(),
+        target: with_unit(kpi.terms.target, &kpi.unit),
+        threshold: with_unit(kpi.terms.threshold, &kpi.unit),
+        weight: kpi.terms.weight.normalize().to_string(),
+        value: kpi
+            .value
+            .as_ref()
+            .map_or_else(|| "—".to_string(), |v| with_unit(v.value, &kpi.unit)),
+        status_key: kpi.status.as_str(),
+        symbol: kpi.status.symbol(),
+        status: kpi.status.label(),
+        mark,
+        source: match kpi.source {
+            Source::Vendor => "Vendor",
+            Source::Manager => "Manager",
+        },
+        spark: sparkline(scores),
+        spark_text,
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct PeriodQuery {
+    pub(super) period: Option<String>,
+}
+
+/// The scorecard, for the vendor's users and the organisation's people alike.
+pub async fn scorecard_page(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(id): Id,
+    Query(query): Query<PeriodQuery>,
+) -> Result<Html<String>> {
+    let mut conn = state.pool.acquire().await?;
+    let access = access(&mut conn, &current.user, id).await?;
+    let kind = access.period_kind();
+    let today = state.clock.today(access.zone());
+    let period = query
+        .period
+        .as_deref()
+        .and_then(|label| Period::parse(kind, label))
+        .filter(|p| p.is_closed(today))
+        .unwrap_or_else(|| Period::latest_closed(kind, today));
+    let periods = ending_with(period, TREND);
+    let data = load(&mut conn, id, periods[0].start, period.start).await?;
+    let card = scorecard(&data, &periods, today);
+    let proactivity = crate::proposals::proactivity(&mut conn, id, state.clock.now()).await?;
+    let layout = Layout::new(
+        &current.session,
+        format!("Scorecard: {}", access.name),
+        "/engagements",
+    );
+    let next = Some(period.next()).filter(|p| p.is_closed(today));
+    let page = ScorecardPage::written(layout, access, &card, period, next, proactivity);
+    Ok(Html(page.render()?))
+}
+
+/// The scorecard's last 12 periods as CSV, in the columns the import reads back.
+pub async fn scorecard_csv(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(id): Id,
+) -> Result<Response> {
+    let mut conn = state.pool.acquire().await?;
+    let access = access(&mut conn, &current.user, id).await?;
+    let today = state.clock.today(access.zone());
+    let latest = Period::latest_closed(access.period_kind(), today);
+    let periods = ending_with(latest, TREND);
+    let data = load(&mut conn, id, periods[0].start, latest.start).await?;
+    let card = scorecard(&data, &periods, today);
+    Ok(csv::response(
+        &format!("scorecard-{id}.csv"),
+        csv::scorecard(id, &access.name, &card),
+    ))
+}
