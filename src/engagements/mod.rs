@@ -17,9 +17,9 @@ pub use cadence::{
     CheckinCadence, ReviewCadence, WEEK, add_months, iso_weekdays, overdue_from, parse_weekday,
     weekday_name, weekday_short,
 };
+pub use kpis::{KpiLine, check_terms, decimal, lines, with_unit};
 pub use pages::render_agreement;
 pub use window::{ContactWindow, describe_days};
-pub use kpis::{KpiLine, check_terms, decimal, lines, with_unit};
 
 use chrono::NaiveDate;
 use sqlx::PgConnection;

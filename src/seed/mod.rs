@@ -2,9 +2,11 @@
 //! vendors, evaluations, engagements, KPIs and boundaries. Safe to run again: a second run
 //! resets the accounts and the demo records, and creates nothing twice.
 
+mod activity;
 mod governance;
 mod organisation;
 pub mod scale;
+mod vendors;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -126,7 +128,7 @@ pub async fn demo(
         .await?;
     }
     organisation::seed(&mut tx, now).await?;
-    organisation::activity(&mut tx, now).await?;
+    activity::activity(&mut tx, now).await?;
     governance::seed(&mut tx, now).await?;
     audit::Entry::anonymous("seed.demo", Outcome::Success)
         .client_addr("cli")
