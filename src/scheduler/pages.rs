@@ -7,11 +7,11 @@ use axum::response::{Html, Redirect};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::audit::{self, Outcome};
+use crate::audit::Outcome;
 use crate::auth::policy::Admin;
-use crate::auth::session;
 use crate::state::AppState;
 use crate::web::ClientAddr;
+use crate::web::change::Change;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{Form, Pairs};
 use crate::web::layout::{Flash, Layout};
@@ -124,21 +124,23 @@ pub async fn run_now(
     Form(_): Form<Pairs>,
 ) -> Result<Redirect> {
     let report = super::pass(&state).await.map_err(AppError::Internal)?;
-    audit::Entry::by(&current.user, "scheduler.run", Outcome::Success)
-        .client_addr(addr)
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let entry = change
+        .entry("scheduler.run", Outcome::Success)
         .details(serde_json::json!({
             "raised": report.rules.raised, "resolved": report.rules.resolved,
             "ms": report.duration.as_millis() as u64,
-        }))
-        .write(&state.pool, state.clock.now())
+        }));
+    change.record(entry).await?;
+    change
+        .flash(Flash::success(format!(
+            "Pass done in {} ms: {} raised, {} resolved.",
+            report.duration.as_millis(),
+            report.rules.raised,
+            report.rules.resolved
+        )))
         .await?;
-    let flash = Flash::success(format!(
-        "Pass done in {} ms: {} raised, {} resolved.",
-        report.duration.as_millis(),
-        report.rules.raised,
-        report.rules.resolved
-    ));
-    session::set_flash(&state.pool, &current.session, flash).await?;
+    change.commit().await?;
     Ok(Redirect::to("/admin/scheduler"))
 }
 
@@ -151,29 +153,26 @@ pub async fn retry(
     Form(_): Form<Pairs>,
 ) -> Result<Redirect> {
     let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
     let to: String = sqlx::query_scalar(
         "update outbox set failed_at = null, attempts = 0, next_attempt_at = $2
          where id = $1 and failed_at is not null returning to_address",
     )
     .bind(id)
-    .bind(now)
-    .fetch_optional(&mut *tx)
+    .bind(change.now)
+    .fetch_optional(change.db())
     .await?
     .ok_or(AppError::NotFound)?;
-    audit::Entry::by(&current.user, "outbox.retry", Outcome::Success)
-        .target(format!("outbox:{id}"))
-        .client_addr(addr)
-        .write(&mut *tx, now)
+    let entry = change
+        .entry("outbox.retry", Outcome::Success)
+        .target(format!("outbox:{id}"));
+    change.record(entry).await?;
+    change
+        .flash(Flash::success(format!(
+            "The message to {to} will be sent again."
+        )))
         .await?;
-    session::set_flash(
-        &mut *tx,
-        &current.session,
-        Flash::success(format!("The message to {to} will be sent again.")),
-    )
-    .await?;
-    tx.commit().await?;
+    change.commit().await?;
     Ok(Redirect::to("/admin/scheduler"))
 }
 
