@@ -5,11 +5,14 @@ pub mod boundaries;
 pub mod cadence;
 pub mod kpis;
 pub mod pages;
+pub mod schedule;
 pub mod window;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::PgConnection;
+
+pub use schedule::{Cadence, Cadences, Due, cadences, next_due, set_cadence, set_next_due};
 
 use crate::auth::policy::vendor_scope;
 use crate::auth::{Role, User};
