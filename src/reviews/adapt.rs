@@ -27,7 +27,7 @@ use crate::web::validate;
 pub enum Adaptation {
     Cadence(Cadence),
     KpiTerms {
-        kpi: KpiLine,
+        kpi: Box<KpiLine>,
         target: Decimal,
         threshold: Decimal,
     },
@@ -93,7 +93,7 @@ impl Adaptation {
                                 None
                             }
                             Ok(()) => Some(Adaptation::KpiTerms {
-                                kpi,
+                                kpi: Box::new(kpi),
                                 target,
                                 threshold,
                             }),
