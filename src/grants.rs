@@ -4,17 +4,19 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
 use sqlx::PgConnection;
 
-use crate::audit::{self, Outcome};
-use crate::auth::{CurrentUser, session};
+use crate::auth::CurrentUser;
+use crate::auth::policy::{self, Reader};
 use crate::choice;
 use crate::engagements::{Access, access};
 use crate::state::AppState;
+use crate::users::{self, Disable};
 use crate::web::ClientAddr;
+use crate::web::change::{Change, refused};
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FailedRow, FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
@@ -32,23 +34,28 @@ choice!(pub Decision {
     Revoke = "revoke" / "Revoke",
 });
 
+choice!(pub GrantStatus {
+    Active = "active" / "Active",
+    Revoked = "revoked" / "Revoked",
+});
+
 /// Days before its expiry a grant counts as expiring.
 const EXPIRING_DAYS: i64 = 30;
 
-#[derive(sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct GrantRow {
     pub id: i64,
     pub resource: String,
-    pub access_level: String,
+    pub access_level: Level,
     pub holder: String,
     pub granted_on: NaiveDate,
     pub expires_on: Option<NaiveDate>,
     pub review_interval_days: i32,
     pub next_review_due: NaiveDate,
     pub justification: String,
-    pub status: String,
+    pub status: GrantStatus,
     pub revoked_at: Option<DateTime<Utc>>,
-    pub last_decision: Option<String>,
+    pub last_decision: Option<Decision>,
     pub last_reviewer: Option<String>,
     pub last_reviewed_at: Option<DateTime<Utc>>,
     pub last_note: Option<String>,
@@ -56,7 +63,19 @@ pub struct GrantRow {
 
 impl GrantRow {
     pub fn level_label(&self) -> &'static str {
-        Level::parse(&self.access_level).map_or("", Level::label)
+        self.access_level.label()
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == GrantStatus::Active
+    }
+}
+
+/// How the reader stands towards the engagement, for the policy's rules on grants.
+fn reader(access: &Access) -> Reader {
+    Reader {
+        is_vendor: access.is_vendor,
+        can_manage: access.can_manage,
     }
 }
 
@@ -74,11 +93,13 @@ struct ListPage {
 
 impl ListPage {
     fn active(&self) -> impl Iterator<Item = &GrantRow> {
-        self.grants.iter().filter(|g| g.status == "active")
+        self.grants.iter().filter(|g| g.is_active())
     }
 
     fn revoked(&self) -> impl Iterator<Item = &GrantRow> {
-        self.grants.iter().filter(|g| g.status == "revoked")
+        self.grants
+            .iter()
+            .filter(|g| g.status == GrantStatus::Revoked)
     }
 
     fn has_revoked(&self) -> bool {
@@ -118,7 +139,9 @@ impl ListPage {
     }
 }
 
-async fn grants(db: &mut PgConnection, engagement_id: i64) -> Result<Vec<GrantRow>> {
+/// An engagement's access grants with their last review: active ones first, then by when
+/// the next review is due.
+pub async fn grants(db: &mut PgConnection, engagement_id: i64) -> Result<Vec<GrantRow>> {
     Ok(sqlx::query_as(
         "select g.id, g.resource, g.access_level, g.holder, g.granted_on, g.expires_on, g.review_interval_days,
                 g.next_review_due, g.justification, g.status, g.revoked_at,
@@ -142,10 +165,10 @@ async fn list_page(
     db: &mut PgConnection,
     id: i64,
     failed: FailedRow,
-) -> Result<String> {
+) -> Result<ListPage> {
     let access = access(db, &current.user, id).await?;
     let grants = grants(db, id).await?;
-    let page = ListPage {
+    Ok(ListPage {
         layout: Layout::new(
             &current.session,
             format!("Access grants: {}", access.name),
@@ -156,8 +179,7 @@ async fn list_page(
         access,
         grants,
         failed,
-    };
-    Ok(page.render()?)
+    })
 }
 
 pub async fn list(
@@ -166,9 +188,8 @@ pub async fn list(
     Id(id): Id,
 ) -> Result<Html<String>> {
     let mut conn = state.pool.acquire().await?;
-    Ok(Html(
-        list_page(&state, &current, &mut conn, id, FailedRow::default()).await?,
-    ))
+    let page = list_page(&state, &current, &mut conn, id, FailedRow::default()).await?;
+    Ok(Html(page.render()?))
 }
 
 #[derive(Template)]
@@ -218,6 +239,81 @@ pub async fn new(
     ))
 }
 
+/// An access grant, as the record form gives it.
+pub struct NewGrant {
+    pub resource: String,
+    pub level: Level,
+    pub holder: String,
+    pub granted_on: NaiveDate,
+    pub expires_on: Option<NaiveDate>,
+    pub review_interval_days: i64,
+    pub justification: String,
+}
+
+impl NewGrant {
+    pub fn parse(form: &Pairs) -> Result<NewGrant, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let resource = validate::required(
+            &mut errors,
+            "resource",
+            form.get("resource"),
+            200,
+            "Name the system, data or tool.",
+        );
+        let level = validate::choice(
+            &mut errors,
+            "access_level",
+            form.get("access_level"),
+            Level::parse,
+            "Choose read, write or administer.",
+        );
+        let holder = validate::required(
+            &mut errors,
+            "holder",
+            form.get("holder"),
+            200,
+            "Name who holds the access: a person, team or service account.",
+        );
+        let granted_on = validate::date(&mut errors, "granted_on", form.get("granted_on"), true);
+        let expires_on = validate::date(&mut errors, "expires_on", form.get("expires_on"), false);
+        if let (Some(granted), Some(expires)) = (granted_on, expires_on)
+            && expires < granted
+        {
+            errors.add("expires_on", "The expiry is before the grant date.");
+        }
+        let interval = validate::integer(
+            &mut errors,
+            "review_interval_days",
+            form.get("review_interval_days"),
+            1..=730,
+        );
+        let justification = validate::required(
+            &mut errors,
+            "justification",
+            form.get("justification"),
+            2000,
+            "Say why the vendor needs this access.",
+        );
+        match (level, granted_on, interval) {
+            (Some(level), Some(granted_on), Some(interval)) if errors.is_empty() => Ok(NewGrant {
+                resource,
+                level,
+                holder,
+                granted_on,
+                expires_on,
+                review_interval_days: interval,
+                justification,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    /// The first review is due one interval after the grant.
+    pub fn next_review(&self) -> NaiveDate {
+        self.granted_on + chrono::Duration::days(self.review_interval_days)
+    }
+}
+
 pub async fn create(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -225,66 +321,19 @@ pub async fn create(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<Pairs>,
 ) -> Result<Response> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let access = access(&mut tx, &current.user, id).await?;
-    access.require_manage()?;
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let access = access(change.db(), &current.user, id).await?;
+    policy::may_review_grant(reader(&access))?;
     if access.is_closed() {
         return Err(AppError::BadRequest(
             "This engagement is closed: it grants no new access.".into(),
         ));
     }
-    let mut errors = FieldErrors::default();
-    let resource = validate::required(
-        &mut errors,
-        "resource",
-        form.get("resource"),
-        200,
-        "Name the system, data or tool.",
-    );
-    let level = validate::choice(
-        &mut errors,
-        "access_level",
-        form.get("access_level"),
-        Level::parse,
-        "Choose read, write or administer.",
-    );
-    let holder = validate::required(
-        &mut errors,
-        "holder",
-        form.get("holder"),
-        200,
-        "Name who holds the access: a person, team or service account.",
-    );
-    let granted_on = validate::date(&mut errors, "granted_on", form.get("granted_on"), true);
-    let expires_on = validate::date(&mut errors, "expires_on", form.get("expires_on"), false);
-    if let (Some(granted), Some(expires)) = (granted_on, expires_on)
-        && expires < granted
-    {
-        errors.add("expires_on", "The expiry is before the grant date.");
-    }
-    let interval = validate::integer(
-        &mut errors,
-        "review_interval_days",
-        form.get("review_interval_days"),
-        1..=730,
-    );
-    let justification = validate::required(
-        &mut errors,
-        "justification",
-        form.get("justification"),
-        2000,
-        "Say why the vendor needs this access.",
-    );
-    let (Some(level), Some(granted_on), Some(interval)) = (level, granted_on, interval) else {
-        let page = new_page(&current, access, form, errors);
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+    let input = match NewGrant::parse(&form) {
+        Ok(input) => input,
+        Err(errors) => return refused(new_page(&current, access, form, errors)),
     };
-    if !errors.is_empty() {
-        let page = new_page(&current, access, form, errors);
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
-    }
-    let next_review = granted_on + chrono::Duration::days(interval);
+    let next_review = input.next_review();
     let grant: Option<i64> = sqlx::query_scalar(
         "insert into access_grants (engagement_id, resource, access_level, holder, granted_on, expires_on,
                                     review_interval_days, next_review_due, justification, created_by, created_at, form_key)
@@ -292,43 +341,71 @@ pub async fn create(
          on conflict (form_key) do nothing returning id",
     )
     .bind(id)
-    .bind(&resource)
-    .bind(level.as_str())
-    .bind(&holder)
-    .bind(granted_on)
-    .bind(expires_on)
-    .bind(interval as i32)
+    .bind(&input.resource)
+    .bind(input.level)
+    .bind(&input.holder)
+    .bind(input.granted_on)
+    .bind(input.expires_on)
+    .bind(input.review_interval_days as i32)
     .bind(next_review)
-    .bind(&justification)
+    .bind(&input.justification)
     .bind(current.user.id)
-    .bind(now)
+    .bind(change.now)
     .bind(form_key(&form))
-    .fetch_optional(&mut *tx)
+    .fetch_optional(change.db())
     .await?;
     let back = format!("/engagements/{id}/access");
     if let Some(grant) = grant {
-        audit::Entry::by(&current.user, "grant.create", Outcome::Success)
-            .target(format!("engagement:{id}"))
-            .client_addr(addr)
-            .details(serde_json::json!({
-                "grant_id": grant, "resource": resource, "level": level, "holder": holder,
-                "expires_on": expires_on, "next_review_due": next_review,
-            }))
-            .write(&mut *tx, now)
+        let NewGrant {
+            resource,
+            level,
+            holder,
+            expires_on,
+            ..
+        } = input;
+        change
+            .audit(
+                "grant.create",
+                format!("engagement:{id}"),
+                serde_json::json!({
+                    "grant_id": grant, "resource": resource, "level": level, "holder": holder,
+                    "expires_on": expires_on, "next_review_due": next_review,
+                }),
+            )
             .await?;
-        session::set_flash(
-            &mut *tx,
-            &current.session,
-            Flash::success(format!(
+        change
+            .flash(Flash::success(format!(
                 "Recorded: {holder} has {} access to {resource}; first review by {next_review}.",
                 level.label().to_lowercase()
-            )),
-        )
-        .await?;
-        tx.commit().await?;
-        crate::reminders::refresh(&state, id).await;
+            )))
+            .await?;
+        change.commit_and_refresh(id).await?;
     }
     Ok(Redirect::to(&back).into_response())
+}
+
+/// An access review, as the review form gives it.
+pub struct GrantReview {
+    pub decision: Decision,
+    pub note: String,
+}
+
+impl GrantReview {
+    pub fn parse(form: &Pairs) -> Result<GrantReview, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let decision = validate::choice(
+            &mut errors,
+            "decision",
+            form.get("decision"),
+            Decision::parse,
+            "Choose keep or revoke.",
+        );
+        let note = validate::optional(&mut errors, "note", form.get("note"), 1000);
+        match decision {
+            Some(decision) if errors.is_empty() => Ok(GrantReview { decision, note }),
+            _ => Err(errors),
+        }
+    }
 }
 
 /// An access review: keep (the next review is due one interval from today) or revoke.
@@ -339,47 +416,35 @@ pub async fn review(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<Pairs>,
 ) -> Result<Response> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let row: Option<(i64, String, i32, String)> = sqlx::query_as(
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let row: Option<(i64, GrantStatus, i32, String)> = sqlx::query_as(
         "select engagement_id, status, review_interval_days, resource from access_grants where id = $1 for update",
     )
     .bind(grant)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(change.db())
     .await?;
     let (id, status, interval, resource) = row.ok_or(AppError::NotFound)?;
-    let access = access(&mut tx, &current.user, id).await?;
-    access.require_manage()?;
+    let access = access(change.db(), &current.user, id).await?;
+    policy::may_review_grant(reader(&access))?;
     let back = format!("/engagements/{id}/access#grant-{grant}");
-    if status != "active" {
+    if status != GrantStatus::Active {
         // Already revoked: a double submit, or a review of a revoked grant.
         return Ok(Redirect::to(&back).into_response());
     }
-    let mut errors = FieldErrors::default();
-    let decision = validate::choice(
-        &mut errors,
-        "decision",
-        form.get("decision"),
-        Decision::parse,
-        "Choose keep or revoke.",
-    );
-    let note = validate::optional(&mut errors, "note", form.get("note"), 1000);
-    let Some(decision) = decision.filter(|_| errors.is_empty()) else {
-        let html = list_page(
-            &state,
-            &current,
-            &mut tx,
-            id,
-            FailedRow::new(grant, form, errors),
-        )
-        .await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response());
+    let GrantReview { decision, note } = match GrantReview::parse(&form) {
+        Ok(input) => input,
+        Err(errors) => {
+            let failed = FailedRow::new(grant, form, errors);
+            let page = list_page(&state, &current, change.db(), id, failed).await?;
+            return refused(page);
+        }
     };
     let today = state.clock.today(access.zone());
     let next =
         (decision == Decision::Keep).then(|| today + chrono::Duration::days(interval.into()));
+    let now = change.now;
     record_review(
-        &mut tx,
+        change.db(),
         grant,
         decision,
         &note,
@@ -389,21 +454,21 @@ pub async fn review(
         false,
     )
     .await?;
-    audit::Entry::by(&current.user, "grant.review", Outcome::Success)
-        .target(format!("engagement:{id}"))
-        .client_addr(addr)
-        .details(serde_json::json!({
-            "grant_id": grant, "decision": decision, "note": note, "next_review_due": next,
-        }))
-        .write(&mut *tx, now)
+    change
+        .audit(
+            "grant.review",
+            format!("engagement:{id}"),
+            serde_json::json!({
+                "grant_id": grant, "decision": decision, "note": note, "next_review_due": next,
+            }),
+        )
         .await?;
     let message = match next {
         Some(next) => format!("{resource}: kept; next review by {next}."),
         None => format!("{resource}: revoked."),
     };
-    session::set_flash(&mut *tx, &current.session, Flash::success(message)).await?;
-    tx.commit().await?;
-    crate::reminders::refresh(&state, id).await;
+    change.flash(Flash::success(message)).await?;
+    change.commit_and_refresh(id).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -474,19 +539,36 @@ impl ClosePage {
     }
 }
 
+/// What closing an engagement asks about: an active grant, or an enabled vendor account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Item {
+    Grant { id: i64, review_interval_days: i32 },
+    Account(i64),
+}
+
+impl Item {
+    /// The form field that answers it (its note is `{key}_note`).
+    fn key(self) -> String {
+        match self {
+            Item::Grant { id, .. } => format!("grant_{id}"),
+            Item::Account(id) => format!("user_{id}"),
+        }
+    }
+}
+
 async fn close_page(
     current: &CurrentUser,
     db: &mut PgConnection,
     id: i64,
     form: Pairs,
     errors: FieldErrors,
-) -> Result<(ClosePage, Vec<(String, String)>)> {
+) -> Result<(ClosePage, Vec<Item>)> {
     let access = access(db, &current.user, id).await?;
     access.require_manage()?;
     let grants: Vec<GrantRow> = grants(db, id)
         .await?
         .into_iter()
-        .filter(|g| g.status == "active")
+        .filter(GrantRow::is_active)
         .collect();
     let accounts: Vec<Account> = sqlx::query_as(
         "select u.id, u.name, u.email,
@@ -500,14 +582,13 @@ async fn close_page(
     .bind(id)
     .fetch_all(&mut *db)
     .await?;
-    let keys = grants
+    let items = grants
         .iter()
-        .map(|g| (format!("grant_{}", g.id), g.resource.clone()))
-        .chain(
-            accounts
-                .iter()
-                .map(|a| (format!("user_{}", a.id), a.email.clone())),
-        )
+        .map(|g| Item::Grant {
+            id: g.id,
+            review_interval_days: g.review_interval_days,
+        })
+        .chain(accounts.iter().map(|a| Item::Account(a.id)))
         .collect();
     let page = ClosePage {
         layout: Layout::new(
@@ -521,7 +602,7 @@ async fn close_page(
         form,
         errors,
     };
-    Ok((page, keys))
+    Ok((page, items))
 }
 
 pub async fn close_form(
@@ -541,6 +622,53 @@ pub async fn close_form(
     Ok(Html(page.render()?))
 }
 
+/// The answer to one item of the close.
+struct CloseAnswer {
+    item: Item,
+    decision: Decision,
+    note: String,
+}
+
+impl CloseAnswer {
+    /// Every item needs revoke, or keep with a reason.
+    fn parse_all(form: &Pairs, items: &[Item]) -> Result<Vec<CloseAnswer>, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let mut answers = Vec::new();
+        for item in items {
+            let key = item.key();
+            let note_key = format!("{key}_note");
+            let note = form.get(&note_key).trim().to_string();
+            if note.chars().count() > 1000 {
+                errors.add(note_key.clone(), "Use at most 1000 characters.");
+            }
+            let decision = match form.get(&key) {
+                "revoke" => Some(Decision::Revoke),
+                "keep" if note.is_empty() => {
+                    errors.add(note_key.clone(), "Say why it stays after the close.");
+                    None
+                }
+                "keep" => Some(Decision::Keep),
+                _ => {
+                    errors.add(key.clone(), "Choose revoke or keep.");
+                    None
+                }
+            };
+            if let Some(decision) = decision {
+                answers.push(CloseAnswer {
+                    item: *item,
+                    decision,
+                    note,
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok(answers)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 /// Closes the engagement once every active grant and vendor account has an answer: revoke
 /// (or disable) it, or keep it with a reason.
 pub async fn close(
@@ -550,81 +678,50 @@ pub async fn close(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<Pairs>,
 ) -> Result<Response> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
     sqlx::query("select 1 from engagements where id = $1 for update")
         .bind(id)
-        .execute(&mut *tx)
+        .execute(change.db())
         .await?;
-    let (page, keys) = close_page(&current, &mut tx, id, form, FieldErrors::default()).await?;
+    let (page, items) = close_page(&current, change.db(), id, form, FieldErrors::default()).await?;
     if page.access.is_closed() {
         return Ok(Redirect::to(&format!("/engagements/{id}")).into_response());
     }
-    let mut errors = FieldErrors::default();
-    let mut answers = Vec::new();
-    for (key, _) in &keys {
-        let note_key = format!("{key}_note");
-        let note = page.form.get(&note_key).trim().to_string();
-        if note.chars().count() > 1000 {
-            errors.add(note_key.clone(), "Use at most 1000 characters.");
-        }
-        let decision = match page.form.get(key) {
-            "revoke" => Some(Decision::Revoke),
-            "keep" if note.is_empty() => {
-                errors.add(note_key.clone(), "Say why it stays after the close.");
-                None
-            }
-            "keep" => Some(Decision::Keep),
-            _ => {
-                errors.add(key.clone(), "Choose revoke or keep.");
-                None
-            }
-        };
-        answers.push((key.clone(), decision, note));
-    }
-    if !errors.is_empty() {
-        let page = ClosePage { errors, ..page };
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
-    }
+    let answers = match CloseAnswer::parse_all(&page.form, &items) {
+        Ok(answers) => answers,
+        Err(errors) => return refused(ClosePage { errors, ..page }),
+    };
     let today = state.clock.today(page.access.zone());
+    let now = change.now;
     let mut record = Vec::new();
-    for (key, decision, note) in &answers {
-        let decision = decision.unwrap_or(Decision::Revoke);
-        if let Some(grant) = key
-            .strip_prefix("grant_")
-            .and_then(|g| g.parse::<i64>().ok())
-        {
-            let interval = page
-                .grants
-                .iter()
-                .find(|g| g.id == grant)
-                .map_or(90, |g| g.review_interval_days);
-            let next = (decision == Decision::Keep)
-                .then(|| today + chrono::Duration::days(interval.into()));
-            record_review(
-                &mut tx,
-                grant,
-                decision,
-                note,
-                next,
-                current.user.id,
-                now,
-                true,
-            )
-            .await?;
-        } else if let Some(user) = key
-            .strip_prefix("user_")
-            .and_then(|u| u.parse::<i64>().ok())
-            && decision == Decision::Revoke
-        {
-            sqlx::query("update users set disabled_at = coalesce(disabled_at, $2) where id = $1")
-                .bind(user)
-                .bind(now)
-                .execute(&mut *tx)
+    for answer in &answers {
+        match answer.item {
+            Item::Grant {
+                id: grant,
+                review_interval_days,
+            } => {
+                let next = (answer.decision == Decision::Keep)
+                    .then(|| today + chrono::Duration::days(review_interval_days.into()));
+                record_review(
+                    change.db(),
+                    grant,
+                    answer.decision,
+                    &answer.note,
+                    next,
+                    current.user.id,
+                    now,
+                    true,
+                )
                 .await?;
-            session::delete_for_user(&mut *tx, user, None).await?;
+            }
+            Item::Account(user) if answer.decision == Decision::Revoke => {
+                users::disable(change.db(), Disable::User(user), now).await?;
+            }
+            Item::Account(_) => {}
         }
-        record.push(serde_json::json!({ "item": key, "decision": decision, "note": note }));
+        record.push(serde_json::json!({
+            "item": answer.item.key(), "decision": answer.decision, "note": answer.note,
+        }));
     }
     sqlx::query(
         "update engagements set status = 'closed', end_date = coalesce(end_date, greatest($2, start_date))
@@ -632,29 +729,26 @@ pub async fn close(
     )
     .bind(id)
     .bind(today)
-    .execute(&mut *tx)
+    .execute(change.db())
     .await?;
-    audit::Entry::by(&current.user, "engagement.close", Outcome::Success)
-        .target(format!("engagement:{id}"))
-        .client_addr(addr)
-        .details(serde_json::json!({ "answers": record }))
-        .write(&mut *tx, now)
+    change
+        .audit(
+            "engagement.close",
+            format!("engagement:{id}"),
+            serde_json::json!({ "answers": record }),
+        )
         .await?;
-    session::set_flash(
-        &mut *tx,
-        &current.session,
-        Flash::success(format!(
-            "{} is closed; {} revoked or disabled.",
-            page.access.name,
-            answers
-                .iter()
-                .filter(|(_, d, _)| *d == Some(Decision::Revoke))
-                .count()
-        )),
-    )
-    .await?;
-    tx.commit().await?;
-    crate::reminders::refresh(&state, id).await;
+    let revoked = answers
+        .iter()
+        .filter(|a| a.decision == Decision::Revoke)
+        .count();
+    change
+        .flash(Flash::success(format!(
+            "{} is closed; {revoked} revoked or disabled.",
+            page.access.name
+        )))
+        .await?;
+    change.commit_and_refresh(id).await?;
     Ok(Redirect::to(&format!("/engagements/{id}")).into_response())
 }
 
