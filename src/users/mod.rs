@@ -103,7 +103,7 @@ pub async fn create(
     )
     .bind(email)
     .bind(user.name.trim())
-    .bind(user.role.as_str())
+    .bind(user.role)
     .bind(vendor_id)
     .bind(hash)
     .bind(user.time_zone)
@@ -162,7 +162,7 @@ pub async fn enabled_user_by_email(
         id: i64,
         email: String,
         name: String,
-        role: String,
+        role: Role,
         vendor_id: Option<i64>,
         vendor_name: Option<String>,
         time_zone: String,
@@ -179,7 +179,7 @@ pub async fn enabled_user_by_email(
         id: r.id,
         email: r.email,
         name: r.name,
-        role: Role::parse(&r.role).unwrap_or(Role::Vendor),
+        role: r.role,
         vendor: r.vendor_id.map(|v| (v, r.vendor_name.unwrap_or_default())),
         time_zone: r.time_zone,
         inbox: 0,
