@@ -12,7 +12,7 @@ use super::model::{self, AdaptationRow, ReviewRow};
 use super::snapshot::{Seen, take_snapshot};
 use super::{Decision, reader};
 use crate::auth::CurrentUser;
-use crate::auth::policy;
+use crate::auth::policy::{self, ReviewPart};
 use crate::engagements::cadence::{CheckinCadence, ReviewCadence};
 use crate::engagements::kpis::KpiLine;
 use crate::engagements::{self, Access, Cadences, Due, access};
@@ -172,6 +172,11 @@ impl ShowPage {
             .snapshot
             .0
             .seen(policy::review_part(reader(&self.access)))
+    }
+
+    /// What works, what to improve and the internal notes: the organisation's part only.
+    fn sees_internal(&self) -> bool {
+        policy::review_part(reader(&self.access)) == ReviewPart::Organisation
     }
 
     fn value(&self, field: &str) -> String {
