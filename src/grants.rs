@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 use crate::auth::CurrentUser;
 use crate::auth::policy::{self, Reader};
 use crate::choice;
-use crate::engagements::{Access, access};
+use crate::engagements::{self, Access, access};
 use crate::state::AppState;
 use crate::users::{self, Disable};
 use crate::web::ClientAddr;
@@ -723,14 +723,7 @@ pub async fn close(
             "item": answer.item.key(), "decision": answer.decision, "note": answer.note,
         }));
     }
-    sqlx::query(
-        "update engagements set status = 'closed', end_date = coalesce(end_date, greatest($2, start_date))
-         where id = $1",
-    )
-    .bind(id)
-    .bind(today)
-    .execute(change.db())
-    .await?;
+    engagements::close(change.db(), id, today).await?;
     change
         .audit(
             "engagement.close",

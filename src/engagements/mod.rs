@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use sqlx::PgConnection;
 
-pub use schedule::{Cadence, Cadences, Due, cadences, next_due, set_cadence, set_next_due};
+pub use schedule::{Cadence, Cadences, Due, cadences, close, next_due, set_cadence, set_next_due};
 
 use crate::auth::policy::vendor_scope;
 use crate::auth::{Role, User};

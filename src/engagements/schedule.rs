@@ -1,6 +1,6 @@
-//! When an engagement's next review and next audit are due, and the cadences behind them:
-//! the one way other features (reviews, audits) read and change these columns of
-//! `engagements`, each with its own fixed statement.
+//! When an engagement's next review and next audit are due, the cadences behind them, and
+//! its close: the one way other features (reviews, audits, the close in grants) read and
+//! change these columns of `engagements`, each with its own fixed statement.
 
 use chrono::NaiveDate;
 use sqlx::PgConnection;
@@ -120,5 +120,19 @@ pub async fn set_cadence(db: &mut PgConnection, id: i64, cadence: Cadence) -> Re
         .bind(cadence.as_str())
         .execute(db)
         .await?;
+    Ok(())
+}
+
+/// Closes the engagement: its status is closed, and it ends on `day` unless an end was set
+/// (never before it started).
+pub async fn close(db: &mut PgConnection, id: i64, day: NaiveDate) -> Result<()> {
+    sqlx::query(
+        "update engagements set status = 'closed', end_date = coalesce(end_date, greatest($2, start_date))
+         where id = $1",
+    )
+    .bind(id)
+    .bind(day)
+    .execute(db)
+    .await?;
     Ok(())
 }
