@@ -496,3 +496,69 @@ pub async fn complete(
     change.commit_and_refresh(engagement_id).await?;
     Ok(Redirect::to(&format!("/audits/{audit}")).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::PeriodKind;
+
+    fn form(pairs: &[(&str, &str)]) -> Pairs {
+        Pairs(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn only_an_sla_verification_examines_a_period_and_it_must_name_one() {
+        let day = NaiveDate::from_ymd_opt(2026, 3, 1).expect("a date");
+        let periods = [Period::containing(PeriodKind::Monthly, day)];
+        let label = periods[0].label();
+        let base = [
+            ("scope", "Everything"),
+            ("planned_on", "2026-04-01"),
+            ("auditor", "Ann"),
+        ];
+        let with = |extra: &[(&str, &str)]| {
+            let mut all = base.to_vec();
+            all.extend_from_slice(extra);
+            NewAudit::parse(&form(&all), &periods)
+        };
+        let sla = with(&[("kind", "sla_verification"), ("period", &label)]).expect("valid");
+        assert_eq!(sla.period, Some(periods[0]));
+        let errors = with(&[("kind", "sla_verification")])
+            .err()
+            .expect("refused");
+        assert!(errors.get("period").is_some());
+        let errors = with(&[("kind", "quality"), ("period", &label)])
+            .err()
+            .expect("refused");
+        assert!(errors.get("period").is_some());
+        assert!(with(&[("kind", "quality")]).is_ok_and(|a| a.period.is_none()));
+    }
+
+    #[test]
+    fn an_outcome_with_findings_needs_findings_and_a_day_not_in_the_future() {
+        let today = NaiveDate::from_ymd_opt(2026, 4, 10).expect("a date");
+        let posted = |outcome: &str, on: &str| {
+            form(&[
+                ("outcome", outcome),
+                ("summary", "Done"),
+                ("completed_on", on),
+            ])
+        };
+        let refused = AuditCompletion::parse(&posted("pass_with_findings", "2026-04-10"), today, 0)
+            .err()
+            .expect("refused");
+        assert!(refused.get("outcome").is_some());
+        assert!(
+            AuditCompletion::parse(&posted("pass_with_findings", "2026-04-10"), today, 2).is_ok()
+        );
+        let refused = AuditCompletion::parse(&posted("pass", "2026-04-11"), today, 0)
+            .err()
+            .expect("refused");
+        assert!(refused.get("completed_on").is_some());
+    }
+}

@@ -147,3 +147,60 @@ pub fn may_answer_proposal(reader: Reader) -> Result<(), AppError> {
 pub fn may_review_grant(reader: Reader) -> Result<(), AppError> {
     manages(reader)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VENDOR: Reader = Reader {
+        is_vendor: true,
+        can_manage: false,
+    };
+    const MANAGER: Reader = Reader {
+        is_vendor: false,
+        can_manage: true,
+    };
+    const OTHER_STAFF: Reader = Reader {
+        is_vendor: false,
+        can_manage: false,
+    };
+
+    #[test]
+    fn the_side_that_remediates_a_finding_answers_it() {
+        assert!(may_answer_finding(VENDOR, true).is_ok());
+        assert!(matches!(
+            may_answer_finding(VENDOR, false),
+            Err(AppError::NotFound)
+        ));
+        assert!(may_answer_finding(MANAGER, false).is_ok());
+        assert!(matches!(
+            may_answer_finding(MANAGER, true),
+            Err(AppError::Forbidden)
+        ));
+        assert!(matches!(
+            may_answer_finding(OTHER_STAFF, false),
+            Err(AppError::Forbidden)
+        ));
+    }
+
+    #[test]
+    fn only_managers_resolve_findings_answer_proposals_and_review_grants() {
+        for rule in [may_resolve_finding, may_answer_proposal, may_review_grant] {
+            assert!(rule(MANAGER).is_ok());
+            assert!(matches!(rule(VENDOR), Err(AppError::NotFound)));
+            assert!(matches!(rule(OTHER_STAFF), Err(AppError::Forbidden)));
+        }
+    }
+
+    #[test]
+    fn proposals_come_from_the_vendors_side_and_it_reads_its_part_of_a_review() {
+        assert!(may_raise_proposal(VENDOR).is_ok());
+        assert!(may_reply_to_proposal(VENDOR).is_ok());
+        assert!(matches!(
+            may_raise_proposal(MANAGER),
+            Err(AppError::Forbidden)
+        ));
+        assert_eq!(review_part(VENDOR), ReviewPart::Vendor);
+        assert_eq!(review_part(OTHER_STAFF), ReviewPart::Organisation);
+    }
+}
