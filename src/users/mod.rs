@@ -202,8 +202,9 @@ pub struct Disabled {
     pub sessions_ended: u64,
 }
 
-/// Ends accounts' access: they are disabled (so they cannot sign in, and their calendar feed,
-/// which reads only enabled accounts, stops answering) and every session of theirs ends.
+/// Ends accounts' access: they are disabled (so they cannot sign in, and their calendar feed
+/// and set-password links, which read only enabled accounts, stop answering) and every
+/// session of theirs ends.
 /// User administration, a vendor's exit and an engagement's close all disable through here.
 pub async fn disable(
     db: &mut PgConnection,
