@@ -15,6 +15,7 @@ use crate::auth::{CurrentUser, Role, session};
 use crate::engagements::cadence::weekday_name;
 use crate::state::AppState;
 use crate::web::ClientAddr;
+use crate::web::change::{Change, refused};
 use crate::web::error::Result;
 use crate::web::form::{FieldErrors, Form, Pairs};
 use crate::web::layout::{Flash, Layout};
@@ -29,8 +30,8 @@ struct PasswordPage {
     email: String,
 }
 
-fn page(current: &CurrentUser, errors: FieldErrors, status: StatusCode) -> Result<Response> {
-    let page = PasswordPage {
+fn page(current: &CurrentUser, errors: FieldErrors) -> PasswordPage {
+    PasswordPage {
         layout: Layout::new(
             &current.session,
             "Change your password",
@@ -38,12 +39,11 @@ fn page(current: &CurrentUser, errors: FieldErrors, status: StatusCode) -> Resul
         ),
         errors,
         email: current.user.email.clone(),
-    };
-    Ok((status, Html(page.render()?)).into_response())
+    }
 }
 
 pub async fn show(current: CurrentUser) -> Result<Response> {
-    page(&current, FieldErrors::default(), StatusCode::OK)
+    Ok(Html(page(&current, FieldErrors::default()).render()?).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,6 +56,35 @@ pub struct PasswordForm {
     confirm: String,
 }
 
+/// A password change, as the form gives it: the current password (still to verify) and a
+/// new one that meets the policy and was typed twice alike.
+pub struct NewPassword {
+    pub current: String,
+    pub new: String,
+}
+
+impl NewPassword {
+    pub fn parse(form: PasswordForm) -> std::result::Result<NewPassword, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        if let Err(message) = password::check_policy(&form.new) {
+            errors.add("new", message);
+        } else if form.new != form.confirm {
+            errors.add("confirm", "The two new passwords differ.");
+        }
+        if form.current.is_empty() {
+            errors.add("current", "Enter your current password.");
+        }
+        if errors.is_empty() {
+            Ok(NewPassword {
+                current: form.current,
+                new: form.new,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 pub async fn change(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -64,18 +93,11 @@ pub async fn change(
 ) -> Result<Response> {
     let user = &current.user;
     let now = state.clock.now();
+    let input = match NewPassword::parse(form) {
+        Ok(input) => input,
+        Err(errors) => return refused(page(&current, errors)),
+    };
     let mut errors = FieldErrors::default();
-    if let Err(message) = password::check_policy(&form.new) {
-        errors.add("new", message);
-    } else if form.new != form.confirm {
-        errors.add("confirm", "The two new passwords differ.");
-    }
-    if form.current.is_empty() {
-        errors.add("current", "Enter your current password.");
-    }
-    if !errors.is_empty() {
-        return page(&current, errors, StatusCode::UNPROCESSABLE_ENTITY);
-    }
     // Guessing the current password from a borrowed session is throttled like a login.
     if let Verdict::Locked { minutes, .. } =
         throttle::admit(&state.pool, &user.email, &addr, now).await?
@@ -84,41 +106,45 @@ pub async fn change(
             "current",
             format!("Too many wrong passwords. Try again in {minutes} minutes."),
         );
-        return page(&current, errors, StatusCode::TOO_MANY_REQUESTS);
+        let page = page(&current, errors);
+        return Ok((StatusCode::TOO_MANY_REQUESTS, Html(page.render()?)).into_response());
     }
     let stored: Option<String> =
         sqlx::query_scalar("select password_hash from users where id = $1")
             .bind(user.id)
             .fetch_one(&state.pool)
             .await?;
-    if password::verify(form.current, stored).await? == Verified::No {
+    if password::verify(input.current, stored).await? == Verified::No {
+        // Recorded at once, outside any change: the refusal itself is what the log keeps.
         audit::Entry::by(user, "password.change", Outcome::Failure)
             .target(format!("user:{}", user.id))
             .client_addr(addr)
             .write(&state.pool, now)
             .await?;
         errors.add("current", "That is not your current password.");
-        return page(&current, errors, StatusCode::UNPROCESSABLE_ENTITY);
+        return refused(page(&current, errors));
     }
-    let hash = password::hash(form.new).await?;
-    let mut tx = state.pool.begin().await?;
+    // Hashed before the change begins: no transaction waits on argon2.
+    let hash = password::hash(input.new).await?;
+    let mut change = Change::begin(&state, &current, addr.clone()).await?;
     sqlx::query("update users set password_hash = $2 where id = $1")
         .bind(user.id)
         .bind(hash)
-        .execute(&mut *tx)
+        .execute(change.db())
         .await?;
     let ended =
-        session::delete_for_user(&mut *tx, user.id, current.session.id_hash.as_deref()).await?;
-    audit::Entry::by(user, "password.change", Outcome::Success)
-        .target(format!("user:{}", user.id))
-        .client_addr(addr.clone())
-        .details(serde_json::json!({ "other_sessions_ended": ended }))
-        .write(&mut *tx, now)
+        session::delete_for_user(change.db(), user.id, current.session.id_hash.as_deref()).await?;
+    change
+        .audit(
+            "password.change",
+            format!("user:{}", user.id),
+            serde_json::json!({ "other_sessions_ended": ended }),
+        )
         .await?;
     let flash =
         Flash::success("Your password has been changed. Any other sessions were signed out.");
-    session::set_flash(&mut *tx, &current.session, flash).await?;
-    tx.commit().await?;
+    change.flash(flash).await?;
+    change.commit().await?;
     throttle::succeeded(&state.pool, &user.email, &addr).await?;
     Ok(Redirect::to("/").into_response())
 }
@@ -195,9 +221,8 @@ fn settings_page(
     errors: FieldErrors,
     has_feed: bool,
     feed_url: Option<String>,
-    status: StatusCode,
-) -> Result<Response> {
-    let page = SettingsPage {
+) -> SettingsPage {
+    SettingsPage {
         layout: Layout::new(&current.session, "Your settings", "/account"),
         form,
         errors,
@@ -205,8 +230,7 @@ fn settings_page(
         is_vendor: current.user.role == Role::Vendor,
         has_feed,
         feed_url,
-    };
-    Ok((status, Html(page.render()?)).into_response())
+    }
 }
 
 /// Flashes of this kind carry a new calendar feed address, shown once.
@@ -221,14 +245,56 @@ pub async fn settings(State(state): State<AppState>, mut current: CurrentUser) -
             None
         }
     };
-    settings_page(
+    let page = settings_page(
         &current,
         pairs_of(&settings),
         FieldErrors::default(),
         settings.has_feed,
         feed_url,
-        StatusCode::OK,
-    )
+    );
+    Ok(Html(page.render()?).into_response())
+}
+
+/// The settings form once valid: the user's own zone, working days and hours.
+pub struct AccountSettings {
+    pub zone: chrono_tz::Tz,
+    pub work_days: Vec<i32>,
+    pub work_start: NaiveTime,
+    pub work_end: NaiveTime,
+}
+
+impl AccountSettings {
+    pub fn parse(form: &Pairs) -> std::result::Result<AccountSettings, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let zone = validate::time_zone(&mut errors, "time_zone", form.get("time_zone"));
+        let days = validate::weekdays(
+            &mut errors,
+            "work_days",
+            &form.all("work_days"),
+            "Choose at least one working day.",
+        );
+        let start = validate::time(&mut errors, "work_start", form.get("work_start"));
+        let end = validate::time(&mut errors, "work_end", form.get("work_end"));
+        if let (Some(start), Some(end)) = (start, end)
+            && start == end
+        {
+            errors.add(
+                "work_end",
+                "The end of your day must differ from its start.",
+            );
+        }
+        match (zone, start, end) {
+            (Some(zone), Some(work_start), Some(work_end)) if errors.is_empty() => {
+                Ok(AccountSettings {
+                    zone,
+                    work_days: days,
+                    work_start,
+                    work_end,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
 }
 
 pub async fn save_settings(
@@ -237,37 +303,19 @@ pub async fn save_settings(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<Pairs>,
 ) -> Result<Response> {
-    let mut errors = FieldErrors::default();
-    let zone = validate::time_zone(&mut errors, "time_zone", form.get("time_zone"));
-    let days = validate::weekdays(
-        &mut errors,
-        "work_days",
-        &form.all("work_days"),
-        "Choose at least one working day.",
-    );
-    let start = validate::time(&mut errors, "work_start", form.get("work_start"));
-    let end = validate::time(&mut errors, "work_end", form.get("work_end"));
-    if let (Some(start), Some(end)) = (start, end)
-        && start == end
-    {
-        errors.add(
-            "work_end",
-            "The end of your day must differ from its start.",
-        );
-    }
-    let (Some(zone), Some(start), Some(end), true) = (zone, start, end, errors.is_empty()) else {
-        let has_feed = settings_of(&state, current.user.id).await?.has_feed;
-        return settings_page(
-            &current,
-            form,
-            errors,
-            has_feed,
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+    let AccountSettings {
+        zone,
+        work_days: days,
+        work_start: start,
+        work_end: end,
+    } = match AccountSettings::parse(&form) {
+        Ok(input) => input,
+        Err(errors) => {
+            let has_feed = settings_of(&state, current.user.id).await?.has_feed;
+            return refused(settings_page(&current, form, errors, has_feed, None));
+        }
     };
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
     sqlx::query(
         "update users set time_zone = $2, work_days = $3, work_start = $4, work_end = $5 where id = $1",
     )
@@ -276,31 +324,29 @@ pub async fn save_settings(
     .bind(&days)
     .bind(start)
     .bind(end)
-    .execute(&mut *tx)
+    .execute(change.db())
     .await?;
     // E-mail already planned for the old hours is planned again.
     sqlx::query(
         "update inbox_items set deliver_after = null where user_id = $1 and email_state = 'pending'",
     )
     .bind(current.user.id)
-    .execute(&mut *tx)
+    .execute(change.db())
     .await?;
-    audit::Entry::by(&current.user, "account.settings", Outcome::Success)
-        .target(format!("user:{}", current.user.id))
-        .client_addr(addr)
-        .details(serde_json::json!({
-            "time_zone": zone.name(), "work_days": days,
-            "work_start": start.format("%H:%M").to_string(), "work_end": end.format("%H:%M").to_string(),
-        }))
-        .write(&mut *tx, now)
+    change
+        .audit(
+            "account.settings",
+            format!("user:{}", current.user.id),
+            serde_json::json!({
+                "time_zone": zone.name(), "work_days": days,
+                "work_start": start.format("%H:%M").to_string(), "work_end": end.format("%H:%M").to_string(),
+            }),
+        )
         .await?;
-    session::set_flash(
-        &mut *tx,
-        &current.session,
-        Flash::success("Your settings are saved."),
-    )
-    .await?;
-    tx.commit().await?;
+    change
+        .flash(Flash::success("Your settings are saved."))
+        .await?;
+    change.commit().await?;
     Ok(Redirect::to("/account").into_response())
 }
 
@@ -311,28 +357,23 @@ pub async fn calendar(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<Pairs>,
 ) -> Result<Response> {
-    let now = state.clock.now();
     let remove = form.get("action") == "remove";
     let token = (!remove).then(session::random_token);
-    let mut tx = state.pool.begin().await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
     sqlx::query("update users set calendar_token_hash = $2 where id = $1")
         .bind(current.user.id)
         .bind(token.as_deref().map(session::token_hash))
-        .execute(&mut *tx)
+        .execute(change.db())
         .await?;
-    audit::Entry::by(
-        &current.user,
-        if remove {
-            "calendar.remove"
-        } else {
-            "calendar.create"
-        },
-        Outcome::Success,
-    )
-    .target(format!("user:{}", current.user.id))
-    .client_addr(addr)
-    .write(&mut *tx, now)
-    .await?;
+    let action = if remove {
+        "calendar.remove"
+    } else {
+        "calendar.create"
+    };
+    let entry = change
+        .entry(action, Outcome::Success)
+        .target(format!("user:{}", current.user.id));
+    change.record(entry).await?;
     let flash = match token {
         Some(token) => Flash {
             kind: FEED_FLASH,
@@ -340,8 +381,8 @@ pub async fn calendar(
         },
         None => Flash::success("Your calendar feed is removed; its address no longer works."),
     };
-    session::set_flash(&mut *tx, &current.session, flash).await?;
-    tx.commit().await?;
+    change.flash(flash).await?;
+    change.commit().await?;
     Ok(Redirect::to("/account").into_response())
 }
 

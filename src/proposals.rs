@@ -5,13 +5,13 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 use sqlx::PgConnection;
 
-use crate::audit::{self, Outcome};
-use crate::auth::{CurrentUser, session};
+use crate::auth::CurrentUser;
+use crate::auth::policy::{self, Reader};
 use crate::choice;
 use crate::engagements::{Access, access};
 use crate::state::AppState;
@@ -29,6 +29,16 @@ choice!(pub Kind {
     Issue = "issue" / "Issue",
 });
 
+// Where a proposal stands: waiting for an answer, or answered.
+choice!(pub ProposalStatus {
+    Open = "open" / "Waiting for an answer",
+    Accepted = "accepted" / "Accepted",
+    NeedsInformation = "needs_information" / "Needs information",
+    Declined = "declined" / "Declined",
+    Done = "done" / "Done",
+});
+
+// The answers a manager gives.
 choice!(pub Answer {
     Accepted = "accepted" / "Accepted",
     NeedsInformation = "needs_information" / "Needs information",
@@ -36,15 +46,27 @@ choice!(pub Answer {
     Done = "done" / "Done",
 });
 
-#[derive(sqlx::FromRow)]
+impl From<Answer> for ProposalStatus {
+    fn from(answer: Answer) -> ProposalStatus {
+        match answer {
+            Answer::Accepted => ProposalStatus::Accepted,
+            Answer::NeedsInformation => ProposalStatus::NeedsInformation,
+            Answer::Declined => ProposalStatus::Declined,
+            Answer::Done => ProposalStatus::Done,
+        }
+    }
+}
+
+/// A proposal as both sides read it (proposals have nothing internal).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct ProposalRow {
     pub id: i64,
-    pub kind: String,
+    pub kind: Kind,
     pub title: String,
     pub description: String,
     pub proposed_action: String,
     pub expected_impact: String,
-    pub status: String,
+    pub status: ProposalStatus,
     pub answer_note: String,
     pub answered_by: Option<String>,
     pub answered_at: Option<DateTime<Utc>>,
@@ -57,12 +79,46 @@ pub struct ProposalRow {
 
 impl ProposalRow {
     pub fn kind_label(&self) -> &'static str {
-        Kind::parse(&self.kind).map_or("", Kind::label)
+        self.kind.label()
     }
 
     pub fn status_label(&self) -> &'static str {
-        Answer::parse(&self.status).map_or("Waiting for an answer", Answer::label)
+        self.status.label()
     }
+
+    pub fn is_open(&self) -> bool {
+        self.status == ProposalStatus::Open
+    }
+
+    pub fn needs_information(&self) -> bool {
+        self.status == ProposalStatus::NeedsInformation
+    }
+}
+
+/// How the reader stands towards the engagement, for the policy's rules on proposals.
+fn reader(access: &Access) -> Reader {
+    Reader {
+        is_vendor: access.is_vendor,
+        can_manage: access.can_manage,
+    }
+}
+
+/// An engagement's proposals, newest first.
+pub async fn of_engagement(db: &mut PgConnection, engagement_id: i64) -> Result<Vec<ProposalRow>> {
+    Ok(sqlx::query_as(
+        "select p.id, p.kind, p.title, p.description, p.proposed_action, p.expected_impact, p.status,
+                p.answer_note, a.name as answered_by, p.answered_at, p.reply, rep.name as replied_by, p.replied_at,
+                r.name as raised_by, p.raised_at
+         from proposals p
+         join users r on r.id = p.raised_by
+         left join users a on a.id = p.answered_by
+         left join users rep on rep.id = p.replied_by
+         where p.engagement_id = $1
+         order by p.raised_at desc, p.id desc",
+    )
+    .bind(engagement_id)
+    .fetch_all(db)
+    .await?)
 }
 
 /// Proposals raised, and accepted (or done), over the last 90 days.
@@ -128,7 +184,7 @@ impl ListPage {
     fn typed(&self, row: &ProposalRow, field: &str) -> String {
         match (self.failed.typed(row.id, field), field) {
             (Some(typed), _) => typed.to_string(),
-            (None, "answer") if row.status != "open" => row.status.clone(),
+            (None, "answer") if !row.is_open() => row.status.as_str().to_string(),
             (None, "note") => row.answer_note.clone(),
             (None, _) => String::new(),
         }
@@ -145,24 +201,11 @@ async fn list_page(
     db: &mut PgConnection,
     id: i64,
     failed: FailedRow,
-) -> Result<String> {
+) -> Result<ListPage> {
     let access = access(db, &current.user, id).await?;
-    let rows: Vec<ProposalRow> = sqlx::query_as(
-        "select p.id, p.kind, p.title, p.description, p.proposed_action, p.expected_impact, p.status,
-                p.answer_note, a.name as answered_by, p.answered_at, p.reply, rep.name as replied_by, p.replied_at,
-                r.name as raised_by, p.raised_at
-         from proposals p
-         join users r on r.id = p.raised_by
-         left join users a on a.id = p.answered_by
-         left join users rep on rep.id = p.replied_by
-         where p.engagement_id = $1
-         order by p.raised_at desc, p.id desc",
-    )
-    .bind(id)
-    .fetch_all(&mut *db)
-    .await?;
+    let rows = of_engagement(db, id).await?;
     let proactivity = proactivity(db, id, state.clock.now()).await?;
-    let page = ListPage {
+    Ok(ListPage {
         layout: Layout::new(
             &current.session,
             format!("Proposals: {}", access.name),
@@ -173,8 +216,7 @@ async fn list_page(
         proactivity,
         zone: current.zone(state.config.time_zone),
         failed,
-    };
-    Ok(page.render()?)
+    })
 }
 
 pub async fn list(
@@ -183,9 +225,8 @@ pub async fn list(
     Id(id): Id,
 ) -> Result<Html<String>> {
     let mut conn = state.pool.acquire().await?;
-    Ok(Html(
-        list_page(&state, &current, &mut conn, id, FailedRow::default()).await?,
-    ))
+    let page = list_page(&state, &current, &mut conn, id, FailedRow::default()).await?;
+    Ok(Html(page.render()?))
 }
 
 #[derive(Template)]
@@ -206,9 +247,7 @@ impl NewPage {
 /// Proposals come from the vendor's side: the organisation's people answer them.
 async fn for_raising(db: &mut PgConnection, current: &CurrentUser, id: i64) -> Result<Access> {
     let access = access(db, &current.user, id).await?;
-    if !access.is_vendor {
-        return Err(AppError::Forbidden);
-    }
+    policy::may_raise_proposal(reader(&access))?;
     Ok(access)
 }
 
@@ -237,6 +276,66 @@ pub async fn new(
     Ok(Html(page.render()?))
 }
 
+/// A proposal, as the vendor's form gives it.
+pub struct NewProposal {
+    pub kind: Kind,
+    pub title: String,
+    pub description: String,
+    pub proposed_action: String,
+    pub expected_impact: String,
+}
+
+impl NewProposal {
+    pub fn parse(form: &Pairs) -> Result<NewProposal, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let kind = validate::choice(
+            &mut errors,
+            "kind",
+            form.get("kind"),
+            Kind::parse,
+            "Choose improvement, risk or issue.",
+        );
+        let title = validate::required(
+            &mut errors,
+            "title",
+            form.get("title"),
+            200,
+            "Give the proposal a short title.",
+        );
+        let description = validate::required(
+            &mut errors,
+            "description",
+            form.get("description"),
+            4000,
+            "Describe what you noticed.",
+        );
+        let proposed_action = validate::required(
+            &mut errors,
+            "proposed_action",
+            form.get("proposed_action"),
+            4000,
+            "Say what you propose to do.",
+        );
+        let expected_impact = validate::required(
+            &mut errors,
+            "expected_impact",
+            form.get("expected_impact"),
+            2000,
+            "Say what it would change.",
+        );
+        match kind {
+            Some(kind) if errors.is_empty() => Ok(NewProposal {
+                kind,
+                title,
+                description,
+                proposed_action,
+                expected_impact,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
 pub async fn create(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -246,44 +345,9 @@ pub async fn create(
 ) -> Result<Response> {
     let mut change = Change::begin(&state, &current, addr).await?;
     let access = for_raising(change.db(), &current, id).await?;
-    let mut errors = FieldErrors::default();
-    let kind = validate::choice(
-        &mut errors,
-        "kind",
-        form.get("kind"),
-        Kind::parse,
-        "Choose improvement, risk or issue.",
-    );
-    let title = validate::required(
-        &mut errors,
-        "title",
-        form.get("title"),
-        200,
-        "Give the proposal a short title.",
-    );
-    let description = validate::required(
-        &mut errors,
-        "description",
-        form.get("description"),
-        4000,
-        "Describe what you noticed.",
-    );
-    let action = validate::required(
-        &mut errors,
-        "proposed_action",
-        form.get("proposed_action"),
-        4000,
-        "Say what you propose to do.",
-    );
-    let impact = validate::required(
-        &mut errors,
-        "expected_impact",
-        form.get("expected_impact"),
-        2000,
-        "Say what it would change.",
-    );
-    let Some(kind) = kind.filter(|_| errors.is_empty()) else {
-        return refused(new_page(&current, access, form, errors));
+    let input = match NewProposal::parse(&form) {
+        Ok(input) => input,
+        Err(errors) => return refused(new_page(&current, access, form, errors)),
     };
     let back = format!("/engagements/{id}/proposals");
     let proposal: Option<i64> = sqlx::query_scalar(
@@ -293,11 +357,11 @@ pub async fn create(
          on conflict (form_key) do nothing returning id",
     )
     .bind(id)
-    .bind(kind.as_str())
-    .bind(&title)
-    .bind(&description)
-    .bind(&action)
-    .bind(&impact)
+    .bind(input.kind)
+    .bind(&input.title)
+    .bind(&input.description)
+    .bind(&input.proposed_action)
+    .bind(&input.expected_impact)
     .bind(current.user.id)
     .bind(change.now)
     .bind(form_key(&form))
@@ -310,7 +374,7 @@ pub async fn create(
         .audit(
             "proposal.create",
             format!("engagement:{id}"),
-            serde_json::json!({ "proposal_id": proposal, "kind": kind, "title": title }),
+            serde_json::json!({ "proposal_id": proposal, "kind": input.kind, "title": input.title }),
         )
         .await?;
     change
@@ -322,6 +386,52 @@ pub async fn create(
     Ok(Redirect::to(&back).into_response())
 }
 
+/// A manager's answer to a proposal.
+pub struct ProposalAnswer {
+    pub answer: Answer,
+    pub note: String,
+}
+
+impl ProposalAnswer {
+    /// Declining, or asking for information, says why: the vendor reads the note.
+    pub fn parse(form: &Pairs) -> Result<ProposalAnswer, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let answer = validate::choice(
+            &mut errors,
+            "answer",
+            form.get("answer"),
+            Answer::parse,
+            "Choose an answer.",
+        );
+        let note = validate::optional(&mut errors, "note", form.get("note"), 2000);
+        if note.is_empty()
+            && matches!(
+                answer,
+                Some(Answer::Declined) | Some(Answer::NeedsInformation)
+            )
+        {
+            errors.add(
+                "note",
+                "Say why, or what you need to know: the vendor reads this.",
+            );
+        }
+        match answer {
+            Some(answer) if errors.is_empty() => Ok(ProposalAnswer { answer, note }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A proposal's engagement and status, locked for the change.
+async fn proposal_state(db: &mut PgConnection, proposal: i64) -> Result<(i64, ProposalStatus)> {
+    let row: Option<(i64, ProposalStatus)> =
+        sqlx::query_as("select engagement_id, status from proposals where id = $1 for update")
+            .bind(proposal)
+            .fetch_optional(db)
+            .await?;
+    row.ok_or(AppError::NotFound)
+}
+
 pub async fn answer(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -329,71 +439,66 @@ pub async fn answer(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<Pairs>,
 ) -> Result<Response> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let row: Option<(i64, String)> =
-        sqlx::query_as("select engagement_id, status from proposals where id = $1 for update")
-            .bind(proposal)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (id, before) = row.ok_or(AppError::NotFound)?;
-    access(&mut tx, &current.user, id).await?.require_manage()?;
-    let mut errors = FieldErrors::default();
-    let answer = validate::choice(
-        &mut errors,
-        "answer",
-        form.get("answer"),
-        Answer::parse,
-        "Choose an answer.",
-    );
-    let note = validate::optional(&mut errors, "note", form.get("note"), 2000);
-    if note.is_empty()
-        && matches!(
-            answer,
-            Some(Answer::Declined) | Some(Answer::NeedsInformation)
-        )
-    {
-        errors.add(
-            "note",
-            "Say why, or what you need to know: the vendor reads this.",
-        );
-    }
-    let Some(answer) = answer.filter(|_| errors.is_empty()) else {
-        let html = list_page(
-            &state,
-            &current,
-            &mut tx,
-            id,
-            FailedRow::new(proposal, form, errors),
-        )
-        .await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response());
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let (id, before) = proposal_state(change.db(), proposal).await?;
+    let access = access(change.db(), &current.user, id).await?;
+    policy::may_answer_proposal(reader(&access))?;
+    let ProposalAnswer { answer, note } = match ProposalAnswer::parse(&form) {
+        Ok(input) => input,
+        Err(errors) => {
+            let failed = FailedRow::new(proposal, form, errors);
+            let page = list_page(&state, &current, change.db(), id, failed).await?;
+            return refused(page);
+        }
     };
     sqlx::query(
         "update proposals set status = $2, answer_note = $3, answered_by = $4, answered_at = $5 where id = $1",
     )
     .bind(proposal)
-    .bind(answer.as_str())
+    .bind(ProposalStatus::from(answer))
     .bind(&note)
     .bind(current.user.id)
-    .bind(now)
-    .execute(&mut *tx)
+    .bind(change.now)
+    .execute(change.db())
     .await?;
-    audit::Entry::by(&current.user, "proposal.answer", Outcome::Success)
-        .target(format!("engagement:{id}"))
-        .client_addr(addr)
-        .details(serde_json::json!({ "proposal_id": proposal, "before": before, "after": answer }))
-        .write(&mut *tx, now)
+    change
+        .audit(
+            "proposal.answer",
+            format!("engagement:{id}"),
+            serde_json::json!({ "proposal_id": proposal, "before": before, "after": answer }),
+        )
         .await?;
-    session::set_flash(
-        &mut *tx,
-        &current.session,
-        Flash::success(format!("Answered: {}.", answer.label().to_lowercase())),
-    )
-    .await?;
-    tx.commit().await?;
-    crate::reminders::refresh(&state, id).await;
+    change
+        .flash(Flash::success(format!(
+            "Answered: {}.",
+            answer.label().to_lowercase()
+        )))
+        .await?;
+    change.commit_and_refresh(id).await?;
     Ok(Redirect::to(&format!("/engagements/{id}/proposals#proposal-{proposal}")).into_response())
+}
+
+/// A vendor user's reply to a proposal that needs information.
+pub struct Reply {
+    pub text: String,
+}
+
+impl Reply {
+    pub fn parse(form: &Pairs) -> Result<Reply, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let text = validate::required(
+            &mut errors,
+            "reply",
+            form.get("reply"),
+            4000,
+            "Write the information the managers asked for.",
+        );
+        if errors.is_empty() {
+            Ok(Reply { text })
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 /// A vendor user answers "needs information": the reply is kept on the proposal, which is
@@ -405,61 +510,45 @@ pub async fn reply(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<Pairs>,
 ) -> Result<Response> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let row: Option<(i64, String)> =
-        sqlx::query_as("select engagement_id, status from proposals where id = $1 for update")
-            .bind(proposal)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (id, status) = row.ok_or(AppError::NotFound)?;
-    for_raising(&mut tx, &current, id).await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let (id, status) = proposal_state(change.db(), proposal).await?;
+    let access = access(change.db(), &current.user, id).await?;
+    policy::may_reply_to_proposal(reader(&access))?;
     let back = format!("/engagements/{id}/proposals#proposal-{proposal}");
-    if status != Answer::NeedsInformation.as_str() {
+    if status != ProposalStatus::NeedsInformation {
         // Answered meanwhile, or a double submit.
         return Ok(Redirect::to(&back).into_response());
     }
-    let mut errors = FieldErrors::default();
-    let text = validate::required(
-        &mut errors,
-        "reply",
-        form.get("reply"),
-        4000,
-        "Write the information the managers asked for.",
-    );
-    if !errors.is_empty() {
-        let html = list_page(
-            &state,
-            &current,
-            &mut tx,
-            id,
-            FailedRow::new(proposal, form, errors),
-        )
-        .await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(html)).into_response());
-    }
+    let Reply { text } = match Reply::parse(&form) {
+        Ok(input) => input,
+        Err(errors) => {
+            let failed = FailedRow::new(proposal, form, errors);
+            let page = list_page(&state, &current, change.db(), id, failed).await?;
+            return refused(page);
+        }
+    };
     sqlx::query(
         "update proposals set reply = $2, replied_by = $3, replied_at = $4, status = 'open' where id = $1",
     )
     .bind(proposal)
     .bind(&text)
     .bind(current.user.id)
-    .bind(now)
-    .execute(&mut *tx)
+    .bind(change.now)
+    .execute(change.db())
     .await?;
-    audit::Entry::by(&current.user, "proposal.reply", Outcome::Success)
-        .target(format!("engagement:{id}"))
-        .client_addr(addr)
-        .details(serde_json::json!({ "proposal_id": proposal }))
-        .write(&mut *tx, now)
+    change
+        .audit(
+            "proposal.reply",
+            format!("engagement:{id}"),
+            serde_json::json!({ "proposal_id": proposal }),
+        )
         .await?;
-    session::set_flash(
-        &mut *tx,
-        &current.session,
-        Flash::success("Your reply is with the managers; the proposal is open again."),
-    )
-    .await?;
-    tx.commit().await?;
+    change
+        .flash(Flash::success(
+            "Your reply is with the managers; the proposal is open again.",
+        ))
+        .await?;
+    change.commit().await?;
     Ok(Redirect::to(&back).into_response())
 }
 

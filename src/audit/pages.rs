@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+use crate::auth::Role;
 use crate::auth::policy::Admin;
 use crate::state::AppState;
 use crate::web::error::Result;
@@ -75,7 +76,7 @@ pub struct AuditQuery {
 struct Row {
     at: DateTime<Utc>,
     actor_email: Option<String>,
-    actor_role: Option<String>,
+    actor_role: Option<Role>,
     action: String,
     target: Option<String>,
     outcome: String,
@@ -214,7 +215,10 @@ pub async fn list(
                 .format("%Y-%m-%d %H:%M:%S")
                 .to_string(),
             actor: r.actor_email.unwrap_or_else(|| "—".into()),
-            role: r.actor_role.unwrap_or_default(),
+            role: r
+                .actor_role
+                .map(|role| role.as_str().to_string())
+                .unwrap_or_default(),
             action: r.action,
             target: r.target.unwrap_or_default(),
             outcome: r.outcome,

@@ -66,3 +66,141 @@ pub fn vendor_scope(user: &User) -> Option<i64> {
         Role::Admin | Role::Manager => None,
     }
 }
+
+/// How a reader stands towards one engagement, as the rules for its child records (findings,
+/// reviews, proposals, access grants) ask it: a vendor user of its vendor, and whether they
+/// manage it (an admin, or its owner or a co-manager).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reader {
+    pub is_vendor: bool,
+    pub can_manage: bool,
+}
+
+/// Managing an engagement's records needs one of its managers; to a vendor user the record
+/// does not exist, anyone else is refused.
+fn manages(reader: Reader) -> Result<(), AppError> {
+    match (reader.can_manage, reader.is_vendor) {
+        (true, _) => Ok(()),
+        (false, true) => Err(AppError::NotFound),
+        (false, false) => Err(AppError::Forbidden),
+    }
+}
+
+/// The side that remediates a finding answers it with a plan: the vendor's users the
+/// vendor's findings, the engagement's managers ours. A vendor user never learns of ours.
+pub fn may_answer_finding(reader: Reader, vendor_side: bool) -> Result<(), AppError> {
+    match (reader.is_vendor, vendor_side) {
+        (true, true) => Ok(()),
+        (true, false) => Err(AppError::NotFound),
+        (false, false) => manages(reader),
+        (false, true) => Err(AppError::Forbidden),
+    }
+}
+
+/// A manager of the engagement verifies and closes a finding, or accepts its risk.
+pub fn may_resolve_finding(reader: Reader) -> Result<(), AppError> {
+    manages(reader)
+}
+
+/// The part of a review a reader sees: the vendor's part of its snapshot and none of its
+/// internal notes for a vendor user (who sees completed reviews only, `visible_reviews`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewPart {
+    Organisation,
+    Vendor,
+}
+
+pub fn review_part(reader: Reader) -> ReviewPart {
+    if reader.is_vendor {
+        ReviewPart::Vendor
+    } else {
+        ReviewPart::Organisation
+    }
+}
+
+/// A manager of the engagement writes, completes and adapts its reviews.
+pub fn may_write_review(reader: Reader) -> Result<(), AppError> {
+    manages(reader)
+}
+
+/// Proposals come from the vendor's side: its users raise them, and reply when asked for
+/// more information.
+pub fn may_raise_proposal(reader: Reader) -> Result<(), AppError> {
+    if reader.is_vendor {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
+    }
+}
+
+/// A vendor user replies to a proposal of theirs that needs information.
+pub fn may_reply_to_proposal(reader: Reader) -> Result<(), AppError> {
+    may_raise_proposal(reader)
+}
+
+/// The engagement's managers answer proposals.
+pub fn may_answer_proposal(reader: Reader) -> Result<(), AppError> {
+    manages(reader)
+}
+
+/// The engagement's managers record access grants and review them (keep or revoke).
+pub fn may_review_grant(reader: Reader) -> Result<(), AppError> {
+    manages(reader)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VENDOR: Reader = Reader {
+        is_vendor: true,
+        can_manage: false,
+    };
+    const MANAGER: Reader = Reader {
+        is_vendor: false,
+        can_manage: true,
+    };
+    const OTHER_STAFF: Reader = Reader {
+        is_vendor: false,
+        can_manage: false,
+    };
+
+    #[test]
+    fn the_side_that_remediates_a_finding_answers_it() {
+        assert!(may_answer_finding(VENDOR, true).is_ok());
+        assert!(matches!(
+            may_answer_finding(VENDOR, false),
+            Err(AppError::NotFound)
+        ));
+        assert!(may_answer_finding(MANAGER, false).is_ok());
+        assert!(matches!(
+            may_answer_finding(MANAGER, true),
+            Err(AppError::Forbidden)
+        ));
+        assert!(matches!(
+            may_answer_finding(OTHER_STAFF, false),
+            Err(AppError::Forbidden)
+        ));
+    }
+
+    #[test]
+    fn only_managers_resolve_findings_answer_proposals_and_review_grants() {
+        for rule in [may_resolve_finding, may_answer_proposal, may_review_grant] {
+            assert!(rule(MANAGER).is_ok());
+            assert!(matches!(rule(VENDOR), Err(AppError::NotFound)));
+            assert!(matches!(rule(OTHER_STAFF), Err(AppError::Forbidden)));
+        }
+    }
+
+    #[test]
+    fn proposals_come_from_the_vendors_side_and_it_reads_its_part_of_a_review() {
+        assert!(may_raise_proposal(VENDOR).is_ok());
+        assert!(may_reply_to_proposal(VENDOR).is_ok());
+        assert!(matches!(
+            may_raise_proposal(MANAGER),
+            Err(AppError::Forbidden)
+        ));
+        assert_eq!(review_part(VENDOR), ReviewPart::Vendor);
+        assert_eq!(review_part(OTHER_STAFF), ReviewPart::Organisation);
+    }
+}

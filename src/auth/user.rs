@@ -41,6 +41,33 @@ impl fmt::Display for Role {
     }
 }
 
+// Stored as its name; a stored name outside the three is an error when read, never a default.
+impl sqlx::Type<sqlx::Postgres> for Role {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl sqlx::Encode<'_, sqlx::Postgres> for Role {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&str as sqlx::Encode<sqlx::Postgres>>::encode_by_ref(&self.as_str(), buf)
+    }
+}
+
+impl sqlx::Decode<'_, sqlx::Postgres> for Role {
+    fn decode(value: sqlx::postgres::PgValueRef<'_>) -> Result<Role, sqlx::error::BoxDynError> {
+        let stored = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+        Role::parse(stored).ok_or_else(|| format!("{stored:?} is not a stored Role").into())
+    }
+}
+
 /// A signed-in, enabled user as the request sees it.
 #[derive(Debug, Clone)]
 pub struct User {

@@ -9,6 +9,7 @@ pub mod boundaries;
 pub mod cadence;
 pub mod kpis;
 pub mod pages;
+pub mod schedule;
 pub mod window;
 
 pub use agreement::{Agreement, EngagementFields, fields_of};
@@ -23,6 +24,8 @@ pub use window::{ContactWindow, describe_days};
 
 use chrono::NaiveDate;
 use sqlx::PgConnection;
+
+pub use schedule::{Cadence, Cadences, Due, cadences, close, next_due, set_cadence, set_next_due};
 
 use crate::auth::policy::vendor_scope;
 use crate::auth::{Role, User};

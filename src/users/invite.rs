@@ -113,6 +113,23 @@ pub struct SetPasswordForm {
     confirm: String,
 }
 
+impl SetPasswordForm {
+    /// The new password, once it meets the policy and was typed twice alike.
+    fn parse(self) -> std::result::Result<String, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        if let Err(message) = password::check_policy(&self.new) {
+            errors.add("new", message);
+        } else if self.new != self.confirm {
+            errors.add("confirm", "The two passwords differ.");
+        }
+        if errors.is_empty() {
+            Ok(self.new)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 pub async fn set(
     State(state): State<AppState>,
     session: Session,
@@ -121,16 +138,9 @@ pub async fn set(
     Form(form): Form<SetPasswordForm>,
 ) -> Result<Response> {
     let now = state.clock.now();
-    let mut errors = FieldErrors::default();
-    if let Err(message) = password::check_policy(&form.new) {
-        errors.add("new", message);
-    } else if form.new != form.confirm {
-        errors.add("confirm", "The two passwords differ.");
-    }
-    let hash = if errors.is_empty() {
-        Some(password::hash(form.new).await?)
-    } else {
-        None
+    let (hash, errors) = match SetPasswordForm::parse(form) {
+        Ok(new) => (Some(password::hash(new).await?), FieldErrors::default()),
+        Err(errors) => (None, errors),
     };
     let mut tx = state.pool.begin().await?;
     // Locked, so that a double submit uses the link once.

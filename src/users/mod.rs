@@ -103,7 +103,7 @@ pub async fn create(
     )
     .bind(email)
     .bind(user.name.trim())
-    .bind(user.role.as_str())
+    .bind(user.role)
     .bind(vendor_id)
     .bind(hash)
     .bind(user.time_zone)
@@ -162,7 +162,7 @@ pub async fn enabled_user_by_email(
         id: i64,
         email: String,
         name: String,
-        role: String,
+        role: Role,
         vendor_id: Option<i64>,
         vendor_name: Option<String>,
         time_zone: String,
@@ -179,11 +179,66 @@ pub async fn enabled_user_by_email(
         id: r.id,
         email: r.email,
         name: r.name,
-        role: Role::parse(&r.role).unwrap_or(Role::Vendor),
+        role: r.role,
         vendor: r.vendor_id.map(|v| (v, r.vendor_name.unwrap_or_default())),
         time_zone: r.time_zone,
         inbox: 0,
     }))
+}
+
+/// Whose access [`disable`] ends.
+#[derive(Debug, Clone, Copy)]
+pub enum Disable {
+    /// One account, whether or not it is disabled already (its first disable time stays).
+    User(i64),
+    /// Every enabled account of a vendor.
+    VendorUsers(i64),
+}
+
+/// What [`disable`] ended.
+#[derive(Debug, Default)]
+pub struct Disabled {
+    pub users: Vec<i64>,
+    pub sessions_ended: u64,
+}
+
+/// Ends accounts' access: they are disabled (so they cannot sign in, and their calendar feed
+/// and set-password links, which read only enabled accounts, stop answering) and every
+/// session of theirs ends.
+/// User administration, a vendor's exit and an engagement's close all disable through here.
+pub async fn disable(
+    db: &mut PgConnection,
+    who: Disable,
+    now: DateTime<Utc>,
+) -> Result<Disabled, sqlx::Error> {
+    let users: Vec<i64> = match who {
+        Disable::User(id) => {
+            sqlx::query_scalar(
+                "update users set disabled_at = coalesce(disabled_at, $2) where id = $1 returning id",
+            )
+            .bind(id)
+            .bind(now)
+            .fetch_all(&mut *db)
+            .await?
+        }
+        Disable::VendorUsers(vendor_id) => {
+            sqlx::query_scalar(
+                "update users set disabled_at = $2 where vendor_id = $1 and disabled_at is null returning id",
+            )
+            .bind(vendor_id)
+            .bind(now)
+            .fetch_all(&mut *db)
+            .await?
+        }
+    };
+    let ended = sqlx::query("delete from sessions where user_id = any($1)")
+        .bind(&users)
+        .execute(&mut *db)
+        .await?;
+    Ok(Disabled {
+        users,
+        sessions_ended: ended.rows_affected(),
+    })
 }
 
 /// The routes of users.

@@ -4,7 +4,6 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -12,12 +11,11 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use sqlx::PgConnection;
 
-use crate::audit::{self, Outcome};
 use crate::auth::policy::{Admin, Staff};
-use crate::auth::session;
 use crate::choice;
 use crate::state::AppState;
 use crate::web::ClientAddr;
+use crate::web::change::{Change, refused};
 use crate::web::error::{AppError, Result, violates};
 use crate::web::form::{FieldErrors, Form, Id};
 use crate::web::layout::{Flash, Layout};
@@ -81,7 +79,7 @@ pub struct EvaluationDetail {
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
     id: i64,
-    decision: String,
+    decision: Decision,
     score: Decimal,
     author: String,
     created_at: DateTime<Utc>,
@@ -90,7 +88,7 @@ struct SummaryRow {
 fn summary(row: SummaryRow, zone: Tz) -> EvaluationSummary {
     EvaluationSummary {
         id: row.id,
-        decision: Decision::parse(&row.decision).map_or("", Decision::label),
+        decision: row.decision.label(),
         score: row.score,
         author: row.author,
         date: row
@@ -121,7 +119,7 @@ pub async fn history(
 #[derive(sqlx::FromRow)]
 struct DetailRow {
     id: i64,
-    decision: String,
+    decision: Decision,
     score: Decimal,
     author: String,
     created_at: DateTime<Utc>,
@@ -295,10 +293,9 @@ pub async fn create(
     ClientAddr(addr): ClientAddr,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let vendor_name = vendor_name(&mut tx, vendor_id).await?;
-    let criteria = active_criteria(&mut tx).await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let vendor_name = vendor_name(change.db(), vendor_id).await?;
+    let criteria = active_criteria(change.db()).await?;
     let value = |name: &str| {
         pairs
             .iter()
@@ -365,7 +362,7 @@ pub async fn create(
             rationale,
             errors,
         };
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response());
+        return refused(page);
     };
     let score = selection_score(&scores);
     // The same form posted twice (a double click, a replay) saves one evaluation.
@@ -378,13 +375,13 @@ pub async fn create(
          returning id",
     )
     .bind(vendor_id)
-    .bind(decision.as_str())
+    .bind(decision)
     .bind(&rationale)
     .bind(score)
     .bind(current.user.id)
-    .bind(now)
+    .bind(change.now)
     .bind(form_key)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(change.db())
     .await?;
     let Some(id) = id else {
         return Ok(Redirect::to(&format!("/vendors/{vendor_id}")).into_response());
@@ -400,21 +397,22 @@ pub async fn create(
         .bind(line.criterion.weight)
         .bind(score)
         .bind(line.evidence.trim())
-        .execute(&mut *tx)
+        .execute(change.db())
         .await?;
     }
-    audit::Entry::by(&current.user, "evaluation.create", Outcome::Success)
-        .target(format!("vendor:{vendor_id}"))
-        .client_addr(addr)
-        .details(serde_json::json!({ "evaluation_id": id, "decision": decision, "score": score.to_string() }))
-        .write(&mut *tx, now)
+    change
+        .audit(
+            "evaluation.create",
+            format!("vendor:{vendor_id}"),
+            serde_json::json!({ "evaluation_id": id, "decision": decision, "score": score.to_string() }),
+        )
         .await?;
     let flash = Flash::success(format!(
         "Evaluation saved: {vendor_name} scores {score} of 100 ({}).",
         decision.label()
     ));
-    session::set_flash(&mut *tx, &current.session, flash).await?;
-    tx.commit().await?;
+    change.flash(flash).await?;
+    change.commit().await?;
     Ok(Redirect::to(&format!("/vendors/{vendor_id}")).into_response())
 }
 
@@ -487,7 +485,6 @@ pub async fn save_criteria(
     ClientAddr(addr): ClientAddr,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Response> {
-    let now = state.clock.now();
     let value = |name: String| {
         pairs
             .iter()
@@ -513,8 +510,8 @@ pub async fn save_criteria(
         })
         .collect();
 
-    let mut tx = state.pool.begin().await?;
-    let before = active_criteria(&mut tx).await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let before = active_criteria(change.db()).await?;
     let mut errors = FieldErrors::default();
     let mut kept: Vec<(Option<i64>, &CriterionInput, i32)> = Vec::new();
     for row in &rows {
@@ -562,21 +559,21 @@ pub async fn save_criteria(
         errors.add("total", "Two criteria have the same name.");
     }
     // The form shown again with its rows as posted and what is wrong with them.
-    let refused = |rows, errors| -> Result<Response> {
-        let page = CriteriaPage {
+    let again = |rows, errors| -> Result<Response> {
+        refused(CriteriaPage {
             layout: Layout::new(&current.session, "Due-diligence criteria", "/vendors"),
             total,
             rows,
             errors,
-        };
-        Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page.render()?)).into_response())
+        })
     };
     if !errors.is_empty() {
-        return refused(rows, errors);
+        return again(rows, errors);
     }
     // Every criterion leaves the unique index of active names first and the kept ones come
     // back one by one with their new names, so two criteria may swap names: updated in
     // place, the first rename would collide with the other's old name.
+    let tx = change.db();
     let written: std::result::Result<(), sqlx::Error> = async {
         sqlx::query("update dd_criteria set active = false where active")
             .execute(&mut *tx)
@@ -616,24 +613,22 @@ pub async fn save_criteria(
                 "total",
                 "Another criterion was just saved with one of these names; reload the page and try again.",
             );
-            return refused(rows, errors);
+            return again(rows, errors);
         }
         Err(e) => return Err(e.into()),
     }
-    let after = active_criteria(&mut tx).await?;
-    audit::Entry::by(&current.user, "criteria.update", Outcome::Success)
-        .target("criteria")
-        .client_addr(addr)
-        .details(serde_json::json!({ "before": before, "after": after }))
-        .write(&mut *tx, now)
+    let after = active_criteria(change.db()).await?;
+    change
+        .audit(
+            "criteria.update",
+            "criteria",
+            serde_json::json!({ "before": before, "after": after }),
+        )
         .await?;
-    session::set_flash(
-        &mut *tx,
-        &current.session,
-        Flash::success("The due-diligence criteria are saved."),
-    )
-    .await?;
-    tx.commit().await?;
+    change
+        .flash(Flash::success("The due-diligence criteria are saved."))
+        .await?;
+    change.commit().await?;
     Ok(Redirect::to("/admin/criteria").into_response())
 }
 

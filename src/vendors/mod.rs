@@ -51,8 +51,8 @@ pub struct VendorFields {
     pub legal_name: String,
     pub website: String,
     pub industry: String,
-    pub tier: String,
-    pub status: String,
+    pub tier: Tier,
+    pub status: VendorStatus,
     pub contact_name: String,
     pub contact_email: String,
     pub contact_phone: String,
@@ -60,55 +60,53 @@ pub struct VendorFields {
 }
 
 impl VendorForm {
+    /// Every field checked at once: the vendor's fields, or every error.
     pub fn parse(&self) -> Result<VendorFields, FieldErrors> {
         let mut errors = FieldErrors::default();
-        let fields = VendorFields {
-            name: validate::required(
-                &mut errors,
-                "name",
-                &self.name,
-                200,
-                "Enter the vendor's name.",
-            ),
-            legal_name: validate::optional(&mut errors, "legal_name", &self.legal_name, 300),
-            website: validate::optional_url(&mut errors, "website", &self.website),
-            industry: validate::optional(&mut errors, "industry", &self.industry, 200),
-            tier: validate::choice(
-                &mut errors,
-                "tier",
-                &self.tier,
-                Tier::parse,
-                "Choose a criticality tier.",
-            )
-            .map_or("", Tier::as_str)
-            .to_string(),
-            status: validate::choice(
-                &mut errors,
-                "status",
-                &self.status,
-                VendorStatus::parse,
-                "Choose a status.",
-            )
-            .map_or("", VendorStatus::as_str)
-            .to_string(),
-            contact_name: validate::optional(&mut errors, "contact_name", &self.contact_name, 200),
-            contact_email: validate::optional_email(
-                &mut errors,
-                "contact_email",
-                &self.contact_email,
-            ),
-            contact_phone: validate::optional(
-                &mut errors,
-                "contact_phone",
-                &self.contact_phone,
-                50,
-            ),
-            notes: validate::optional(&mut errors, "notes", &self.notes, 5000),
-        };
-        if errors.is_empty() {
-            Ok(fields)
-        } else {
-            Err(errors)
+        let name = validate::required(
+            &mut errors,
+            "name",
+            &self.name,
+            200,
+            "Enter the vendor's name.",
+        );
+        let legal_name = validate::optional(&mut errors, "legal_name", &self.legal_name, 300);
+        let website = validate::optional_url(&mut errors, "website", &self.website);
+        let industry = validate::optional(&mut errors, "industry", &self.industry, 200);
+        let tier = validate::choice(
+            &mut errors,
+            "tier",
+            &self.tier,
+            Tier::parse,
+            "Choose a criticality tier.",
+        );
+        let status = validate::choice(
+            &mut errors,
+            "status",
+            &self.status,
+            VendorStatus::parse,
+            "Choose a status.",
+        );
+        let contact_name = validate::optional(&mut errors, "contact_name", &self.contact_name, 200);
+        let contact_email =
+            validate::optional_email(&mut errors, "contact_email", &self.contact_email);
+        let contact_phone =
+            validate::optional(&mut errors, "contact_phone", &self.contact_phone, 50);
+        let notes = validate::optional(&mut errors, "notes", &self.notes, 5000);
+        match (tier, status) {
+            (Some(tier), Some(status)) if errors.is_empty() => Ok(VendorFields {
+                name,
+                legal_name,
+                website,
+                industry,
+                tier,
+                status,
+                contact_name,
+                contact_email,
+                contact_phone,
+                notes,
+            }),
+            _ => Err(errors),
         }
     }
 
@@ -118,8 +116,8 @@ impl VendorForm {
             legal_name: fields.legal_name.clone(),
             website: fields.website.clone(),
             industry: fields.industry.clone(),
-            tier: fields.tier.clone(),
-            status: fields.status.clone(),
+            tier: fields.tier.as_str().to_string(),
+            status: fields.status.as_str().to_string(),
             contact_name: fields.contact_name.clone(),
             contact_email: fields.contact_email.clone(),
             contact_phone: fields.contact_phone.clone(),
@@ -127,14 +125,6 @@ impl VendorForm {
             confirm_exit: String::new(),
         }
     }
-}
-
-pub fn tier_label(stored: &str) -> &'static str {
-    Tier::parse(stored).map_or("", Tier::label)
-}
-
-pub fn status_label(stored: &str) -> &'static str {
-    VendorStatus::parse(stored).map_or("", VendorStatus::label)
 }
 
 /// The routes of vendors.

@@ -3,17 +3,16 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use sqlx::PgConnection;
 
-use super::{Tier, VendorFields, VendorForm, VendorStatus, status_label, tier_label};
-use crate::audit::{self, Outcome};
+use super::{Tier, VendorFields, VendorForm, VendorStatus};
 use crate::auth::policy::{Admin, Staff};
-use crate::auth::session;
 use crate::state::AppState;
+use crate::users::{self, Disable};
 use crate::web::ClientAddr;
+use crate::web::change::{Change, refused};
 use crate::web::error::{AppError, Result};
 use crate::web::form::{FieldErrors, Form, Id, Query};
 use crate::web::layout::{Flash, Layout};
@@ -55,8 +54,8 @@ struct ListRow {
     id: i64,
     name: String,
     industry: String,
-    tier: String,
-    status: String,
+    tier: Tier,
+    status: VendorStatus,
     engagements: i64,
     total: i64,
 }
@@ -65,10 +64,8 @@ struct Row {
     id: i64,
     name: String,
     industry: String,
-    tier: String,
-    tier_label: &'static str,
-    status: String,
-    status_label: &'static str,
+    tier: Tier,
+    status: VendorStatus,
     engagements: i64,
 }
 
@@ -147,9 +144,7 @@ pub async fn list(
             id: r.id,
             name: r.name,
             industry: r.industry,
-            tier_label: tier_label(&r.tier),
             tier: r.tier,
-            status_label: status_label(&r.status),
             status: r.status,
             engagements: r.engagements,
         })
@@ -188,16 +183,14 @@ fn form_page(
     errors: FieldErrors,
     editing: Option<(i64, String)>,
     confirm_exit_users: Option<i64>,
-    status: StatusCode,
-) -> Result<Response> {
-    let page = FormPage {
+) -> FormPage {
+    FormPage {
         layout,
         form,
         errors,
         editing,
         confirm_exit_users,
-    };
-    Ok((status, Html(page.render()?)).into_response())
+    }
 }
 
 pub async fn new(Admin(current): Admin) -> Result<Response> {
@@ -206,14 +199,14 @@ pub async fn new(Admin(current): Admin) -> Result<Response> {
         status: "prospect".into(),
         ..VendorForm::default()
     };
-    form_page(
+    let page = form_page(
         Layout::new(&current.session, "New vendor", "/vendors"),
         form,
         FieldErrors::default(),
         None,
         None,
-        StatusCode::OK,
-    )
+    );
+    Ok(Html(page.render()?).into_response())
 }
 
 fn name_taken(error: &sqlx::Error) -> bool {
@@ -235,19 +228,9 @@ pub async fn create(
     let layout = || Layout::new(&current.session, "New vendor", "/vendors");
     let fields = match form.parse() {
         Ok(fields) => fields,
-        Err(errors) => {
-            return form_page(
-                layout(),
-                form,
-                errors,
-                None,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
-        }
+        Err(errors) => return refused(form_page(layout(), form, errors, None, None)),
     };
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
     let inserted: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
         "insert into vendors (name, legal_name, website, industry, tier, status, contact_name, contact_email, contact_phone, notes)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id",
@@ -256,41 +239,32 @@ pub async fn create(
     .bind(&fields.legal_name)
     .bind(&fields.website)
     .bind(&fields.industry)
-    .bind(&fields.tier)
-    .bind(&fields.status)
+    .bind(fields.tier)
+    .bind(fields.status)
     .bind(&fields.contact_name)
     .bind(&fields.contact_email)
     .bind(&fields.contact_phone)
     .bind(&fields.notes)
-    .fetch_one(&mut *tx)
+    .fetch_one(change.db())
     .await;
     let id = match inserted {
         Ok(id) => id,
         Err(e) if name_taken(&e) => {
-            return form_page(
-                layout(),
-                form,
-                taken_errors(),
-                None,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            return refused(form_page(layout(), form, taken_errors(), None, None));
         }
         Err(e) => return Err(e.into()),
     };
-    audit::Entry::by(&current.user, "vendor.create", Outcome::Success)
-        .target(format!("vendor:{id}"))
-        .client_addr(addr)
-        .details(serde_json::json!({ "after": fields }))
-        .write(&mut *tx, now)
+    change
+        .audit(
+            "vendor.create",
+            format!("vendor:{id}"),
+            serde_json::json!({ "after": fields }),
+        )
         .await?;
-    session::set_flash(
-        &mut *tx,
-        &current.session,
-        Flash::success(format!("{} is added.", fields.name)),
-    )
-    .await?;
-    tx.commit().await?;
+    change
+        .flash(Flash::success(format!("{} is added.", fields.name)))
+        .await?;
+    change.commit().await?;
     Ok(Redirect::to(&format!("/vendors/{id}")).into_response())
 }
 
@@ -317,14 +291,14 @@ pub async fn edit(
         format!("Edit {}", fields.name),
         "/vendors",
     );
-    form_page(
+    let page = form_page(
         layout,
         VendorForm::from_fields(&fields),
         FieldErrors::default(),
         Some((id, fields.name)),
         None,
-        StatusCode::OK,
-    )
+    );
+    Ok(Html(page.render()?).into_response())
 }
 
 pub async fn update(
@@ -334,9 +308,8 @@ pub async fn update(
     ClientAddr(addr): ClientAddr,
     Form(form): Form<VendorForm>,
 ) -> Result<Response> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let before = fields_of(&mut tx, id).await?;
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let before = fields_of(change.db(), id).await?;
     let editing = Some((id, before.name.clone()));
     let layout = || {
         Layout::new(
@@ -347,33 +320,18 @@ pub async fn update(
     };
     let after = match form.parse() {
         Ok(fields) => fields,
-        Err(errors) => {
-            return form_page(
-                layout(),
-                form,
-                errors,
-                editing,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
-        }
+        Err(errors) => return refused(form_page(layout(), form, errors, editing, None)),
     };
-    let exiting = after.status == "exited" && before.status != "exited";
+    let exiting = after.status == VendorStatus::Exited && before.status != VendorStatus::Exited;
     if exiting && form.confirm_exit != "yes" {
         let users: i64 = sqlx::query_scalar(
             "select count(*) from users where vendor_id = $1 and disabled_at is null",
         )
         .bind(id)
-        .fetch_one(&mut *tx)
+        .fetch_one(change.db())
         .await?;
-        return form_page(
-            layout(),
-            form,
-            FieldErrors::default(),
-            editing,
-            Some(users),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        let page = form_page(layout(), form, FieldErrors::default(), editing, Some(users));
+        return refused(page);
     }
     let updated = sqlx::query(
         "update vendors set name = $2, legal_name = $3, website = $4, industry = $5, tier = $6, status = $7,
@@ -385,65 +343,51 @@ pub async fn update(
     .bind(&after.legal_name)
     .bind(&after.website)
     .bind(&after.industry)
-    .bind(&after.tier)
-    .bind(&after.status)
+    .bind(after.tier)
+    .bind(after.status)
     .bind(&after.contact_name)
     .bind(&after.contact_email)
     .bind(&after.contact_phone)
     .bind(&after.notes)
-    .execute(&mut *tx)
+    .execute(change.db())
     .await;
     match updated {
         Ok(_) => {}
         Err(e) if name_taken(&e) => {
-            return form_page(
-                layout(),
-                form,
-                taken_errors(),
-                editing,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            return refused(form_page(layout(), form, taken_errors(), editing, None));
         }
         Err(e) => return Err(e.into()),
     }
     let mut message = format!("Saved the changes to {}.", after.name);
     if exiting {
-        let disabled: Vec<i64> = sqlx::query_scalar(
-            "update users set disabled_at = $2 where vendor_id = $1 and disabled_at is null returning id",
-        )
-        .bind(id)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query("delete from sessions where user_id = any($1)")
-            .bind(&disabled)
-            .execute(&mut *tx)
-            .await?;
-        for user_id in &disabled {
-            audit::Entry::by(&current.user, "user.disable", Outcome::Success)
-                .target(format!("user:{user_id}"))
-                .client_addr(addr.clone())
-                .details(serde_json::json!({ "reason": "vendor exited", "vendor_id": id }))
-                .write(&mut *tx, now)
+        let now = change.now;
+        let disabled = users::disable(change.db(), Disable::VendorUsers(id), now).await?;
+        for user_id in &disabled.users {
+            change
+                .audit(
+                    "user.disable",
+                    format!("user:{user_id}"),
+                    serde_json::json!({ "reason": "vendor exited", "vendor_id": id }),
+                )
                 .await?;
         }
         message = format!(
             "{} is exited; its {} users are disabled and signed out.",
             after.name,
-            disabled.len()
+            disabled.users.len()
         );
     }
     if before != after {
-        audit::Entry::by(&current.user, "vendor.update", Outcome::Success)
-            .target(format!("vendor:{id}"))
-            .client_addr(addr)
-            .details(serde_json::json!({ "before": before, "after": after }))
-            .write(&mut *tx, now)
+        change
+            .audit(
+                "vendor.update",
+                format!("vendor:{id}"),
+                serde_json::json!({ "before": before, "after": after }),
+            )
             .await?;
     }
-    session::set_flash(&mut *tx, &current.session, Flash::success(message)).await?;
-    tx.commit().await?;
+    change.flash(Flash::success(message)).await?;
+    change.commit().await?;
     Ok(Redirect::to(&format!("/vendors/{id}")).into_response())
 }
 
@@ -471,8 +415,6 @@ struct ShowPage {
     layout: Layout,
     id: i64,
     vendor: VendorFields,
-    tier_label: &'static str,
-    status_label: &'static str,
     engagements: Vec<EngagementRow>,
     users: Vec<UserRow>,
     evaluations: Vec<super::evaluations::EvaluationSummary>,
@@ -507,8 +449,6 @@ pub async fn show(
     let page = ShowPage {
         layout: Layout::new(&current.session, vendor.name.clone(), "/vendors"),
         id,
-        tier_label: tier_label(&vendor.tier),
-        status_label: status_label(&vendor.status),
         vendor,
         engagements,
         users,
