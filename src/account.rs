@@ -12,7 +12,7 @@ use crate::audit::{self, Outcome};
 use crate::auth::password::{self, Verified};
 use crate::auth::throttle::{self, Verdict};
 use crate::auth::{CurrentUser, Role, session};
-use crate::engagements::cadence::weekday_name;
+use crate::engagements::weekday_name;
 use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::change::{Change, refused};
@@ -172,7 +172,7 @@ impl SettingsPage {
     }
 
     fn days(&self) -> Vec<(u32, &'static str)> {
-        crate::engagements::cadence::WEEK
+        crate::engagements::WEEK
             .into_iter()
             .map(|d| (d.number_from_monday(), weekday_name(d)))
             .collect()

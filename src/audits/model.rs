@@ -9,7 +9,7 @@ use sqlx::PgConnection;
 
 use super::{AuditOutcome, AuditStatus, FindingStatus, Kind, Severity, Side};
 use crate::engagements::{self, Access, Due};
-use crate::scorecard::scoring::Period;
+use crate::period::Period;
 use crate::web::error::{AppError, Result};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -194,7 +194,7 @@ pub struct ReportedValue {
 
 impl ReportedValue {
     pub fn shown(&self) -> String {
-        crate::engagements::kpis::with_unit(self.value, &self.unit)
+        crate::engagements::with_unit(self.value, &self.unit)
     }
 }
 

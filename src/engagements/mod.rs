@@ -18,7 +18,7 @@ pub use cadence::{
     CheckinCadence, ReviewCadence, WEEK, add_months, iso_weekdays, overdue_from, parse_weekday,
     weekday_name, weekday_short,
 };
-pub use kpis::{KpiLine, check_terms, decimal, lines, with_unit};
+pub use kpis::{KpiLine, check_terms, decimal, lines as kpi_lines, with_unit};
 pub use pages::render_agreement;
 pub use window::{ContactWindow, describe_days};
 

@@ -12,9 +12,9 @@ use super::pages::show_page;
 use super::{next_period_of, reader};
 use crate::auth::CurrentUser;
 use crate::auth::policy;
-use crate::engagements::cadence::{CheckinCadence, ReviewCadence};
-use crate::engagements::{KpiLine, check_terms, decimal, with_unit};
 use crate::engagements::{self, Cadence};
+use crate::engagements::{CheckinCadence, ReviewCadence};
+use crate::engagements::{KpiLine, check_terms, decimal, with_unit};
 use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::change::{Change, refused};
@@ -145,7 +145,7 @@ pub async fn adapt(
     let today = state.clock.today(access.zone());
     let now = change.now;
     let kpis = if form.get("kind") == "kpi_terms" {
-        crate::engagements::kpis::lines(change.db(), id, today).await?
+        crate::engagements::kpi_lines(change.db(), id, today).await?
     } else {
         Vec::new()
     };

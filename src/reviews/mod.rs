@@ -22,7 +22,7 @@ pub use snapshot::{Seen, Snapshot, take_snapshot};
 use crate::auth::policy::Reader;
 use crate::choice;
 use crate::engagements::Access;
-use crate::scorecard::scoring::Period;
+use crate::period::Period;
 use crate::web::routes::Routes;
 
 choice!(pub Decision {

@@ -13,10 +13,10 @@ use super::snapshot::{Seen, take_snapshot};
 use super::{Decision, reader};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{self, ReviewPart};
-use crate::engagements::cadence::{CheckinCadence, ReviewCadence};
-use crate::engagements::kpis::KpiLine;
+use crate::engagements::KpiLine;
 use crate::engagements::{self, Access, Cadences, Due, access};
-use crate::scorecard::scoring::Period;
+use crate::engagements::{CheckinCadence, ReviewCadence};
+use crate::period::Period;
 use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::change::{Change, refused};
@@ -255,7 +255,7 @@ pub(super) async fn show_page(
     let adaptations = model::adaptations(db, review_id).await?;
     let today = state.clock.today(access.zone());
     let (kpis, cadences, touch_cap, next_period) = if access.can_manage {
-        let kpis = crate::engagements::kpis::lines(db, access.id, today).await?;
+        let kpis = crate::engagements::kpi_lines(db, access.id, today).await?;
         let cadences = engagements::cadences(db, access.id).await?;
         let cap: i32 =
             sqlx::query_scalar("select weekly_touch_cap from boundaries where engagement_id = $1")

@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use crate::auth::policy::ReviewPart;
+use crate::period::Period;
 use crate::proposals::Proactivity;
-use crate::scorecard::scoring::Period;
-use crate::scorecard::values::{ScoreSnapshot, snapshot};
+use crate::scorecard::{ScoreSnapshot, snapshot};
 use crate::web::error::Result;
 
 /// What was true when the review started.

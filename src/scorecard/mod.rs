@@ -20,17 +20,10 @@ use axum::http::Method;
 
 use crate::web::routes::Routes;
 
-pub use crate::period::Period;
 pub use import::{BadLine, import as import_values};
 pub use model::{KpiCard, PeriodCard, Scorecard};
 pub use portfolio::refresh_scores;
 pub use snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};
-
-/// The paths other areas used before the scorecard was split, until their callers are
-/// re-pointed at the re-exports above.
-pub mod values {
-    pub use super::snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};
-}
 
 /// A pasted CSV of KPI values may be larger than other request bodies.
 const IMPORT_LIMIT: usize = 4 * 1024 * 1024;

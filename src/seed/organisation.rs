@@ -637,7 +637,8 @@ pub(super) fn key(n: u128) -> uuid::Uuid {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engagements::kpis::{Direction, check_terms};
+    use crate::engagements::check_terms;
+    use crate::vocab::Direction;
 
     #[test]
     fn every_demo_kpi_has_valid_terms_and_active_engagements_weigh_100() {

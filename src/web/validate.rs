@@ -4,7 +4,7 @@
 
 use chrono::{Datelike, NaiveDate};
 
-pub use crate::period::YEARS;
+use crate::period::YEARS;
 
 /// A date written exactly as YYYY-MM-DD within [`YEARS`]: the one reading of a date that
 /// forms, query strings and CSV files share.

@@ -8,10 +8,10 @@ use chrono::{Days, NaiveDate, Weekday};
 use rust_decimal::Decimal;
 
 // The Rust twins: the one place this file names them.
-use trellis::engagements::cadence::CheckinCadence;
-use trellis::scorecard::scoring::{
-    Direction, KpiInput, Period, PeriodKind, Source, Status, Terms, ValueState, kpi_result,
-};
+use trellis::engagements::CheckinCadence;
+use trellis::period::Period;
+use trellis::scorecard::scoring::{KpiInput, Status, Terms, ValueState, kpi_result};
+use trellis::vocab::{Direction, PeriodKind, Source};
 
 use crate::helpers::spawn_app;
 
