@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::model::Scorecard;
 
-/// The import's old path, until its callers use `scorecard::import_values`.
 
 /// The columns of the values export; the import reads the same file (extra columns are
 /// ignored, `note` is optional).
