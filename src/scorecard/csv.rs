@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::model::Scorecard;
 
-
 /// The columns of the values export; the import reads the same file (extra columns are
 /// ignored, `note` is optional).
 pub const VALUE_COLUMNS: &[&str] = &[
