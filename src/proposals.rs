@@ -11,7 +11,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 use crate::auth::CurrentUser;
-use crate::auth::policy::{self, Reader};
+use crate::auth::policy;
 use crate::choice;
 use crate::engagements::{Access, access};
 use crate::state::AppState;
@@ -92,14 +92,6 @@ impl ProposalRow {
 
     pub fn needs_information(&self) -> bool {
         self.status == ProposalStatus::NeedsInformation
-    }
-}
-
-/// How the reader stands towards the engagement, for the policy's rules on proposals.
-fn reader(access: &Access) -> Reader {
-    Reader {
-        is_vendor: access.is_vendor,
-        can_manage: access.can_manage,
     }
 }
 
@@ -247,7 +239,7 @@ impl NewPage {
 /// Proposals come from the vendor's side: the organisation's people answer them.
 async fn for_raising(db: &mut PgConnection, current: &CurrentUser, id: i64) -> Result<Access> {
     let access = access(db, &current.user, id).await?;
-    policy::may_raise_proposal(reader(&access))?;
+    policy::may_raise_proposal(access.reader())?;
     Ok(access)
 }
 
@@ -442,7 +434,7 @@ pub async fn answer(
     let mut change = Change::begin(&state, &current, addr).await?;
     let (id, before) = proposal_state(change.db(), proposal).await?;
     let access = access(change.db(), &current.user, id).await?;
-    policy::may_answer_proposal(reader(&access))?;
+    policy::may_answer_proposal(access.reader())?;
     let ProposalAnswer { answer, note } = match ProposalAnswer::parse(&form) {
         Ok(input) => input,
         Err(errors) => {
@@ -513,7 +505,7 @@ pub async fn reply(
     let mut change = Change::begin(&state, &current, addr).await?;
     let (id, status) = proposal_state(change.db(), proposal).await?;
     let access = access(change.db(), &current.user, id).await?;
-    policy::may_reply_to_proposal(reader(&access))?;
+    policy::may_reply_to_proposal(access.reader())?;
     let back = format!("/engagements/{id}/proposals#proposal-{proposal}");
     if status != ProposalStatus::NeedsInformation {
         // Answered meanwhile, or a double submit.

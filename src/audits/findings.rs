@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use sqlx::PgConnection;
 
-use super::pages::{list_page, reader, show_page};
+use super::pages::{list_page, show_page};
 use super::{FindingStatus, Severity, Side, model};
 use crate::auth::CurrentUser;
 use crate::auth::policy;
@@ -188,7 +188,7 @@ pub async fn answer(
     let mut change = Change::begin(&state, &current, addr).await?;
     let row = finding_state(change.db(), finding).await?;
     let access = access(change.db(), &current.user, row.engagement_id).await?;
-    policy::may_answer_finding(reader(&access), row.owner_side == Side::Vendor)?;
+    policy::may_answer_finding(access.reader(), row.owner_side == Side::Vendor)?;
     let back = format!(
         "/engagements/{}/audits#finding-{finding}",
         row.engagement_id
@@ -291,7 +291,7 @@ pub async fn resolve(
     let mut change = Change::begin(&state, &current, addr).await?;
     let row = finding_state(change.db(), finding).await?;
     let access = access(change.db(), &current.user, row.engagement_id).await?;
-    policy::may_resolve_finding(reader(&access))?;
+    policy::may_resolve_finding(access.reader())?;
     let back = format!("/audits/{}#finding-{finding}", row.audit_id);
     if row.status.is_settled() {
         return Ok(Redirect::to(&back).into_response());

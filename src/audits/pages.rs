@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use super::model::{self, AuditRow, FindingRow, ReportedValue};
 use super::{AuditOutcome, Kind, Severity, Side};
 use crate::auth::CurrentUser;
-use crate::auth::policy::{self, Reader};
+use crate::auth::policy;
 use crate::engagements::ReviewCadence;
 use crate::engagements::{self, Access, Due, access};
 use crate::period::Period;
@@ -21,14 +21,6 @@ use crate::web::error::{AppError, Result};
 use crate::web::form::{FailedRow, FieldErrors, Form, Id, Pairs, form_key};
 use crate::web::layout::{Flash, Layout};
 use crate::web::validate;
-
-/// How the reader stands towards the engagement, for the policy's rules on findings.
-pub(super) fn reader(access: &Access) -> Reader {
-    Reader {
-        is_vendor: access.is_vendor,
-        can_manage: access.can_manage,
-    }
-}
 
 #[derive(Template)]
 #[template(path = "audits/list.html")]
@@ -63,7 +55,7 @@ impl ListPage {
     /// The owning side answers (`policy::may_answer_finding`), while it is not settled.
     fn can_answer(&self, f: &FindingRow) -> bool {
         !f.is_settled()
-            && policy::may_answer_finding(reader(&self.access), f.owner_side == Side::Vendor)
+            && policy::may_answer_finding(self.access.reader(), f.owner_side == Side::Vendor)
                 .is_ok()
     }
 }

@@ -129,6 +129,14 @@ impl Access {
         self.time_zone.0
     }
 
+    /// How the viewer stands towards the engagement, for the policy's rules on its records.
+    pub fn reader(&self) -> crate::auth::policy::Reader {
+        crate::auth::policy::Reader {
+            is_vendor: self.is_vendor,
+            can_manage: self.can_manage,
+        }
+    }
+
     pub fn is_closed(&self) -> bool {
         self.status == Status::Closed
     }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 use crate::auth::CurrentUser;
-use crate::auth::policy::{self, Reader};
+use crate::auth::policy;
 use crate::choice;
 use crate::engagements::{Access, access};
 use crate::state::AppState;
@@ -69,14 +69,6 @@ impl GrantRow {
 
     pub fn is_active(&self) -> bool {
         self.status == GrantStatus::Active
-    }
-}
-
-/// How the reader stands towards the engagement, for the policy's rules on grants.
-fn reader(access: &Access) -> Reader {
-    Reader {
-        is_vendor: access.is_vendor,
-        can_manage: access.can_manage,
     }
 }
 
@@ -324,7 +316,7 @@ pub async fn create(
 ) -> Result<Response> {
     let mut change = Change::begin(&state, &current, addr).await?;
     let access = access(change.db(), &current.user, id).await?;
-    policy::may_review_grant(reader(&access))?;
+    policy::may_review_grant(access.reader())?;
     if access.is_closed() {
         return Err(AppError::BadRequest(
             "This engagement is closed: it grants no new access.".into(),
@@ -426,7 +418,7 @@ pub async fn review(
     .await?;
     let (id, status, interval, resource) = row.ok_or(AppError::NotFound)?;
     let access = access(change.db(), &current.user, id).await?;
-    policy::may_review_grant(reader(&access))?;
+    policy::may_review_grant(access.reader())?;
     let back = format!("/engagements/{id}/access#grant-{grant}");
     if status != GrantStatus::Active {
         // Already revoked: a double submit, or a review of a revoked grant.

@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sqlx::PgConnection;
 
+use super::next_period_of;
 use super::pages::show_page;
-use super::{next_period_of, reader};
 use crate::auth::CurrentUser;
 use crate::auth::policy;
 use crate::engagements::{self, Cadence};
@@ -140,7 +140,7 @@ pub async fn adapt(
 ) -> Result<Response> {
     let mut change = Change::begin(&state, &current, addr).await?;
     let (_, access) = super::model::visible(change.db(), &current, review).await?;
-    policy::may_write_review(reader(&access))?;
+    policy::may_write_review(access.reader())?;
     let id = access.id;
     let today = state.clock.today(access.zone());
     let now = change.now;

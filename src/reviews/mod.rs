@@ -19,7 +19,6 @@ use chrono::NaiveDate;
 pub use model::{AdaptationRow, ReviewRow};
 pub use snapshot::{Seen, Snapshot, take_snapshot};
 
-use crate::auth::policy::Reader;
 use crate::choice;
 use crate::engagements::Access;
 use crate::period::Period;
@@ -36,14 +35,6 @@ choice!(pub ReviewStatus {
     Draft = "draft" / "Draft",
     Completed = "completed" / "Completed",
 });
-
-/// How the reader stands towards the engagement, for the policy's rules on reviews.
-fn reader(access: &Access) -> Reader {
-    Reader {
-        is_vendor: access.is_vendor,
-        can_manage: access.can_manage,
-    }
-}
 
 /// The period after the one running today: where a review's change of terms starts.
 fn next_period_of(access: &Access, today: NaiveDate) -> Period {

@@ -8,9 +8,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
+use super::Decision;
 use super::model::{self, AdaptationRow, ReviewRow};
 use super::snapshot::{Seen, take_snapshot};
-use super::{Decision, reader};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{self, ReviewPart};
 use crate::engagements::KpiLine;
@@ -79,7 +79,7 @@ pub async fn start(
 ) -> Result<Response> {
     let mut change = Change::begin(&state, &current, addr).await?;
     let access = access(change.db(), &current.user, id).await?;
-    policy::may_write_review(reader(&access))?;
+    policy::may_write_review(access.reader())?;
     let periods = access.closed_periods(&state.clock);
     let Some(period) = periods
         .iter()
@@ -171,12 +171,12 @@ impl ShowPage {
         self.review
             .snapshot
             .0
-            .seen(policy::review_part(reader(&self.access)))
+            .seen(policy::review_part(self.access.reader()))
     }
 
     /// What works, what to improve and the internal notes: the organisation's part only.
     fn sees_internal(&self) -> bool {
-        policy::review_part(reader(&self.access)) == ReviewPart::Organisation
+        policy::review_part(self.access.reader()) == ReviewPart::Organisation
     }
 
     fn value(&self, field: &str) -> String {
@@ -380,7 +380,7 @@ pub async fn save(
 ) -> Result<Response> {
     let mut change = Change::begin(&state, &current, addr).await?;
     let (row, access) = model::visible(change.db(), &current, review).await?;
-    policy::may_write_review(reader(&access))?;
+    policy::may_write_review(access.reader())?;
     if row.is_completed() {
         return Ok(Redirect::to(&format!("/reviews/{review}")).into_response());
     }
