@@ -327,12 +327,7 @@ pub async fn save_settings(
     .execute(change.db())
     .await?;
     // E-mail already planned for the old hours is planned again.
-    sqlx::query(
-        "update inbox_items set deliver_after = null where user_id = $1 and email_state = 'pending'",
-    )
-    .bind(current.user.id)
-    .execute(change.db())
-    .await?;
+    crate::reminders::replan_mail(change.db(), current.user.id).await?;
     change
         .audit(
             "account.settings",

@@ -11,6 +11,8 @@ use sqlx::PgConnection;
 use crate::auth::CurrentUser;
 use crate::auth::policy::vendor_scope;
 use crate::engagements::access;
+use crate::feedback::{NewSuccess, record_success};
+use crate::reminders;
 use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::change::Change;
@@ -137,16 +139,9 @@ pub async fn dismiss(
     Form(_): Form<Pairs>,
 ) -> Result<Redirect> {
     let mut change = Change::begin(&state, &current, addr).await?;
-    sqlx::query_scalar::<_, bool>(
-        "update inbox_items set dismissed_at = coalesce(dismissed_at, $3)
-         where reminder_id = $1 and user_id = $2 returning true",
-    )
-    .bind(id)
-    .bind(current.user.id)
-    .bind(change.now)
-    .fetch_optional(change.db())
-    .await?
-    .ok_or(AppError::NotFound)?;
+    if !reminders::dismiss(&mut change.tx, id, current.user.id, change.now).await? {
+        return Err(AppError::NotFound);
+    }
     change.flash(Flash::success("Dismissed.")).await?;
     change.commit().await?;
     Ok(Redirect::to("/inbox"))
@@ -187,15 +182,10 @@ pub async fn snooze(
         own_item(change.db(), &current, id).await?;
         return Err(AppError::BadRequest("Snooze for 1 or 7 days.".into()));
     };
-    sqlx::query_scalar::<_, bool>(
-        "update inbox_items set snoozed_until = $3 where reminder_id = $1 and user_id = $2 returning true",
-    )
-    .bind(id)
-    .bind(current.user.id)
-    .bind(change.now + chrono::Duration::days(snooze.days))
-    .fetch_optional(change.db())
-    .await?
-    .ok_or(AppError::NotFound)?;
+    let until = change.now + chrono::Duration::days(snooze.days);
+    if !reminders::snooze(change.db(), id, current.user.id, until).await? {
+        return Err(AppError::NotFound);
+    }
     change
         .flash(Flash::success(format!("Snoozed {}.", snooze.label)))
         .await?;
@@ -224,26 +214,21 @@ pub async fn celebrate(
     let access = access(change.db(), &current.user, engagement_id).await?;
     access.require_manage()?;
     let today = state.clock.today(access.zone());
-    let title: String = sqlx::query_scalar(
-        "update reminders set resolved_at = coalesce(resolved_at, $2) where id = $1 returning title",
+    let title = reminders::resolve(&mut change.tx, id, change.now).await?;
+    let win = NewSuccess {
+        title: title.clone(),
+        description: "Celebrated from a suggestion: the target was met period after period.".into(),
+        happened_on: today,
+    };
+    let key = uuid::Uuid::from_u64_pair(CELEBRATION_KEY, id as u64);
+    let success = record_success(
+        &mut change.tx,
+        engagement_id,
+        &win,
+        current.user.id,
+        change.now,
+        key,
     )
-    .bind(id)
-    .bind(change.now)
-    .fetch_one(change.db())
-    .await?;
-    let success: Option<i64> = sqlx::query_scalar(
-        "insert into successes (engagement_id, title, description, happened_on, author_id, created_at, form_key)
-         values ($1, $2, $3, $4, $5, $6, $7)
-         on conflict (form_key) do nothing returning id",
-    )
-    .bind(engagement_id)
-    .bind(&title)
-    .bind("Celebrated from a suggestion: the target was met period after period.")
-    .bind(today)
-    .bind(current.user.id)
-    .bind(change.now)
-    .bind(uuid::Uuid::from_u64_pair(CELEBRATION_KEY, id as u64))
-    .fetch_optional(change.db())
     .await?;
     if let Some(success) = success {
         change

@@ -477,6 +477,30 @@ pub async fn update(
     Ok(Redirect::to(&format!("/engagements/{id}/boundaries")).into_response())
 }
 
+/// Sets the engagement's cap on routine touches a week (a review's adaptation); returns the
+/// cap before.
+pub async fn set_touch_cap(
+    db: &mut PgConnection,
+    engagement_id: i64,
+    cap: i32,
+) -> Result<Option<i32>> {
+    let before: Option<i32> =
+        sqlx::query_scalar("select weekly_touch_cap from boundaries where engagement_id = $1")
+            .bind(engagement_id)
+            .fetch_optional(&mut *db)
+            .await?
+            .flatten();
+    sqlx::query(
+        "insert into boundaries (engagement_id, weekly_touch_cap) values ($1, $2)
+         on conflict (engagement_id) do update set weekly_touch_cap = excluded.weekly_touch_cap",
+    )
+    .bind(engagement_id)
+    .bind(cap)
+    .execute(db)
+    .await?;
+    Ok(before)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,12 +13,12 @@ pub mod schedule;
 pub mod window;
 
 pub use agreement::{Agreement, EngagementFields, fields_of};
-pub use boundaries::{Boundaries, Channel, WindowNow, window_now};
+pub use boundaries::{Boundaries, Channel, WindowNow, set_touch_cap, window_now};
 pub use cadence::{
     CheckinCadence, ReviewCadence, WEEK, add_months, iso_weekdays, overdue_from, parse_weekday,
     weekday_name, weekday_short,
 };
-pub use kpis::{KpiLine, check_terms, decimal, lines as kpi_lines, with_unit};
+pub use kpis::{KpiLine, change_terms, check_terms, decimal, lines as kpi_lines, with_unit};
 pub use pages::render_agreement;
 pub use window::{ContactWindow, describe_days};
 

@@ -6,7 +6,7 @@
 
 pub mod successes;
 
-pub use successes::{Win, wins};
+pub use successes::{NewSuccess, Win, record as record_success, wins};
 
 use askama::Template;
 use axum::extract::State;

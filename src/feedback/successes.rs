@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
 use crate::auth::CurrentUser;
@@ -111,6 +111,30 @@ impl NewSuccess {
     }
 }
 
+/// Records a win once per `form_key`; `None` when that key was recorded before.
+pub async fn record(
+    db: &mut PgConnection,
+    engagement_id: i64,
+    success: &NewSuccess,
+    author_id: i64,
+    now: DateTime<Utc>,
+    form_key: uuid::Uuid,
+) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "insert into successes (engagement_id, title, description, happened_on, author_id, created_at, form_key)
+         values ($1, $2, $3, $4, $5, $6, $7) on conflict (form_key) do nothing returning id",
+    )
+    .bind(engagement_id)
+    .bind(&success.title)
+    .bind(&success.description)
+    .bind(success.happened_on)
+    .bind(author_id)
+    .bind(now)
+    .bind(form_key)
+    .fetch_optional(db)
+    .await?)
+}
+
 pub async fn create(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -139,18 +163,14 @@ pub async fn create(
             });
         }
     };
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "insert into successes (engagement_id, title, description, happened_on, author_id, created_at, form_key)
-         values ($1, $2, $3, $4, $5, $6, $7) on conflict (form_key) do nothing returning id",
+    let inserted = record(
+        &mut change.tx,
+        id,
+        &success,
+        current.user.id,
+        change.now,
+        form_key(&form),
     )
-    .bind(id)
-    .bind(&success.title)
-    .bind(&success.description)
-    .bind(success.happened_on)
-    .bind(current.user.id)
-    .bind(change.now)
-    .bind(form_key(&form))
-    .fetch_optional(change.db())
     .await?;
     if let Some(success_id) = inserted {
         change

@@ -6,7 +6,7 @@
 pub mod rules;
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use crate::state::AppState;
 
@@ -47,4 +47,67 @@ pub async fn run(
     let outcome = rules::apply(&mut tx, now, engagement, instance, email, written_since).await?;
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// Hides a reminder from one person's inbox; false when they have no such item.
+pub async fn dismiss(
+    db: &mut PgConnection,
+    reminder_id: i64,
+    user_id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let found: Option<bool> = sqlx::query_scalar(
+        "update inbox_items set dismissed_at = coalesce(dismissed_at, $3)
+         where reminder_id = $1 and user_id = $2 returning true",
+    )
+    .bind(reminder_id)
+    .bind(user_id)
+    .bind(now)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Hides a reminder from one person's inbox until `until`; false when they have no such item.
+pub async fn snooze(
+    db: &mut PgConnection,
+    reminder_id: i64,
+    user_id: i64,
+    until: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let found: Option<bool> = sqlx::query_scalar(
+        "update inbox_items set snoozed_until = $3 where reminder_id = $1 and user_id = $2 returning true",
+    )
+    .bind(reminder_id)
+    .bind(user_id)
+    .bind(until)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Marks a reminder done for everyone (a celebration taken up, say); returns its title.
+pub async fn resolve(
+    db: &mut PgConnection,
+    reminder_id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<String> {
+    sqlx::query_scalar(
+        "update reminders set resolved_at = coalesce(resolved_at, $2) where id = $1 returning title",
+    )
+    .bind(reminder_id)
+    .bind(now)
+    .fetch_one(db)
+    .await
+}
+
+/// Plans again the e-mail waiting for one person, after their working hours changed.
+pub async fn replan_mail(db: &mut PgConnection, user_id: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "update inbox_items set deliver_after = null where user_id = $1 and email_state = 'pending'",
+    )
+    .bind(user_id)
+    .execute(db)
+    .await?;
+    Ok(())
 }

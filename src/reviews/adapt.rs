@@ -4,9 +4,8 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use sqlx::PgConnection;
 
 use super::next_period_of;
 use super::pages::show_page;
@@ -182,7 +181,7 @@ pub async fn adapt(
             threshold,
         } => {
             let from = next_period_of(&access, today);
-            apply_terms(
+            crate::engagements::change_terms(
                 change.db(),
                 &kpi,
                 target,
@@ -212,20 +211,7 @@ pub async fn adapt(
             }
         }
         Adaptation::TouchCap(cap) => {
-            let before: Option<i32> = sqlx::query_scalar(
-                "select weekly_touch_cap from boundaries where engagement_id = $1",
-            )
-            .bind(id)
-            .fetch_optional(change.db())
-            .await?;
-            sqlx::query(
-                "insert into boundaries (engagement_id, weekly_touch_cap) values ($1, $2)
-                 on conflict (engagement_id) do update set weekly_touch_cap = excluded.weekly_touch_cap",
-            )
-            .bind(id)
-            .bind(cap)
-            .execute(change.db())
-            .await?;
+            let before = crate::engagements::set_touch_cap(change.db(), id, cap).await?;
             Applied {
                 kind: "boundary",
                 description: format!(
@@ -269,34 +255,4 @@ pub async fn adapt(
         .await?;
     change.commit_and_refresh(id).await?;
     Ok(Redirect::to(&format!("/reviews/{review}#adaptations")).into_response())
-}
-
-/// New target and threshold for a KPI from `from` on, keeping its weight and active flag.
-async fn apply_terms(
-    db: &mut PgConnection,
-    kpi: &KpiLine,
-    target: Decimal,
-    threshold: Decimal,
-    from: NaiveDate,
-    by: i64,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    sqlx::query(
-        "insert into kpi_terms (kpi_id, effective_from, target, threshold, weight, active, changed_by, changed_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
-         on conflict (kpi_id, effective_from) do update
-         set target = excluded.target, threshold = excluded.threshold, changed_by = excluded.changed_by,
-             changed_at = excluded.changed_at",
-    )
-    .bind(kpi.id)
-    .bind(from)
-    .bind(target)
-    .bind(threshold)
-    .bind(kpi.weight)
-    .bind(kpi.active)
-    .bind(by)
-    .bind(now)
-    .execute(db)
-    .await?;
-    Ok(())
 }

@@ -196,6 +196,37 @@ fn weight(
     }
 }
 
+/// New target and threshold for a KPI from `from` on, keeping its weight and active flag
+/// (a review's adaptation).
+pub async fn change_terms(
+    db: &mut PgConnection,
+    kpi: &KpiLine,
+    target: Decimal,
+    threshold: Decimal,
+    from: NaiveDate,
+    by: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "insert into kpi_terms (kpi_id, effective_from, target, threshold, weight, active, changed_by, changed_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
+         on conflict (kpi_id, effective_from) do update
+         set target = excluded.target, threshold = excluded.threshold, changed_by = excluded.changed_by,
+             changed_at = excluded.changed_at",
+    )
+    .bind(kpi.id)
+    .bind(from)
+    .bind(target)
+    .bind(threshold)
+    .bind(kpi.weight)
+    .bind(kpi.active)
+    .bind(by)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
