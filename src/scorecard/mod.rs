@@ -1,5 +1,5 @@
 //! The vendor scorecard: KPI values per closed period, their verification, and the scores
-//! computed from them exactly as DESIGN.md's rules say.
+//! computed from them by the rules of `scoring` (ARCHITECTURE.md says where each rule lives).
 //!
 //! `data` loads, `model` computes the [`Scorecard`] value (pure), and the page, the CSV, the
 //! review snapshot and the portfolio each write that value out; `entry` and `import` record
