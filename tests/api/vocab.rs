@@ -3,7 +3,9 @@
 
 use trellis::vocab::{Direction, PeriodKind, Source, Zone};
 
-use crate::helpers::spawn_app;
+use trellis::auth::Role;
+
+use crate::helpers::{engagement, spawn_app};
 
 #[tokio::test]
 async fn every_stored_name_reads_back_as_itself_and_any_other_is_an_error() {
@@ -58,4 +60,42 @@ async fn a_stored_zone_reads_as_that_zone_and_an_unknown_name_is_an_error() {
             .await;
         assert!(read.is_err(), "{stranger:?} read as {read:?}");
     }
+}
+
+#[tokio::test]
+async fn the_database_refuses_stored_values_that_could_not_be_read_back() {
+    let app = spawn_app().await;
+    let owner = app.create_user(Role::Manager, None).await.id;
+    let vendor = app.create_user(Role::Vendor, Some("Checked")).await;
+    let engagement = engagement(&app, vendor.vendor_id.unwrap(), owner).await;
+    let refused = [
+        format!("update engagements set time_zone = 'Mars/Olympus_Mons' where id = {engagement}"),
+        format!("update engagements set time_zone = '' where id = {engagement}"),
+        format!("update users set time_zone = 'Nowhere/At_All' where id = {owner}"),
+        format!(
+            "update boundaries set channels = '{{portal,pigeon}}' where engagement_id = {engagement}"
+        ),
+        format!(
+            "update boundaries set preferred_channel = 'pigeon' where engagement_id = {engagement}"
+        ),
+        format!("update boundaries set urgent_channel = '' where engagement_id = {engagement}"),
+    ];
+    for statement in &refused {
+        let result = sqlx::query(statement).execute(&app.pool).await;
+        assert!(result.is_err(), "stored: {statement}");
+    }
+    sqlx::query("update engagements set time_zone = 'Asia/Kolkata' where id = $1")
+        .bind(engagement)
+        .execute(&app.pool)
+        .await
+        .expect("a known zone is stored");
+    let updated = sqlx::query(
+        "update boundaries set channels = '{portal,chat}', urgent_channel = 'phone'
+         where engagement_id = $1",
+    )
+    .bind(engagement)
+    .execute(&app.pool)
+    .await
+    .expect("known channels are stored");
+    assert_eq!(updated.rows_affected(), 1);
 }
