@@ -1,13 +1,14 @@
-//! A signed-in user's own account: time zone and working hours, the calendar feed, and the
-//! password (changing it ends their other sessions).
+//! A signed-in user's own account: time zone and working hours, the calendar feed, personal
+//! API tokens, and the password (changing it ends their other sessions).
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use chrono::NaiveTime;
+use chrono::{DateTime, NaiveTime, Utc};
 use serde::Deserialize;
 
+use crate::api::tokens::{self, NewToken, Scope, TokenRow};
 use crate::audit::{self, Outcome};
 use crate::auth::password::{self, Verified};
 use crate::auth::throttle::{self, Verdict};
@@ -17,7 +18,8 @@ use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::change::{Change, refused};
 use crate::web::error::Result;
-use crate::web::form::{FieldErrors, Form, Pairs};
+use crate::web::error::AppError;
+use crate::web::form::{FieldErrors, Form, Id, Pairs};
 use crate::web::layout::{Flash, Layout};
 use crate::web::routes::Routes;
 use crate::web::validate;
@@ -162,6 +164,15 @@ struct SettingsPage {
     has_feed: bool,
     /// A feed address just made: shown once.
     feed_url: Option<String>,
+    /// Whether this user may hold personal API tokens (managers and vendor users).
+    may_hold_tokens: bool,
+    tokens: Vec<TokenRow>,
+    token_form: Pairs,
+    token_errors: FieldErrors,
+    /// A token just made, with its secret: shown this once.
+    new_token: Option<tokens::Created>,
+    zone: chrono_tz::Tz,
+    now: DateTime<Utc>,
 }
 
 impl SettingsPage {
@@ -176,6 +187,21 @@ impl SettingsPage {
             .into_iter()
             .map(|d| (d.number_from_monday(), weekday_name(d)))
             .collect()
+    }
+
+    fn scopes(&self) -> &'static [Scope] {
+        Scope::ALL
+    }
+
+    /// A time of the token list, in the reader's zone.
+    fn when(&self, at: &DateTime<Utc>) -> String {
+        at.with_timezone(&self.zone)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    fn is_live(&self, token: &TokenRow) -> bool {
+        token.is_live(self.now)
     }
 }
 
@@ -216,6 +242,7 @@ async fn settings_of(state: &AppState, user_id: i64) -> Result<Settings> {
 }
 
 fn settings_page(
+    state: &AppState,
     current: &CurrentUser,
     form: Pairs,
     errors: FieldErrors,
@@ -230,14 +257,48 @@ fn settings_page(
         is_vendor: current.user.role == Role::Vendor,
         has_feed,
         feed_url,
+        may_hold_tokens: tokens::may_hold(&current.user),
+        tokens: Vec::new(),
+        token_form: token_defaults(),
+        token_errors: FieldErrors::default(),
+        new_token: None,
+        zone: current.zone(state.config.time_zone),
+        now: state.clock.now(),
     }
+}
+
+fn token_defaults() -> Pairs {
+    Pairs(vec![
+        ("token_days".into(), tokens::DEFAULT_DAYS.to_string()),
+        ("token_scope".into(), Scope::Read.as_str().into()),
+    ])
+}
+
+/// The settings page as stored, with the user's tokens.
+async fn stored_page(
+    state: &AppState,
+    current: &CurrentUser,
+    feed_url: Option<String>,
+) -> Result<SettingsPage> {
+    let settings = settings_of(state, current.user.id).await?;
+    let mut page = settings_page(
+        state,
+        current,
+        pairs_of(&settings),
+        FieldErrors::default(),
+        settings.has_feed,
+        feed_url,
+    );
+    if page.may_hold_tokens {
+        page.tokens = tokens::list(&state.pool, current.user.id).await?;
+    }
+    Ok(page)
 }
 
 /// Flashes of this kind carry a new calendar feed address, shown once.
 const FEED_FLASH: &str = "link";
 
 pub async fn settings(State(state): State<AppState>, mut current: CurrentUser) -> Result<Response> {
-    let settings = settings_of(&state, current.user.id).await?;
     let feed_url = match current.session.flash.take() {
         Some(flash) if flash.kind == FEED_FLASH => Some(flash.message),
         other => {
@@ -245,13 +306,7 @@ pub async fn settings(State(state): State<AppState>, mut current: CurrentUser) -
             None
         }
     };
-    let page = settings_page(
-        &current,
-        pairs_of(&settings),
-        FieldErrors::default(),
-        settings.has_feed,
-        feed_url,
-    );
+    let page = stored_page(&state, &current, feed_url).await?;
     Ok(Html(page.render()?).into_response())
 }
 
@@ -311,8 +366,10 @@ pub async fn save_settings(
     } = match AccountSettings::parse(&form) {
         Ok(input) => input,
         Err(errors) => {
-            let has_feed = settings_of(&state, current.user.id).await?.has_feed;
-            return refused(settings_page(&current, form, errors, has_feed, None));
+            let mut page = stored_page(&state, &current, None).await?;
+            page.form = form;
+            page.errors = errors;
+            return refused(page);
         }
     };
     let mut change = Change::begin(&state, &current, addr).await?;
@@ -381,12 +438,86 @@ pub async fn calendar(
     Ok(Redirect::to("/account").into_response())
 }
 
+/// Makes a personal API token and shows its secret on the page, this once: no redirect,
+/// and nothing of the answer may be stored on the way.
+pub async fn create_token(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<Pairs>,
+) -> Result<Response> {
+    if !tokens::may_hold(&current.user) {
+        return Err(AppError::Forbidden);
+    }
+    let token = match NewToken::parse(&form) {
+        Ok(token) => token,
+        Err(errors) => {
+            let mut page = stored_page(&state, &current, None).await?;
+            page.token_form = form;
+            page.token_errors = errors;
+            return refused(page);
+        }
+    };
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let now = change.now;
+    let created = tokens::create(change.db(), current.user.id, &token, now).await?;
+    change
+        .audit(
+            "api_token.create",
+            format!("api_token:{}", created.id),
+            serde_json::json!({
+                "token_id": created.id, "name": created.name,
+                "scope": token.scope.as_str(), "days": token.days,
+            }),
+        )
+        .await?;
+    change.commit().await?;
+    let mut page = stored_page(&state, &current, None).await?;
+    page.new_token = Some(created);
+    let mut response = Html(page.render()?).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Revokes one of the user's own tokens; another user's token id is not found.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(id): Id,
+    ClientAddr(addr): ClientAddr,
+    Form(_form): Form<Pairs>,
+) -> Result<Response> {
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let now = change.now;
+    let name = tokens::revoke(change.db(), current.user.id, id, now)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    change
+        .audit(
+            "api_token.revoke",
+            format!("api_token:{id}"),
+            serde_json::json!({ "token_id": id, "name": name }),
+        )
+        .await?;
+    change
+        .flash(Flash::success(format!(
+            "The token “{name}” is revoked; it no longer opens the API."
+        )))
+        .await?;
+    change.commit().await?;
+    Ok(Redirect::to("/account").into_response())
+}
+
 /// The routes of account.
 pub fn routes() -> Routes {
     Routes::new()
         .get("/account", settings)
         .post("/account", save_settings)
         .post("/account/calendar", calendar)
+        .post("/account/tokens", create_token)
+        .post("/account/tokens/{id}/revoke", revoke_token)
         .get("/account/password", show)
         .post("/account/password", change)
 }

@@ -1,6 +1,7 @@
 //! Trellis: a web portal for governing outsourced IT vendors without micromanaging them.
 
 pub mod account;
+pub mod api;
 pub mod audit;
 pub mod audits;
 pub mod auth;

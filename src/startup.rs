@@ -25,7 +25,7 @@ use crate::state::AppState;
 use crate::web::error::{AppError, internal_error_page};
 use crate::web::routes::Routes;
 use crate::{
-    account, audit, audits, auth, calendar, checkins, engagements, feedback, grants, home, inbox,
+    account, api, audit, audits, auth, calendar, checkins, engagements, feedback, grants, home, inbox,
     overview, proposals, reviews, scheduler, scorecard, users, vendors, web,
 };
 
@@ -63,6 +63,7 @@ fn open() -> Routes {
         .merge(web::health::open_routes())
         .merge(web::statics::routes())
         .merge(calendar::routes())
+        .merge(api::routes())
 }
 
 /// Every route of the application with the list of what was registered.

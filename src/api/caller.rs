@@ -1,0 +1,52 @@
+//! Who calls the API: the bearer token of the request, and nothing else (cookies are
+//! ignored here, so a browser session can never be replayed against the API).
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header;
+use axum::http::request::Parts;
+use std::net::SocketAddr;
+
+use super::problem::Problem;
+use crate::api::tokens::{self, Scope};
+use crate::auth::User;
+use crate::state::AppState;
+use crate::web::client_addr;
+
+/// The user a live token speaks for, its scope and the token's id.
+pub struct ApiCaller {
+    pub user: User,
+    pub scope: Scope,
+    pub token_id: i64,
+}
+
+/// The secret of an `Authorization: Bearer trellis_…` header, if there is one.
+fn bearer_secret(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, secret) = value.split_once(' ')?;
+    let secret = secret.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && secret.starts_with(tokens::SECRET_PREFIX))
+        .then_some(secret)
+}
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let secret = bearer_secret(parts).ok_or_else(Problem::unauthorized)?;
+        let now = state.clock.now();
+        let bearer = tokens::authenticate(&state.pool, secret, now)
+            .await?
+            .ok_or_else(Problem::unauthorized)?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let addr = client_addr(&parts.headers, peer, &state.config.trusted_proxies);
+        tokens::touch(&state.pool, &bearer, now, &addr).await?;
+        Ok(ApiCaller {
+            user: bearer.user,
+            scope: bearer.scope,
+            token_id: bearer.token_id,
+        })
+    }
+}

@@ -1,0 +1,17 @@
+//! The JSON API under `/api/v1`: bearer tokens only, JSON only, every error a problem
+//! document. It serialises the same typed values the pages format.
+
+pub mod caller;
+pub mod engagements;
+pub mod problem;
+pub mod tokens;
+
+pub use caller::ApiCaller;
+pub use problem::{ApiResult, Problem};
+
+use crate::web::routes::Routes;
+
+/// The API's routes; startup registers them without the session loader.
+pub fn routes() -> Routes {
+    Routes::new().get("/api/v1/engagements", engagements::list)
+}

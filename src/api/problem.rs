@@ -1,0 +1,89 @@
+//! RFC 9457 problem details: every answer of `/api` that is not a success.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::web::error::AppError;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: detail.into(),
+        }
+    }
+
+    /// A missing, unknown, expired or revoked token, or a disabled owner: all alike.
+    pub fn unauthorized() -> Problem {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "Send a valid API token as `Authorization: Bearer trellis_…`.",
+        )
+    }
+
+    pub fn not_found() -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "There is nothing here.")
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+/// The page errors of the shared code, as problems. The page's answer decides the status
+/// (and logs an unexpected error once); only its body is replaced.
+impl From<AppError> for Problem {
+    fn from(error: AppError) -> Problem {
+        match error {
+            AppError::NotFound => Problem::not_found(),
+            AppError::LoginRequired { .. } => Problem::unauthorized(),
+            AppError::BadRequest(detail) => Problem::new(StatusCode::BAD_REQUEST, detail),
+            AppError::Unprocessable(detail) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+            }
+            other => {
+                let status = other.into_response().status();
+                let detail = match status {
+                    StatusCode::SERVICE_UNAVAILABLE => {
+                        "The database is unavailable just now; try again in a few seconds."
+                    }
+                    StatusCode::FORBIDDEN => "This token may not do that.",
+                    StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large.",
+                    _ => "Trellis could not finish this request. It has been logged.",
+                };
+                Problem::new(status, detail)
+            }
+        }
+    }
+}
+
+/// The result of an API handler.
+pub type ApiResult<T> = std::result::Result<T, Problem>;
