@@ -25,8 +25,8 @@ use crate::state::AppState;
 use crate::web::error::{AppError, internal_error_page};
 use crate::web::routes::Routes;
 use crate::{
-    account, api, audit, audits, auth, calendar, checkins, engagements, feedback, grants, home, inbox,
-    overview, proposals, reviews, scheduler, scorecard, users, vendors, web,
+    account, api, audit, audits, auth, calendar, checkins, engagements, feedback, grants, home,
+    inbox, overview, proposals, reviews, scheduler, scorecard, users, vendors, web,
 };
 
 /// Request bodies larger than this are refused with 413.

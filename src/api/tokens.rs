@@ -50,7 +50,12 @@ impl NewToken {
             100,
             "Give the token a name, such as the tool that will use it.",
         );
-        let days = validate::integer(&mut errors, "token_days", form.get("token_days"), 1..=MAX_DAYS);
+        let days = validate::integer(
+            &mut errors,
+            "token_days",
+            form.get("token_days"),
+            1..=MAX_DAYS,
+        );
         let scope = validate::choice(
             &mut errors,
             "token_scope",
@@ -102,8 +107,7 @@ pub fn new_secret() -> String {
 
 /// Base64url without padding (RFC 4648 §5).
 fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let n = chunk
@@ -225,7 +229,9 @@ pub async fn authenticate(db: &PgPool, secret: &str, now: DateTime<Utc>) -> Resu
             email: row.email,
             name: row.name,
             role: row.role,
-            vendor: row.vendor_id.map(|id| (id, row.vendor_name.unwrap_or_default())),
+            vendor: row
+                .vendor_id
+                .map(|id| (id, row.vendor_name.unwrap_or_default())),
             time_zone: row.time_zone,
             inbox: 0,
         },
@@ -268,7 +274,10 @@ mod tests {
         let secret = new_secret();
         let rest = secret.strip_prefix(SECRET_PREFIX).unwrap();
         assert_eq!(rest.len(), 43);
-        assert!(rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(
+            rest.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
         assert_ne!(secret, new_secret());
     }
 }

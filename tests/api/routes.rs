@@ -13,8 +13,10 @@ pub(crate) enum Get {
     Login,
     Forbidden,
     NotFound,
+    /// 401: the API, which knows no cookies, wants a bearer token.
+    Unauthorized,
 }
-use Get::{Forbidden as F, Login as L, NotFound as N, Ok as P};
+use Get::{Forbidden as F, Login as L, NotFound as N, Ok as P, Unauthorized as U};
 
 /// method, path, then what [anonymous, vendor, manager, admin] get.
 pub(crate) const TABLE: &[(&str, &str, [Get; 4])] = &[
@@ -25,6 +27,11 @@ pub(crate) const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/account", [L, P, P, P]),
     ("POST", "/account", [L, P, P, P]),
     ("POST", "/account/calendar", [L, P, P, P]),
+    // Admins hold no personal tokens; the fixture path names no token of anyone's.
+    ("POST", "/account/tokens", [L, P, P, F]),
+    ("POST", "/account/tokens/{id}/revoke", [L, N, N, N]),
+    // Cookies open nothing on the API.
+    ("GET", "/api/v1/engagements", [U, U, U, U]),
     ("GET", "/inbox", [L, P, P, P]),
     // The fixture reminder is in nobody's inbox but the fixture manager's.
     ("POST", "/inbox/{id}/dismiss", [L, N, N, N]),
@@ -149,6 +156,7 @@ pub(crate) async fn client_as(app: &TestApp, role: Option<Role>) -> TestClient {
 
 fn classify(response: &reqwest::Response) -> Get {
     match response.status().as_u16() {
+        401 => Get::Unauthorized,
         403 => Get::Forbidden,
         404 => Get::NotFound,
         300..=399 if location(response).starts_with("/login") => Get::Login,

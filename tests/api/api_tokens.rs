@@ -1,0 +1,384 @@
+//! Personal API tokens on /account and the bearer-only /api/v1.
+
+use chrono::Duration;
+use trellis::auth::Role;
+
+use crate::helpers::{TestApp, TestClient, spawn_app};
+
+/// The secret shown on a page, if any.
+fn secret_in(html: &str) -> Option<String> {
+    let document = scraper::Html::parse_document(html);
+    let selector = scraper::Selector::parse("#token-secret").unwrap();
+    document
+        .select(&selector)
+        .next()
+        .and_then(|input| input.value().attr("value"))
+        .map(str::to_string)
+}
+
+/// Creates a token through the form and gives its secret.
+async fn create_token(client: &TestClient, name: &str) -> String {
+    let response = client
+        .post_form(
+            "/account",
+            "/account/tokens",
+            &[
+                ("token_name", name),
+                ("token_days", "90"),
+                ("token_scope", "read"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers().get("cache-control").unwrap(), "no-store");
+    let html = response.text().await.unwrap();
+    assert!(html.contains("will not be shown again"));
+    secret_in(&html).expect("the new secret is on the page")
+}
+
+async fn api(app: &TestApp, secret: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(format!("{}/api/v1/engagements", app.address));
+    if let Some(secret) = secret {
+        request = request.header("authorization", format!("Bearer {secret}"));
+    }
+    request.send().await.unwrap()
+}
+
+async fn assert_unauthorized(response: reqwest::Response) {
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers().get("www-authenticate").unwrap(),
+        "Bearer"
+    );
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    let body: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(body["status"], 401);
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
+}
+
+async fn vendor(app: &TestApp, name: &str) -> i64 {
+    sqlx::query_scalar("insert into vendors (name) values ($1) returning id")
+        .bind(name)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_vendor_user_s_token_lists_only_that_vendor_s_engagements() {
+    let app = spawn_app().await;
+    let (client, user) = app.signed_in(Role::Vendor).await;
+    let owner = app.create_user(Role::Manager, None).await;
+    let own = crate::helpers::engagement(&app, user.vendor_id.unwrap(), owner.id).await;
+    let other_vendor = vendor(&app, "Other Vendor Ltd").await;
+    let foreign = crate::helpers::engagement(&app, other_vendor, owner.id).await;
+
+    let secret = create_token(&client, "Service desk").await;
+    assert!(secret.starts_with("trellis_"));
+    assert_eq!(secret.len(), "trellis_".len() + 43);
+
+    let response = api(&app, Some(&secret)).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let body: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    let ids: Vec<i64> = body["engagements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.contains(&own), "{body}");
+    assert!(!ids.contains(&foreign), "{body}");
+    let first = &body["engagements"][0];
+    assert_eq!(first["status"], "draft");
+    assert_eq!(first["start_date"], "2026-01-01");
+    assert!(first["name"].is_string());
+}
+
+#[tokio::test]
+async fn a_manager_s_token_lists_every_vendor_s_engagements() {
+    let app = spawn_app().await;
+    let (client, manager) = app.signed_in(Role::Manager).await;
+    let a = crate::helpers::engagement(&app, vendor(&app, "Vendor A").await, manager.id).await;
+    let b = crate::helpers::engagement(&app, vendor(&app, "Vendor B").await, manager.id).await;
+    let secret = create_token(&client, "Reporting").await;
+    let response = api(&app, Some(&secret)).await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let ids: Vec<i64> = body["engagements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.contains(&a) && ids.contains(&b), "{text}");
+}
+
+#[tokio::test]
+async fn the_secret_is_shown_once_and_stored_only_as_its_hash() {
+    let app = spawn_app().await;
+    let (client, user) = app.signed_in(Role::Manager).await;
+    let secret = create_token(&client, "Monitoring").await;
+    let page = client.get_html("/account").await;
+    assert!(secret_in(&page).is_none());
+    assert!(!page.contains(&secret));
+    assert!(page.contains("Monitoring"));
+    assert!(page.contains(&secret[..12]), "the prefix is listed");
+
+    let holding = sqlx::query_scalar::<_, i64>(
+        "select count(*) from api_tokens t where t::text like '%' || $1 || '%'",
+    )
+    .bind(&secret[12..])
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(holding, 0, "no column holds the secret");
+    let hashed = sqlx::query_scalar::<_, i64>(
+        "select count(*) from api_tokens
+         where user_id = $1 and secret_hash = sha256(convert_to($2, 'UTF8')) and prefix = $3",
+    )
+    .bind(user.id)
+    .bind(&secret)
+    .bind(&secret[..12])
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(hashed, 1);
+    let audit: Vec<(String, String)> = sqlx::query_as(
+        "select action, coalesce(details::text, '') from audit_log where action like 'api_token.%'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0].0, "api_token.create");
+    assert!(audit[0].1.contains("Monitoring") && audit[0].1.contains("token_id"));
+    assert!(!audit[0].1.contains(&secret[8..]));
+}
+
+#[tokio::test]
+async fn the_api_ignores_the_session_cookie() {
+    let app = spawn_app().await;
+    let (client, _) = app.signed_in(Role::Manager).await;
+    assert_unauthorized(client.get("/api/v1/engagements").await).await;
+    let basic = client
+        .http
+        .get(client.url("/api/v1/engagements"))
+        .header("authorization", "Basic dXNlcjpwYXNz")
+        .send()
+        .await
+        .unwrap();
+    assert_unauthorized(basic).await;
+    assert_unauthorized(api(&app, None).await).await;
+}
+
+#[tokio::test]
+async fn unknown_revoked_expired_and_disabled_owners_tokens_answer_401() {
+    let app = spawn_app().await;
+    let (client, user) = app.signed_in(Role::Vendor).await;
+
+    let unknown = format!("trellis_{}", "A".repeat(43));
+    assert_unauthorized(api(&app, Some(&unknown)).await).await;
+    assert_unauthorized(api(&app, Some("not-a-trellis-token")).await).await;
+
+    let revoked = create_token(&client, "To revoke").await;
+    assert_eq!(api(&app, Some(&revoked)).await.status(), 200);
+    let id: i64 = sqlx::query_scalar("select id from api_tokens where name = 'To revoke'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let response = client
+        .post_form("/account", &format!("/account/tokens/{id}/revoke"), &[])
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_unauthorized(api(&app, Some(&revoked)).await).await;
+    let page = client.get_html("/account").await;
+    assert!(page.contains("is revoked"));
+    assert_eq!(
+        app.count("select count(*) from audit_log where action = 'api_token.revoke'")
+            .await,
+        1
+    );
+
+    let expiring = create_token(&client, "Expiring").await;
+    assert_eq!(api(&app, Some(&expiring)).await.status(), 200);
+    app.clock.advance(Duration::days(91));
+    assert_unauthorized(api(&app, Some(&expiring)).await).await;
+    app.clock.advance(Duration::days(-91));
+
+    let disabled = create_token(&client, "Disabled owner").await;
+    assert_eq!(api(&app, Some(&disabled)).await.status(), 200);
+    sqlx::query("update users set disabled_at = now() where id = $1")
+        .bind(user.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_unauthorized(api(&app, Some(&disabled)).await).await;
+}
+
+#[tokio::test]
+async fn revoking_another_user_s_token_is_not_found_and_leaves_it_working() {
+    let app = spawn_app().await;
+    let (owner, _) = app.signed_in(Role::Manager).await;
+    let secret = create_token(&owner, "Mine").await;
+    let id: i64 = sqlx::query_scalar("select id from api_tokens")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let (other, _) = app.signed_in(Role::Vendor).await;
+    let response = other
+        .post_form("/account", &format!("/account/tokens/{id}/revoke"), &[])
+        .await;
+    assert_eq!(response.status(), 404);
+    let response = other
+        .post_form("/account", "/account/tokens/999999/revoke", &[])
+        .await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(api(&app, Some(&secret)).await.status(), 200);
+    assert_eq!(
+        app.count("select count(*) from api_tokens where revoked_at is not null")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_expiry_beyond_a_year_is_refused_with_the_form_kept() {
+    let app = spawn_app().await;
+    let (client, _) = app.signed_in(Role::Vendor).await;
+    let response = client
+        .post_form(
+            "/account",
+            "/account/tokens",
+            &[
+                ("token_name", "Ticketing bridge"),
+                ("token_days", "400"),
+                ("token_scope", "read+write"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Enter a whole number from 1 to 365."));
+    assert!(html.contains("value=\"Ticketing bridge\""));
+    assert!(html.contains("value=\"400\""));
+    assert!(secret_in(&html).is_none());
+    let response = client
+        .post_form(
+            "/account",
+            "/account/tokens",
+            &[
+                ("token_name", ""),
+                ("token_days", "30"),
+                ("token_scope", "admin"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(app.count("select count(*) from api_tokens").await, 0);
+}
+
+#[tokio::test]
+async fn an_admin_has_no_personal_tokens() {
+    let app = spawn_app().await;
+    let (client, _) = app.signed_in(Role::Admin).await;
+    assert!(!client.get_html("/account").await.contains("API tokens"));
+    let response = client
+        .post_form(
+            "/account",
+            "/account/tokens",
+            &[
+                ("token_name", "x"),
+                ("token_days", "30"),
+                ("token_scope", "read"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(app.count("select count(*) from api_tokens").await, 0);
+}
+
+#[tokio::test]
+async fn last_use_is_recorded_at_most_once_a_minute() {
+    let app = spawn_app().await;
+    let (client, _) = app.signed_in(Role::Manager).await;
+    let secret = create_token(&client, "Used").await;
+    assert!(client.get_html("/account").await.contains("Never"));
+    assert_eq!(api(&app, Some(&secret)).await.status(), 200);
+    let (at, addr): (Option<chrono::DateTime<chrono::Utc>>, Option<String>) =
+        sqlx::query_as("select last_used_at, last_used_addr from api_tokens")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let at = at.expect("last use recorded");
+    assert!((app.clock.now() - at).num_milliseconds().abs() < 1000);
+    assert_eq!(addr.as_deref(), Some("127.0.0.1"));
+    assert!(client.get_html("/account").await.contains("from 127.0.0.1"));
+
+    sqlx::query("update api_tokens set last_used_addr = 'marker'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.clock.advance(Duration::seconds(30));
+    assert_eq!(api(&app, Some(&secret)).await.status(), 200);
+    assert_eq!(
+        app.count("select count(*) from api_tokens where last_used_addr = 'marker'")
+            .await,
+        1,
+        "not written again within the minute"
+    );
+    app.clock.advance(Duration::seconds(40));
+    assert_eq!(api(&app, Some(&secret)).await.status(), 200);
+    assert_eq!(
+        app.count("select count(*) from api_tokens where last_used_addr = '127.0.0.1'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn hostile_query_parameters_get_problems_never_a_5xx() {
+    let app = spawn_app().await;
+    let (client, _) = app.signed_in(Role::Vendor).await;
+    let secret = create_token(&client, "Fuzz").await;
+    for query in [
+        "page=0",
+        "page=-5",
+        "page=99999999999999999999",
+        "page=abc",
+        "status=bogus",
+        "q=%00",
+        "q=%ff%fe",
+        "status=active&page=2&q=x",
+        "%zz=1",
+        "q=1&q=2",
+    ] {
+        let response = reqwest::Client::new()
+            .get(format!("{}/api/v1/engagements?{query}", app.address))
+            .header("authorization", format!("Bearer {secret}"))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        assert!(status < 500, "{query}: {status}");
+        if status != 200 {
+            assert_eq!(
+                response.headers().get("content-type").unwrap(),
+                "application/problem+json",
+                "{query}"
+            );
+        }
+    }
+}
