@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request};
-use axum::http::{Method, StatusCode};
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -63,19 +64,33 @@ fn open() -> Routes {
         .merge(web::health::open_routes())
         .merge(web::statics::routes())
         .merge(calendar::routes())
-        .merge(api::routes())
 }
 
 /// Every route of the application with the list of what was registered.
 pub fn router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
     let pages = pages(&state.config);
     let open = open();
-    let list = pages.list().iter().chain(open.list()).cloned().collect();
+    // The API: no session either, and every error a problem document.
+    let api = api::routes();
+    let list = pages
+        .list()
+        .iter()
+        .chain(open.list())
+        .chain(api.list())
+        .cloned()
+        .collect();
     let router = pages
         .into_router()
         .layer(from_fn_with_state(state.clone(), auth::session::load))
         .merge(open.into_router())
-        .fallback(|| async { AppError::NotFound })
+        .merge(api.into_router().layer(from_fn(api::as_problems)))
+        .fallback(|uri: Uri| async move {
+            if uri.path().starts_with("/api/") {
+                api::Problem::not_found().into_response()
+            } else {
+                AppError::NotFound.into_response()
+            }
+        })
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

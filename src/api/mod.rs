@@ -7,7 +7,7 @@ pub mod problem;
 pub mod tokens;
 
 pub use caller::ApiCaller;
-pub use problem::{ApiResult, Problem};
+pub use problem::{ApiResult, Problem, as_problems};
 
 use crate::web::routes::Routes;
 

@@ -1,6 +1,8 @@
 //! RFC 9457 problem details: every answer of `/api` that is not a success.
 
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -87,3 +89,28 @@ impl From<AppError> for Problem {
 
 /// The result of an API handler.
 pub type ApiResult<T> = std::result::Result<T, Problem>;
+
+/// Answers of the API's routes that are errors but no problem document yet (a method the
+/// route does not serve, a body refused before any handler ran) become one, status kept.
+pub async fn as_problems(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "This resource does not answer that method.",
+        StatusCode::NOT_FOUND => "There is nothing here.",
+        StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large.",
+        _ => "The request could not be answered.",
+    };
+    let mut problem = Problem::new(status, detail).into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        problem.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    problem
+}

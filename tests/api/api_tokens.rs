@@ -382,3 +382,45 @@ async fn hostile_query_parameters_get_problems_never_a_5xx() {
         }
     }
 }
+
+#[tokio::test]
+async fn unknown_api_paths_and_methods_answer_problems() {
+    let app = spawn_app().await;
+    let http = reqwest::Client::new();
+    let missing = http
+        .get(format!("{}/api/v1/nothing-here", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    let post = http
+        .post(format!("{}/api/v1/engagements", app.address))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
+    assert_eq!(
+        post.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    // Pages keep their HTML 404.
+    let page = http
+        .get(format!("{}/nothing-here", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(
+        page.headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+}
