@@ -2,6 +2,7 @@
 //! document. It serialises the same typed values the pages format.
 
 pub mod caller;
+pub mod engagement;
 pub mod engagements;
 pub mod problem;
 pub mod tokens;
@@ -13,5 +14,8 @@ use crate::web::routes::Routes;
 
 /// The API's routes; startup registers them without the session loader.
 pub fn routes() -> Routes {
-    Routes::new().get("/api/v1/engagements", engagements::list)
+    Routes::new()
+        .get("/api/v1/engagements", engagements::list)
+        .get("/api/v1/engagements/{id}", engagement::show)
+        .get("/api/v1/engagements/{id}/scorecard", engagement::scorecard)
 }

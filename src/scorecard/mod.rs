@@ -17,13 +17,44 @@ mod snapshots;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
+use chrono::NaiveDate;
+use sqlx::PgConnection;
 
+use crate::engagements::Access;
+use crate::web::error::Result;
 use crate::web::routes::Routes;
+use scoring::Period;
 
 pub use import::{BadLine, import as import_values};
 pub use model::{KpiCard, PeriodCard, Scorecard};
 pub use portfolio::refresh_scores;
 pub use snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};
+
+/// The scorecard of the engagement `access` opens, over the `TREND` periods that end with
+/// `period`, judged on `today`: what the page, the CSV and the API all write out.
+pub async fn scorecard_of(
+    db: &mut PgConnection,
+    access: &Access,
+    period: Period,
+    today: NaiveDate,
+) -> Result<Scorecard> {
+    let periods = model::ending_with(period, model::TREND);
+    let data = data::load(db, access.id, periods[0].start, period.start).await?;
+    Ok(model::scorecard(&data, &periods, today))
+}
+
+/// Whether `period` is one values may be recorded for on `today`: closed and within the
+/// engagement's life.
+pub async fn within_life(
+    db: &mut PgConnection,
+    engagement_id: i64,
+    period: &Period,
+    today: NaiveDate,
+) -> Result<bool> {
+    Ok(data::Life::of(db, engagement_id)
+        .await?
+        .records(period, today))
+}
 
 /// A pasted CSV of KPI values may be larger than other request bodies.
 const IMPORT_LIMIT: usize = 4 * 1024 * 1024;

@@ -8,10 +8,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::csv;
-use super::data::load;
-use super::model::{
-    KpiCard, Scorecard, TREND, ending_with, scorecard, standing_key, standing_label,
-};
+use super::model::{KpiCard, Scorecard, standing_key, standing_label};
 use super::scoring::{Period, Source, ValueState};
 use crate::auth::CurrentUser;
 use crate::engagements::{Access, access, with_unit};
@@ -227,9 +224,7 @@ pub async fn scorecard_page(
         .and_then(|label| Period::parse(kind, label))
         .filter(|p| p.is_closed(today))
         .unwrap_or_else(|| Period::latest_closed(kind, today));
-    let periods = ending_with(period, TREND);
-    let data = load(&mut conn, id, periods[0].start, period.start).await?;
-    let card = scorecard(&data, &periods, today);
+    let card = super::scorecard_of(&mut conn, &access, period, today).await?;
     let proactivity = crate::proposals::proactivity(&mut conn, id, state.clock.now()).await?;
     let layout = Layout::new(
         &current.session,
@@ -251,9 +246,7 @@ pub async fn scorecard_csv(
     let access = access(&mut conn, &current.user, id).await?;
     let today = state.clock.today(access.zone());
     let latest = Period::latest_closed(access.period_kind(), today);
-    let periods = ending_with(latest, TREND);
-    let data = load(&mut conn, id, periods[0].start, latest.start).await?;
-    let card = scorecard(&data, &periods, today);
+    let card = super::scorecard_of(&mut conn, &access, latest, today).await?;
     Ok(csv::response(
         &format!("scorecard-{id}.csv"),
         csv::scorecard(id, &access.name, &card),

@@ -17,7 +17,7 @@ fn secret_in(html: &str) -> Option<String> {
 }
 
 /// Creates a token through the form and gives its secret.
-async fn create_token(client: &TestClient, name: &str) -> String {
+pub(crate) async fn create_token(client: &TestClient, name: &str) -> String {
     let response = client
         .post_form(
             "/account",
@@ -59,7 +59,7 @@ async fn assert_unauthorized(response: reqwest::Response) {
     assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string());
 }
 
-async fn vendor(app: &TestApp, name: &str) -> i64 {
+pub(crate) async fn vendor(app: &TestApp, name: &str) -> i64 {
     sqlx::query_scalar("insert into vendors (name) values ($1) returning id")
         .bind(name)
         .fetch_one(&app.pool)

@@ -32,6 +32,8 @@ pub(crate) const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("POST", "/account/tokens/{id}/revoke", [L, N, N, N]),
     // Cookies open nothing on the API.
     ("GET", "/api/v1/engagements", [U, U, U, U]),
+    ("GET", "/api/v1/engagements/{id}", [U, U, U, U]),
+    ("GET", "/api/v1/engagements/{id}/scorecard", [U, U, U, U]),
     ("GET", "/inbox", [L, P, P, P]),
     // The fixture reminder is in nobody's inbox but the fixture manager's.
     ("POST", "/inbox/{id}/dismiss", [L, N, N, N]),

@@ -1,0 +1,198 @@
+//! One engagement and its scorecard: `GET /api/v1/engagements/{id}` and
+//! `GET /api/v1/engagements/{id}/scorecard?period=<label>`. Both open the engagement with
+//! the access function the pages use, so a foreign id is the same 404 as a missing one.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+use super::caller::ApiCaller;
+use super::problem::{ApiResult, Problem};
+use crate::engagements::{self, Access, KpiLine};
+use crate::period::Period;
+use crate::scorecard::{self, KpiCard, PeriodCard, Scorecard};
+use crate::state::AppState;
+
+/// The engagement of the path as the caller may see it; anything else is the 404 problem.
+async fn opened(db: &mut PgConnection, caller: &ApiCaller, raw: &str) -> ApiResult<Access> {
+    let id = raw
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(Problem::not_found)?;
+    Ok(engagements::access(db, &caller.user, id).await?)
+}
+
+/// One engagement with its KPIs under the terms in force today.
+#[derive(Serialize)]
+pub struct EngagementView {
+    pub id: i64,
+    pub name: String,
+    pub vendor_id: i64,
+    pub vendor_name: String,
+    pub status: engagements::Status,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub scorecard_period: crate::vocab::PeriodKind,
+    pub time_zone: String,
+    /// Today in the engagement's zone: the day the terms below are in force.
+    pub today: NaiveDate,
+    pub kpis: Vec<KpiLine>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EngagementView>> {
+    let mut conn = state
+        .pool
+        .acquire()
+        .await
+        .map_err(crate::web::error::AppError::from)?;
+    let access = opened(&mut conn, &caller, &id).await?;
+    let today = state.clock.today(access.zone());
+    let agreement = engagements::agreement_of(&mut conn, access, today).await?;
+    Ok(Json(EngagementView {
+        id: agreement.access.id,
+        name: agreement.fields.name,
+        vendor_id: agreement.access.vendor_id,
+        vendor_name: agreement.access.vendor_name,
+        status: agreement.fields.status,
+        start_date: agreement.fields.start_date,
+        end_date: agreement.fields.end_date,
+        scorecard_period: agreement.fields.scorecard_period,
+        time_zone: agreement.fields.time_zone.name().to_string(),
+        today,
+        kpis: agreement.kpis,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PeriodQuery {
+    period: Option<String>,
+}
+
+/// A period by its label and its dates.
+#[derive(Serialize)]
+pub struct PeriodView {
+    pub label: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl PeriodView {
+    fn of(period: &Period) -> PeriodView {
+        PeriodView {
+            label: period.label(),
+            start: period.start,
+            end: period.end(),
+        }
+    }
+}
+
+/// One KPI of the period in view, with its score in each of the 12 periods.
+#[derive(Serialize)]
+pub struct KpiView {
+    #[serde(flatten)]
+    pub card: KpiCard,
+    /// The KPI's score in each period of `history_periods`, oldest first; null without data.
+    pub history: Vec<Option<Decimal>>,
+}
+
+/// The scorecard of an engagement for a period.
+#[derive(Serialize)]
+pub struct ScorecardView {
+    pub engagement_id: i64,
+    pub period: PeriodView,
+    /// 0..=100, one decimal; null without data.
+    pub score: Option<Decimal>,
+    /// The stored name of the standing, or "no_data".
+    pub standing: &'static str,
+    pub coverage: Decimal,
+    /// The score's change since the previous period, when both have one.
+    pub change: Option<Decimal>,
+    pub kpis: Vec<KpiView>,
+    /// The periods of each KPI's `history`, oldest first; the last is `period`.
+    pub history_periods: Vec<PeriodView>,
+}
+
+fn view(engagement_id: i64, card: Scorecard) -> ApiResult<ScorecardView> {
+    let change = card.change();
+    let history_periods = card
+        .periods
+        .iter()
+        .map(|c| PeriodView::of(&c.period))
+        .collect();
+    let history = card.history.clone();
+    let PeriodCard {
+        period,
+        score,
+        kpis,
+    } = card
+        .periods
+        .into_iter()
+        .last()
+        .ok_or_else(Problem::not_found)?;
+    Ok(ScorecardView {
+        engagement_id,
+        period: PeriodView::of(&period),
+        score: score.score,
+        standing: scorecard::model::standing_key(score.standing),
+        coverage: score.coverage,
+        change,
+        kpis: kpis
+            .into_iter()
+            .map(|card| KpiView {
+                history: history.get(&card.id).cloned().unwrap_or_default(),
+                card,
+            })
+            .collect(),
+        history_periods,
+    })
+}
+
+pub async fn scorecard(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<ScorecardView>> {
+    let query: PeriodQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|_| Problem::new(StatusCode::BAD_REQUEST, "The query string is malformed."))?;
+    let mut conn = state
+        .pool
+        .acquire()
+        .await
+        .map_err(crate::web::error::AppError::from)?;
+    let access = opened(&mut conn, &caller, &id).await?;
+    let kind = access.period_kind();
+    let today = state.clock.today(access.zone());
+    let period = match query.period.as_deref() {
+        None | Some("") => Period::latest_closed(kind, today),
+        Some(label) => {
+            let period = Period::parse(kind, label).ok_or_else(|| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "`period` is a {} period's label, as the scorecard page writes it.",
+                        kind.as_str()
+                    ),
+                )
+            })?;
+            if !scorecard::within_life(&mut conn, access.id, &period, today).await? {
+                return Err(Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "`period` is a closed period within the engagement's life.",
+                ));
+            }
+            period
+        }
+    };
+    let card = scorecard::scorecard_of(&mut conn, &access, period, today).await?;
+    Ok(Json(view(access.id, card)?))
+}
