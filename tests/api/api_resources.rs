@@ -83,7 +83,7 @@ fn assert_engagement(body: &Value, id: i64) {
     assert_eq!(k["source"], "manager");
     assert_eq!(k["target"], "99.5");
     assert_eq!(k["threshold"], "98");
-    assert_eq!(k["weight"], "60");
+    assert_eq!(k["weight"], "60.00", "the stored scale");
     assert_eq!(k["active"], true);
 }
 
@@ -208,7 +208,7 @@ async fn the_api_s_scorecard_is_the_page_s_for_the_same_period() {
             assert_eq!(k["id"], availability);
             assert_eq!(k["status"], "at_risk");
             assert_eq!(k["terms"]["target"], "99.5");
-            assert_eq!(k["terms"]["weight"], "60");
+            assert_eq!(k["terms"]["weight"], "60.00");
             assert_eq!(k["value"]["state"], "verified");
             assert_eq!(
                 decimal(&k["value"]["value"]),
