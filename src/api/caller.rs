@@ -1,16 +1,15 @@
 //! Who calls the API: the bearer token of the request, and nothing else (cookies are
 //! ignored here, so a browser session can never be replayed against the API).
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use std::net::SocketAddr;
 
 use super::problem::Problem;
 use crate::api::tokens::{self, Scope};
 use crate::auth::User;
 use crate::state::AppState;
-use crate::web::client_addr;
+use crate::web::ClientAddr;
 
 /// The user a live token speaks for, its scope and the token's id.
 pub struct ApiCaller {
@@ -37,11 +36,7 @@ impl FromRequestParts<AppState> for ApiCaller {
         let bearer = tokens::authenticate(&state.pool, secret, now)
             .await?
             .ok_or_else(Problem::unauthorized)?;
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0);
-        let addr = client_addr(&parts.headers, peer, &state.config.trusted_proxies);
+        let Ok(ClientAddr(addr)) = ClientAddr::from_request_parts(parts, state).await;
         tokens::touch(&state.pool, &bearer, now, &addr).await?;
         Ok(ApiCaller {
             user: bearer.user,

@@ -4,9 +4,10 @@
 //! revoked, or its owner is disabled.
 
 use chrono::{DateTime, Duration, Utc};
-use sha2::{Digest, Sha256};
+
 use sqlx::{PgConnection, PgPool};
 
+use crate::auth::session::token_hash;
 use crate::auth::{Role, User};
 use crate::choice;
 use crate::web::error::Result;
@@ -121,11 +122,6 @@ fn base64url(bytes: &[u8]) -> String {
     out
 }
 
-/// What is stored of a secret: its SHA-256.
-pub fn secret_hash(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
-}
-
 /// Makes a token for `user_id`; only its hash and prefix are stored.
 pub async fn create(
     db: &mut PgConnection,
@@ -141,7 +137,7 @@ pub async fn create(
     .bind(user_id)
     .bind(&token.name)
     .bind(&secret[..SHOWN])
-    .bind(secret_hash(&secret))
+    .bind(token_hash(&secret))
     .bind(token.scope)
     .bind(now)
     .bind(now + Duration::days(token.days))
@@ -216,7 +212,7 @@ pub async fn authenticate(db: &PgPool, secret: &str, now: DateTime<Utc>) -> Resu
          left join vendors v on v.id = u.vendor_id
          where t.secret_hash = $1 and t.revoked_at is null and t.expires_at > $2",
     )
-    .bind(secret_hash(secret))
+    .bind(token_hash(secret))
     .bind(now)
     .fetch_optional(db)
     .await?;
