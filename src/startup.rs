@@ -30,8 +30,6 @@ use crate::{
     inbox, overview, proposals, reviews, scheduler, scorecard, users, vendors, web,
 };
 
-/// Request bodies larger than this are refused with 413.
-pub const BODY_LIMIT: usize = 64 * 1024;
 /// Requests still running after this are cut off; statements time out well before it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -82,8 +80,13 @@ pub fn router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
     let router = pages
         .into_router()
         .layer(from_fn_with_state(state.clone(), auth::session::load))
+        .layer(from_fn(web::refuse_oversized))
         .merge(open.into_router())
-        .merge(api.into_router().layer(from_fn(api::as_problems)))
+        .merge(
+            api.into_router()
+                .layer(from_fn(web::refuse_oversized))
+                .layer(from_fn(api::as_problems)),
+        )
         .fallback(|uri: Uri| async move {
             if uri.path().starts_with("/api/") {
                 api::Problem::not_found().into_response()
@@ -102,7 +105,7 @@ pub fn router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
                     StatusCode::SERVICE_UNAVAILABLE,
                     REQUEST_TIMEOUT,
                 ))
-                .layer(DefaultBodyLimit::max(BODY_LIMIT))
+                .layer(DefaultBodyLimit::max(web::BODY_LIMIT))
                 .layer(from_fn_with_state(state.clone(), web::cross_site_guard)),
         )
         .with_state(state);

@@ -15,6 +15,7 @@ pub mod validate;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use axum::body::HttpBody;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
@@ -79,6 +80,45 @@ pub fn peer(request: &Request) -> Option<SocketAddr> {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0)
+}
+
+/// Request bodies larger than this are refused with 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// A body announced larger than [`BODY_LIMIT`] but no larger than this is read and thrown
+/// away before the 413 is sent; a larger one is refused at once and the connection closed.
+const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// Refuses a body whose announced length is over [`BODY_LIMIT`] before any handler (or the
+/// session lookup) runs. The body is read to its end first, as nginx's lingering close does:
+/// a server that answers and closes while the client is still sending resets the connection,
+/// and the client sees a broken pipe instead of the 413 — a browser shows its own error page
+/// and the form is lost. Reading is bounded by [`DRAIN_LIMIT`] and by the request timeout.
+/// Bodies without a length are still bounded by the extractors' limit.
+pub async fn refuse_oversized(request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(length) = announced.filter(|&n| n > BODY_LIMIT as u64) else {
+        return next.run(request).await;
+    };
+    let mut response = AppError::TooLarge.into_response();
+    if length <= DRAIN_LIMIT {
+        let mut body = request.into_body();
+        while let Some(frame) =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+        {
+            if frame.is_err() {
+                break;
+            }
+        }
+    } else {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 const CSP: &str = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data:";

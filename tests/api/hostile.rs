@@ -234,26 +234,15 @@ fn encode(fields: &[(String, String)]) -> String {
     serde_urlencoded::to_string(fields).unwrap()
 }
 
-/// A body over the limit is refused with 413 before it is read to its end, so the server may
-/// close the connection while the client is still writing; the client then sees a broken
-/// pipe instead of the 413. Such a body is sent again until the answer arrives.
 async fn post(client: &TestClient, path: &str, body: String) -> reqwest::Response {
-    let oversized = body.len() > trellis::startup::BODY_LIMIT;
-    let mut attempts = 0;
-    loop {
-        let sent = client
-            .http
-            .post(client.url(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body.clone())
-            .send()
-            .await;
-        match sent {
-            Ok(response) => return response,
-            Err(e) if oversized && e.is_request() && attempts < 10 => attempts += 1,
-            Err(e) => panic!("POST {path}: {e}"),
-        }
-    }
+    client
+        .http
+        .post(client.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"))
 }
 
 async fn post_multipart(

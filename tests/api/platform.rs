@@ -151,19 +151,71 @@ async fn an_unknown_page_is_a_real_404_page_without_internals() {
     );
 }
 
+/// Every oversized body gets its 413 on the first try, at any size up to the drain limit,
+/// on a page or an API path: the server reads the body away before answering, so the client
+/// is never cut off mid-send with a broken pipe instead of the answer.
 #[tokio::test]
-async fn an_oversized_body_is_refused_with_413() {
+async fn an_oversized_body_is_refused_with_413_on_the_first_try_and_the_connection_lives_on() {
     let app = spawn_app().await;
     let client = app.client();
     let token = client.csrf_token("/login").await;
-    let big = "x".repeat(100 * 1024);
-    let response = client
-        .post_raw(
-            "/login",
-            &[("csrf_token", &token), ("email", &big), ("password", "x")],
-        )
-        .await;
-    assert_eq!(response.status(), 413);
+    for size in [100 * 1024, 1024 * 1024, 6 * 1024 * 1024] {
+        let big = "x".repeat(size);
+        for attempt in 0..8 {
+            let response = client
+                .post_raw(
+                    "/login",
+                    &[("csrf_token", &token), ("email", &big), ("password", "x")],
+                )
+                .await;
+            assert_eq!(response.status(), 413, "{size} bytes, attempt {attempt}");
+            let html = response.text().await.unwrap();
+            assert!(html.contains("larger than Trellis accepts"), "{html}");
+        }
+        let response = client
+            .http
+            .post(client.url("/api/v1/engagements"))
+            .header("content-type", "application/json")
+            .body(big.clone())
+            .send()
+            .await
+            .expect("the API's 413 arrives");
+        assert_eq!(response.status(), 413);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    assert_eq!(client.get("/login").await.status(), 200);
+}
+
+/// The server does not hang up on a client still sending an oversized body: the client writes
+/// every byte (paced, so the server has answered long before the end) and then reads the 413.
+#[tokio::test]
+async fn a_client_still_sending_an_oversized_body_writes_it_all_and_reads_the_413() {
+    let app = spawn_app().await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    for path in ["/login", "/api/v1/engagements"] {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let length = 2 * 1024 * 1024;
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let chunk = vec![b'x'; 64 * 1024];
+        for sent in 0..length / chunk.len() {
+            stream
+                .write_all(&chunk)
+                .await
+                .unwrap_or_else(|e| panic!("{path}: cut off after {sent} chunks: {e}"));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut answer = vec![0u8; 512];
+        let read = stream.read(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer[..read]);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
+    }
 }
 
 #[tokio::test]
