@@ -5,17 +5,42 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
-use super::problem::Problem;
+use axum::http::StatusCode;
+
+use super::problem::{ApiResult, Problem};
 use crate::api::tokens::{self, Scope};
 use crate::auth::User;
 use crate::state::AppState;
 use crate::web::ClientAddr;
+use crate::web::change::Change;
 
-/// The user a live token speaks for, its scope and the token's id.
+/// The user a live token speaks for, its scope, the token and the client's address.
 pub struct ApiCaller {
     pub user: User,
     pub scope: Scope,
     pub token_id: i64,
+    pub token_name: String,
+    pub addr: String,
+}
+
+impl ApiCaller {
+    /// Begins a write with the caller's token: 403 for a token that may only read. Its
+    /// audit entries name the token.
+    pub async fn change<'a>(&'a self, state: &'a AppState) -> ApiResult<Change<'a>> {
+        if self.scope != Scope::ReadWrite {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "This token may only read; make a read and write token for this.",
+            ));
+        }
+        Ok(Change::begin_with_token(
+            state,
+            &self.user,
+            (self.token_id, &self.token_name),
+            self.addr.clone(),
+        )
+        .await?)
+    }
 }
 
 /// The secret of an `Authorization: Bearer trellis_…` header, if there is one.
@@ -42,6 +67,8 @@ impl FromRequestParts<AppState> for ApiCaller {
             user: bearer.user,
             scope: bearer.scope,
             token_id: bearer.token_id,
+            token_name: bearer.token_name,
+            addr,
         })
     }
 }

@@ -182,6 +182,7 @@ pub async fn revoke(
 /// Who a live token speaks for.
 pub struct Bearer {
     pub token_id: i64,
+    pub token_name: String,
     pub scope: Scope,
     pub user: User,
     last_used_at: Option<DateTime<Utc>>,
@@ -190,6 +191,7 @@ pub struct Bearer {
 #[derive(sqlx::FromRow)]
 struct BearerRow {
     token_id: i64,
+    token_name: String,
     scope: Scope,
     last_used_at: Option<DateTime<Utc>>,
     user_id: i64,
@@ -205,7 +207,7 @@ struct BearerRow {
 /// unknown, expired or revoked token or a disabled owner.
 pub async fn authenticate(db: &PgPool, secret: &str, now: DateTime<Utc>) -> Result<Option<Bearer>> {
     let row: Option<BearerRow> = sqlx::query_as(
-        "select t.id as token_id, t.scope, t.last_used_at,
+        "select t.id as token_id, t.name as token_name, t.scope, t.last_used_at,
                 u.id as user_id, u.email, u.name, u.role, u.vendor_id, v.name as vendor_name, u.time_zone
          from api_tokens t
          join users u on u.id = t.user_id and u.disabled_at is null
@@ -218,6 +220,7 @@ pub async fn authenticate(db: &PgPool, secret: &str, now: DateTime<Utc>) -> Resu
     .await?;
     Ok(row.map(|row| Bearer {
         token_id: row.token_id,
+        token_name: row.token_name,
         scope: row.scope,
         last_used_at: row.last_used_at,
         user: User {

@@ -37,6 +37,8 @@ pub struct Entry {
     outcome: Outcome,
     client_addr: Option<String>,
     details: Option<serde_json::Value>,
+    /// The API token the actor used, named in the details.
+    token: Option<(i64, String)>,
 }
 
 impl Entry {
@@ -59,6 +61,7 @@ impl Entry {
             outcome,
             client_addr: None,
             details: None,
+            token: None,
         }
     }
 
@@ -84,6 +87,30 @@ impl Entry {
         self
     }
 
+    /// The entry of a change made with an API token: the details name it (`token`: id and
+    /// name) beside whatever else they say.
+    pub fn via_token(mut self, id: i64, name: &str) -> Entry {
+        self.token = Some((id, name.to_string()));
+        self
+    }
+
+    /// The details as written: the token, when there is one, joins them.
+    fn written_details(&mut self) -> Option<serde_json::Value> {
+        let details = self.details.take();
+        let Some((id, name)) = self.token.take() else {
+            return details;
+        };
+        let token = serde_json::json!({ "id": id, "name": clip(&name, MAX_TEXT) });
+        Some(match details {
+            Some(serde_json::Value::Object(mut fields)) => {
+                fields.insert("token".into(), token);
+                serde_json::Value::Object(fields)
+            }
+            None => serde_json::json!({ "token": token }),
+            Some(other) => serde_json::json!({ "details": other, "token": token }),
+        })
+    }
+
     /// A refusal of a client nobody has identified: it costs nothing to repeat, so it is
     /// what a flood would be made of.
     fn is_anonymous_refusal(&self) -> bool {
@@ -95,7 +122,7 @@ impl Entry {
     /// audit page shows beside that row. Anonymous failed logins are each a row: the login
     /// throttle already bounds them per address.
     pub async fn write(
-        self,
+        mut self,
         db: impl PgExecutor<'_>,
         at: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
@@ -113,6 +140,7 @@ impl Entry {
             "insert into audit_log (at, actor_id, actor_email, actor_role, action, target, outcome, client_addr, details)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         };
+        let details = self.written_details();
         sqlx::query(sql)
             .bind(at)
             .bind(self.actor_id)
@@ -122,7 +150,7 @@ impl Entry {
             .bind(self.target)
             .bind(self.outcome.as_str())
             .bind(self.client_addr)
-            .bind(self.details)
+            .bind(details)
             .execute(db)
             .await?;
         Ok(())

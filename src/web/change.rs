@@ -12,14 +12,19 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use super::error::Result;
 use super::layout::Flash;
 use crate::audit::{self, Outcome};
-use crate::auth::{CurrentUser, session};
+use crate::auth::session::{self, Session};
+use crate::auth::{CurrentUser, User};
 use crate::state::AppState;
 
 pub struct Change<'a> {
     pub tx: Transaction<'static, Postgres>,
     pub now: DateTime<Utc>,
     state: &'a AppState,
-    current: &'a CurrentUser,
+    user: &'a User,
+    /// The browser session of a form post, where the flash goes; none for the API.
+    session: Option<&'a Session>,
+    /// The API token a change through the API is made with: id and name.
+    token: Option<(i64, &'a str)>,
     addr: String,
 }
 
@@ -34,7 +39,28 @@ impl<'a> Change<'a> {
             tx: state.pool.begin().await?,
             now: state.clock.now(),
             state,
-            current,
+            user: &current.user,
+            session: Some(&current.session),
+            token: None,
+            addr: addr.into(),
+        })
+    }
+
+    /// Begins the change `user` makes through the API with the token `token` (id and name):
+    /// every audit entry of it names the token, and there is no flash.
+    pub async fn begin_with_token(
+        state: &'a AppState,
+        user: &'a User,
+        token: (i64, &'a str),
+        addr: impl Into<String>,
+    ) -> Result<Change<'a>> {
+        Ok(Change {
+            tx: state.pool.begin().await?,
+            now: state.clock.now(),
+            state,
+            user,
+            session: None,
+            token: Some(token),
             addr: addr.into(),
         })
     }
@@ -48,7 +74,11 @@ impl<'a> Change<'a> {
     ///
     /// [`record`]: Change::record
     pub fn entry(&self, action: &'static str, outcome: Outcome) -> audit::Entry {
-        audit::Entry::by(&self.current.user, action, outcome).client_addr(self.addr.clone())
+        let entry = audit::Entry::by(self.user, action, outcome).client_addr(self.addr.clone());
+        match self.token {
+            Some((id, name)) => entry.via_token(id, name),
+            None => entry,
+        }
     }
 
     /// Writes an audit entry in the change's transaction, at its time.
@@ -72,9 +102,11 @@ impl<'a> Change<'a> {
     }
 
     /// The message the next page shows; written with the change, so it shows only if the
-    /// change commits.
+    /// change commits. A change through the API has no next page and no flash.
     pub async fn flash(&mut self, flash: Flash) -> Result<()> {
-        session::set_flash(&mut *self.tx, &self.current.session, flash).await?;
+        if let Some(session) = self.session {
+            session::set_flash(&mut *self.tx, session, flash).await?;
+        }
         Ok(())
     }
 
