@@ -59,7 +59,10 @@ missing as materialized (
     from closed e
     join kpis k on k.engagement_id = e.id
     left join present p on p.kpi_id = k.id and p.period_start = e.latest
-    where period_back(e.scorecard_period, e.latest, -1) > e.start_date and p.kpi_id is null
+    -- The periods the engagement lived in, as `Life::records` has it for the form.
+    where period_back(e.scorecard_period, e.latest, -1) > e.start_date
+      and (e.end_date is null or e.latest <= e.end_date)
+      and p.kpi_id is null
 ),
 celebration_candidates as (
     select k.id, k.engagement_id, k.name, k.direction from kpis k

@@ -1242,3 +1242,59 @@ async fn the_rules_statement_succeeds_under_custom_and_generic_plans_for_all_and
     .unwrap();
     assert_eq!(missing, 0);
 }
+
+/// Values are asked for only for periods the engagement lived in: once its end date is
+/// before the latest closed period, that period's missing values raise nothing, as the
+/// values form and the import refuse them (`Life::records`).
+#[tokio::test]
+async fn missing_values_are_asked_for_only_within_the_engagement_s_life() {
+    let app = spawn_app_with(|_| {}).await;
+    app.clock.set(wednesday());
+    let s = setup(&app, "Acme Outsourcing").await;
+    crate::helpers::kpi(
+        &app,
+        s.engagement,
+        "First-call resolution",
+        "higher",
+        "80",
+        "70",
+        "1",
+    )
+    .await;
+    let missing = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from reminders where kind = 'kpi_values_missing' and resolved_at is null",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    // The latest closed period on 25 November is October; the engagement ends on 15 October.
+    let end = |date: &'static str| {
+        let pool = app.pool.clone();
+        let e = s.engagement;
+        async move {
+            sqlx::query("update engagements set end_date = $2::date where id = $1")
+                .bind(e)
+                .bind(date)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+    end("2026-10-15").await;
+    scheduler::pass(&app.state).await.unwrap();
+    assert_eq!(
+        missing(app.pool.clone()).await,
+        1,
+        "October is within its life"
+    );
+
+    end("2026-09-30").await;
+    scheduler::pass(&app.state).await.unwrap();
+    assert_eq!(
+        missing(app.pool.clone()).await,
+        0,
+        "October is after its end: the reminder is resolved"
+    );
+}
