@@ -51,6 +51,7 @@ pub struct Access {
     pub time_zone: Zone,
     pub status: Status,
     pub scorecard_period: PeriodKind,
+    pub start_date: NaiveDate,
     /// An admin, or the owner or a co-manager of this engagement.
     pub can_manage: bool,
     pub is_admin: bool,
@@ -66,6 +67,7 @@ struct AccessRow {
     time_zone: Zone,
     status: Status,
     scorecard_period: PeriodKind,
+    start_date: NaiveDate,
     manages: bool,
 }
 
@@ -88,7 +90,7 @@ pub async fn boundaries_of(db: &mut PgConnection, engagement_id: i64) -> Result<
 pub async fn access(db: &mut PgConnection, user: &User, id: i64) -> Result<Access> {
     let row: AccessRow = sqlx::query_as(
         "select e.id, e.name, e.vendor_id, v.name as vendor_name, e.time_zone, e.status, e.scorecard_period,
-                (e.owner_id = $3 or exists (select 1 from engagement_managers m
+                e.start_date, (e.owner_id = $3 or exists (select 1 from engagement_managers m
                                             where m.engagement_id = e.id and m.user_id = $3)) as manages
          from engagements e join vendors v on v.id = e.vendor_id
          where e.id = $1 and ($2::bigint is null or e.vendor_id = $2)",
@@ -108,6 +110,7 @@ pub async fn access(db: &mut PgConnection, user: &User, id: i64) -> Result<Acces
         time_zone: row.time_zone,
         status: row.status,
         scorecard_period: row.scorecard_period,
+        start_date: row.start_date,
         can_manage: is_admin || (user.role == Role::Manager && row.manages),
         is_admin,
         is_vendor: user.role == Role::Vendor,

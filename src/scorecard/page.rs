@@ -95,6 +95,10 @@ impl ScorecardPage {
             .flatten()
             .map(|kpi| line(kpi, card.history_of(kpi.id), &periods))
             .collect();
+        // Nothing before the engagement began: no link to a period it never lived in.
+        let previous = Some(period.previous())
+            .filter(|p| p.end() >= access.start_date)
+            .map(|p| p.label());
         ScorecardPage {
             layout,
             access,
@@ -113,7 +117,7 @@ impl ScorecardPage {
                     score: c.score.score,
                 })
                 .collect(),
-            previous: Some(period.previous().label()),
+            previous,
             next: next.map(|p| p.label()),
             proactivity,
         }

@@ -750,3 +750,30 @@ async fn seed_scale_writes_exact_counts_that_score_and_stay_apart_and_runs_once(
         .unwrap_err();
     assert!(again.to_string().contains("already"), "{again}");
 }
+
+/// The scorecard walks back period by period to the engagement's first and no further.
+#[tokio::test]
+async fn the_previous_period_link_stops_at_the_engagement_s_first_period() {
+    let app = spawn_app().await;
+    let (s, _) = setup(&app).await;
+    let prev = |html: &str| {
+        scraper::Html::parse_document(html)
+            .select(&scraper::Selector::parse("a[rel=prev]").unwrap())
+            .map(|a| a.value().attr("href").unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    let february = s
+        .vendor
+        .get_html(&format!("/engagements/{}/scorecard?period=2026-02", s.id))
+        .await;
+    assert_eq!(
+        prev(&february),
+        [format!("/engagements/{}/scorecard?period=2026-01", s.id)]
+    );
+    // The engagement began on 1 January 2026.
+    let january = s
+        .vendor
+        .get_html(&format!("/engagements/{}/scorecard?period=2026-01", s.id))
+        .await;
+    assert!(prev(&january).is_empty(), "{:?}", prev(&january));
+}
