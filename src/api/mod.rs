@@ -1,14 +1,19 @@
 //! The JSON API under `/api/v1`: bearer tokens only, JSON only, every error a problem
 //! document. It serialises the same typed values the pages format.
 
+pub mod body;
 pub mod caller;
 pub mod engagement;
 pub mod engagements;
 pub mod problem;
 pub mod tokens;
+pub mod values;
 
 pub use caller::ApiCaller;
 pub use problem::{ApiResult, Problem, as_problems};
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
 
 use crate::web::routes::Routes;
 
@@ -18,4 +23,9 @@ pub fn routes() -> Routes {
         .get("/api/v1/engagements", engagements::list)
         .get("/api/v1/engagements/{id}", engagement::show)
         .get("/api/v1/engagements/{id}/scorecard", engagement::scorecard)
+        .get("/api/v1/engagements/{id}/kpi-values", values::list)
+        .add(Method::POST, "/api/v1/kpi-values", |r| {
+            r.post(values::push)
+                .layer(DefaultBodyLimit::max(values::PUSH_LIMIT))
+        })
 }

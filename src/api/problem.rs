@@ -8,12 +8,25 @@ use serde::Serialize;
 
 use crate::web::error::AppError;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub title: &'static str,
     pub status: u16,
+    pub detail: String,
+    /// What is wrong with each bad line or field of the request, when there are several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemError>,
+}
+
+/// One thing wrong with a request: the line (its index in the list sent) when the request
+/// is a list, the field, and what is wrong.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ProblemError {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    pub field: String,
     pub detail: String,
 }
 
@@ -24,6 +37,15 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// A 422 with one entry per thing wrong.
+    pub fn invalid(detail: impl Into<String>, errors: Vec<ProblemError>) -> Problem {
+        Problem {
+            errors,
+            ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
         }
     }
 

@@ -1,6 +1,7 @@
 //! Recording KPI values for a closed period, and a manager's verifying or disputing of the
 //! vendor's: the values form, its typed input and the writes behind both.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use askama::Template;
@@ -287,24 +288,20 @@ pub async fn record(
     } else {
         ValueState::Verified
     };
-    let mut saved = 0;
-    for (kpi_id, value, note) in &input.entries {
-        let (by, now) = (current.user.id, change.now);
-        if save_value(
-            change.db(),
-            *kpi_id,
-            period.start,
-            *value,
+    let values: Vec<NewValue> = input
+        .entries
+        .into_iter()
+        .map(|(kpi_id, value, note)| NewValue {
+            kpi_id,
+            period_start: period.start,
+            value,
             note,
-            new_state,
-            by,
-            now,
-        )
+        })
+        .collect();
+    let (by, now) = (current.user.id, change.now);
+    let saved = save_values(change.db(), &values, new_state, by, now)
         .await?
-        {
-            saved += 1;
-        }
-    }
+        .saved;
     if saved > 0 {
         change
             .audit(
@@ -328,60 +325,146 @@ pub async fn record(
     .into_response())
 }
 
-/// Records one value; a correction keeps the earlier value, with who recorded it and when.
-/// Returns false when the same value and note were there already.
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn save_value(
+/// A value to save: its KPI, its period's first day, the value and its note.
+pub(super) struct NewValue {
+    pub(super) kpi_id: i64,
+    pub(super) period_start: NaiveDate,
+    pub(super) value: Decimal,
+    pub(super) note: String,
+}
+
+/// How many values a save wrote, and how many were there already as they are.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Saved {
+    pub(super) saved: usize,
+    pub(super) unchanged: usize,
+}
+
+/// Records values in `state`, by `by`, at `now`, in three statements whatever their number:
+/// a value and note already there as they are is left alone (not rewritten); a correction
+/// keeps the earlier value in the history, with who recorded it and when, and the new one
+/// takes the writer's state (a vendor's correction of a verified value is unverified again)
+/// with its review and dispute cleared. The form, the CSV import and the API all save here.
+pub(super) async fn save_values(
     db: &mut PgConnection,
-    kpi_id: i64,
-    period_start: NaiveDate,
-    value: Decimal,
-    note: &str,
+    values: &[NewValue],
     state: ValueState,
     by: i64,
     now: DateTime<Utc>,
-) -> Result<bool> {
-    let existing: Option<(i64, Decimal, String)> = sqlx::query_as(
-        "select id, value, note from kpi_values where kpi_id = $1 and period_start = $2 for update",
-    )
-    .bind(kpi_id)
-    .bind(period_start)
-    .fetch_optional(&mut *db)
-    .await?;
-    match existing {
-        Some((_, old_value, old_note)) if old_value == value && old_note == note => {
-            return Ok(false);
-        }
-        Some((existing_id, _, _)) => {
-            sqlx::query(
-                "insert into kpi_value_history (kpi_value_id, value, note, state, recorded_by, recorded_at, replaced_by, replaced_at)
-                 select id, value, note, state, recorded_by, recorded_at, $2, $3 from kpi_values where id = $1",
-            )
-            .bind(existing_id)
-            .bind(by)
-            .bind(now)
-            .execute(&mut *db)
-            .await?;
-        }
-        None => {}
+) -> Result<Saved> {
+    if values.is_empty() {
+        return Ok(Saved::default());
     }
+    let kpis: Vec<i64> = values.iter().map(|v| v.kpi_id).collect();
+    let starts: Vec<NaiveDate> = values.iter().map(|v| v.period_start).collect();
+    let existing: Vec<(i64, i64, NaiveDate, Decimal, String)> = sqlx::query_as(
+        "select v.id, v.kpi_id, v.period_start, v.value, v.note
+         from kpi_values v
+         join unnest($1::bigint[], $2::date[]) as n(kpi_id, period_start)
+           on v.kpi_id = n.kpi_id and v.period_start = n.period_start
+         order by v.id
+         for update of v",
+    )
+    .bind(&kpis)
+    .bind(&starts)
+    .fetch_all(&mut *db)
+    .await?;
+    let existing: HashMap<(i64, NaiveDate), (i64, Decimal, String)> = existing
+        .into_iter()
+        .map(|(id, kpi, start, value, note)| ((kpi, start), (id, value, note)))
+        .collect();
+    let mut replaced = Vec::new();
+    let mut changed = Vec::new();
+    for new in values {
+        match existing.get(&(new.kpi_id, new.period_start)) {
+            Some((_, value, note)) if *value == new.value && *note == new.note => continue,
+            Some((id, _, _)) => replaced.push(*id),
+            None => {}
+        }
+        changed.push(new);
+    }
+    let saved = Saved {
+        saved: changed.len(),
+        unchanged: values.len() - changed.len(),
+    };
+    if changed.is_empty() {
+        return Ok(saved);
+    }
+    if !replaced.is_empty() {
+        sqlx::query(
+            "insert into kpi_value_history (kpi_value_id, value, note, state, recorded_by, recorded_at, replaced_by, replaced_at)
+             select id, value, note, state, recorded_by, recorded_at, $2, $3 from kpi_values where id = any($1)",
+        )
+        .bind(&replaced)
+        .bind(by)
+        .bind(now)
+        .execute(&mut *db)
+        .await?;
+    }
+    let kpis: Vec<i64> = changed.iter().map(|v| v.kpi_id).collect();
+    let starts: Vec<NaiveDate> = changed.iter().map(|v| v.period_start).collect();
+    let amounts: Vec<Decimal> = changed.iter().map(|v| v.value).collect();
+    let notes: Vec<&str> = changed.iter().map(|v| v.note.as_str()).collect();
     sqlx::query(
         "insert into kpi_values (kpi_id, period_start, value, note, state, recorded_by, recorded_at)
-         values ($1, $2, $3, $4, $5, $6, $7)
+         select n.kpi_id, n.period_start, n.value, n.note, $5, $6, $7
+         from unnest($1::bigint[], $2::date[], $3::numeric[], $4::text[]) as n(kpi_id, period_start, value, note)
          on conflict (kpi_id, period_start) do update
          set value = excluded.value, note = excluded.note, state = excluded.state, dispute_note = '',
              recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at, reviewed_by = null, reviewed_at = null",
     )
-    .bind(kpi_id)
-    .bind(period_start)
-    .bind(value)
-    .bind(note)
+    .bind(&kpis)
+    .bind(&starts)
+    .bind(&amounts)
+    .bind(&notes)
     .bind(state)
     .bind(by)
     .bind(now)
     .execute(&mut *db)
     .await?;
-    Ok(true)
+    Ok(saved)
+}
+
+/// A value recorded for one of an engagement's KPIs, as the API reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RecordedValue {
+    pub kpi_id: i64,
+    pub kpi_name: String,
+    pub unit: String,
+    pub period_start: NaiveDate,
+    pub value: Decimal,
+    pub note: String,
+    pub state: ValueState,
+    pub dispute_note: String,
+    pub recorded_by: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// The values of the engagement `access` opens whose periods start from `from` to `to`
+/// (both included), of one KPI or all: one query, oldest period first, KPIs by name.
+pub async fn recorded_values(
+    db: &mut PgConnection,
+    access: &Access,
+    from: NaiveDate,
+    to: NaiveDate,
+    kpi: Option<i64>,
+) -> Result<Vec<RecordedValue>> {
+    Ok(sqlx::query_as(
+        "select v.kpi_id, k.name as kpi_name, k.unit, v.period_start, v.value, v.note, v.state,
+                v.dispute_note, u.name as recorded_by, v.recorded_at
+         from kpi_values v
+         join kpis k on k.id = v.kpi_id
+         join users u on u.id = v.recorded_by
+         where k.engagement_id = $1 and v.period_start between $2 and $3
+           and ($4::bigint is null or v.kpi_id = $4)
+         order by v.period_start, lower(k.name), k.id",
+    )
+    .bind(access.id)
+    .bind(from)
+    .bind(to)
+    .bind(kpi)
+    .fetch_all(db)
+    .await?)
 }
 
 /// A manager's decision on a vendor-reported value.

@@ -25,7 +25,8 @@ use crate::web::error::Result;
 use crate::web::routes::Routes;
 use scoring::Period;
 
-pub use import::{BadLine, import as import_values};
+pub use entry::{RecordedValue, recorded_values};
+pub use import::{BadLine, Line, Recorded, import as import_values, record_lines};
 pub use model::{KpiCard, PeriodCard, Scorecard};
 pub use portfolio::refresh_scores;
 pub use snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};

@@ -2,6 +2,7 @@
 
 mod api_resources;
 mod api_tokens;
+mod api_values;
 mod audit;
 mod audits;
 mod auth;
