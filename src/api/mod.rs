@@ -4,7 +4,9 @@
 pub mod caller;
 pub mod engagement;
 pub mod engagements;
+pub mod openapi;
 pub mod problem;
+pub mod reference;
 pub mod tokens;
 
 pub use caller::ApiCaller;
@@ -15,6 +17,8 @@ use crate::web::routes::Routes;
 /// The API's routes; startup registers them without the session loader.
 pub fn routes() -> Routes {
     Routes::new()
+        .get("/api/openapi.json", openapi::json)
+        .get("/api/reference", reference::page)
         .get("/api/v1/engagements", engagements::list)
         .get("/api/v1/engagements/{id}", engagement::show)
         .get("/api/v1/engagements/{id}/scorecard", engagement::scorecard)

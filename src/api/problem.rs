@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use crate::web::error::AppError;
 
-#[derive(Debug, Clone, Serialize)]
+/// An RFC 9457 problem document: the answer of every request that failed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: &'static str,
