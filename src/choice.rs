@@ -6,6 +6,9 @@
 /// `choice!(pub Tier { Critical = "critical" / "Critical", ... })`
 #[macro_export]
 macro_rules! choice {
+    (@labels $first:literal / $first_label:literal $(, $stored:literal / $label:literal)*) => {
+        concat!("`", $first, "` (", $first_label, ")" $(, ", `", $stored, "` (", $label, ")")*)
+    };
     ($vis:vis $name:ident { $($variant:ident = $stored:literal / $label:literal),+ $(,)? }) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
         #[serde(into = "&'static str")]
@@ -70,6 +73,25 @@ macro_rules! choice {
                 $name::parse(stored).ok_or_else(|| {
                     format!(concat!("{:?} is not a stored ", stringify!($name)), stored).into()
                 })
+            }
+        }
+
+        // The API documents a choice as a string enum of its stored names, under a name
+        // qualified by its module: several features have a `Kind` or a `Status` of their own.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($stored),+]))
+                    .description(Some(concat!("One of: ", $crate::choice!(@labels $($stored / $label),+), ".")))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn name() -> std::borrow::Cow<'static, str> {
+                let module = module_path!().rsplit("::").next().unwrap_or("trellis");
+                std::borrow::Cow::Owned(format!("{module}.{}", stringify!($name)))
             }
         }
 

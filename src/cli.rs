@@ -1,4 +1,5 @@
-//! The `trellis` command line: serve (the default), migrate, user create, seed demo and scale, import.
+//! The `trellis` command line: serve (the default), migrate, user create, token create,
+//! seed demo and scale, import.
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -37,6 +38,11 @@ pub enum Command {
     Seed {
         #[command(subcommand)]
         command: SeedCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// Import data from files.
     Import {
@@ -80,6 +86,25 @@ pub enum UserCommand {
         /// The vendor of a vendor user, by name (created if it does not exist yet).
         #[arg(long)]
         vendor: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a personal API token for a manager or vendor user, as they would on /account,
+    /// and print only its secret (shown this once; Trellis keeps its hash).
+    Create {
+        /// The e-mail of the token's owner, an enabled manager or vendor user.
+        #[arg(long)]
+        email: String,
+        /// What will use the token.
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = ["read", "read+write"], default_value = "read")]
+        scope: String,
+        /// Days until it expires, 1 to 365.
+        #[arg(long, default_value_t = crate::api::tokens::DEFAULT_DAYS)]
+        days: i64,
     },
 }
 
@@ -161,6 +186,22 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("created user {id} <{}>", email.trim());
             Ok(())
         }
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    email,
+                    name,
+                    scope,
+                    days,
+                },
+        } => {
+            let database = Database::open(&config).await?;
+            let result =
+                create_token(&database.pool, &email, &name, &scope, days, clock.now()).await;
+            database.close().await?;
+            println!("{}", result?);
+            Ok(())
+        }
         Command::Import {
             command: ImportCommand::KpiValues { file, as_user },
         } => import_kpi_values(config, clock, file, as_user).await,
@@ -179,6 +220,51 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Makes a token for the user with `email` and gives its secret. The same checks as the
+/// form on /account; the audit entry says the command line made it, for whom.
+async fn create_token(
+    pool: &sqlx::PgPool,
+    email: &str,
+    name: &str,
+    scope: &str,
+    days: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<String> {
+    use crate::api::tokens::{self, NewToken};
+    let form = crate::web::form::Pairs(vec![
+        ("token_name".into(), name.into()),
+        ("token_days".into(), days.to_string()),
+        ("token_scope".into(), scope.into()),
+    ]);
+    let token = NewToken::parse(&form).map_err(|errors| {
+        let messages: Vec<&str> = ["token_name", "token_days", "token_scope"]
+            .into_iter()
+            .filter_map(|field| errors.get(field))
+            .collect();
+        anyhow::anyhow!("{}", messages.join(" "))
+    })?;
+    let Some(user) = crate::users::enabled_user_by_email(pool, email).await? else {
+        anyhow::bail!("no enabled user has the e-mail {email}");
+    };
+    anyhow::ensure!(
+        tokens::may_hold(&user),
+        "only managers and vendor users hold personal API tokens"
+    );
+    let mut tx = pool.begin().await?;
+    let created = tokens::create(&mut tx, user.id, &token, now).await?;
+    crate::audit::Entry::anonymous("api_token.create", crate::audit::Outcome::Success)
+        .target(format!("api_token:{}", created.id))
+        .client_addr("cli")
+        .details(serde_json::json!({
+            "token_id": created.id, "name": created.name, "owner_id": user.id,
+            "scope": token.scope.as_str(), "days": token.days, "via": "cli",
+        }))
+        .write(&mut *tx, now)
+        .await?;
+    tx.commit().await?;
+    Ok(created.secret)
 }
 
 async fn seed_scale(config: Config, clock: Clock, args: ScaleArgs) -> anyhow::Result<()> {

@@ -14,6 +14,7 @@ use super::caller::ApiCaller;
 use super::problem::{ApiResult, Problem};
 use crate::engagements::{self, Access, KpiLine};
 use crate::period::Period;
+use crate::scorecard::scoring::Standing;
 use crate::scorecard::{self, KpiCard, PeriodCard, Scorecard};
 use crate::state::AppState;
 
@@ -27,8 +28,13 @@ async fn opened(db: &mut PgConnection, caller: &ApiCaller, raw: &str) -> ApiResu
     Ok(engagements::access(db, &caller.user, id).await?)
 }
 
+/// The paths of this module, for the API's document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(show, scorecard))]
+pub struct EngagementApi;
+
 /// One engagement with its KPIs under the terms in force today.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EngagementView {
     pub id: i64,
     pub name: String,
@@ -38,12 +44,27 @@ pub struct EngagementView {
     pub start_date: NaiveDate,
     pub end_date: Option<NaiveDate>,
     pub scorecard_period: crate::vocab::PeriodKind,
+    /// The engagement's IANA time zone, such as `Europe/Berlin`.
     pub time_zone: String,
     /// Today in the engagement's zone: the day the terms below are in force.
     pub today: NaiveDate,
     pub kpis: Vec<KpiLine>,
 }
 
+/// One engagement
+///
+/// With its KPIs under the terms in force today, in the engagement's time zone.
+#[utoipa::path(
+    get,
+    path = "/api/v1/engagements/{id}",
+    operation_id = "getEngagement",
+    tag = "engagements",
+    params(("id" = i64, Path, minimum = 1, description = "The engagement's id.")),
+    responses(
+        (status = 200, description = "The engagement.", body = EngagementView),
+        (status = 404, description = "No such engagement, or not one the token may see."),
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -78,7 +99,7 @@ struct PeriodQuery {
 }
 
 /// A period by its label and its dates.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PeriodView {
     pub label: String,
     pub start: NaiveDate,
@@ -96,7 +117,7 @@ impl PeriodView {
 }
 
 /// One KPI of the period in view, with its score in each of the 12 periods.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct KpiView {
     #[serde(flatten)]
     pub card: KpiCard,
@@ -105,13 +126,14 @@ pub struct KpiView {
 }
 
 /// The scorecard of an engagement for a period.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ScorecardView {
     pub engagement_id: i64,
     pub period: PeriodView,
     /// 0..=100, one decimal; null without data.
     pub score: Option<Decimal>,
-    /// The stored name of the standing, or "no_data".
+    /// The stored name of the standing, or `no_data`.
+    #[schema(schema_with = standing_schema)]
     pub standing: &'static str,
     pub coverage: Decimal,
     /// The score's change since the previous period, when both have one.
@@ -119,6 +141,19 @@ pub struct ScorecardView {
     pub kpis: Vec<KpiView>,
     /// The periods of each KPI's `history`, oldest first; the last is `period`.
     pub history_periods: Vec<PeriodView>,
+}
+
+/// A standing's stored name, or `no_data` for a period without data.
+fn standing_schema() -> utoipa::openapi::Object {
+    let names = Standing::ALL
+        .iter()
+        .map(|s| Some(*s))
+        .chain([None])
+        .map(scorecard::model::standing_key);
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(names))
+        .build()
 }
 
 fn view(engagement_id: i64, card: Scorecard) -> ApiResult<ScorecardView> {
@@ -156,6 +191,29 @@ fn view(engagement_id: i64, card: Scorecard) -> ApiResult<ScorecardView> {
     })
 }
 
+/// The scorecard of an engagement for a period
+///
+/// Score, standing, coverage and change since the previous period, and per active KPI its
+/// terms, value, status, score and its scores over the 12 periods of `history_periods`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/engagements/{id}/scorecard",
+    operation_id = "getScorecard",
+    tag = "engagements",
+    params(
+        ("id" = i64, Path, minimum = 1, description = "The engagement's id."),
+        ("period" = Option<String>, Query,
+            pattern = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2]|Q[1-4]|W(0[1-9]|[1-4][0-9]|5[0-3]))$",
+            description = "The period's label as the scorecard page writes it, of the engagement's kind: \
+                `2026-03` (monthly), `2026-Q1` (quarterly), `2026-W05` (weekly). The latest closed period by default."),
+    ),
+    responses(
+        (status = 200, description = "The scorecard for the period.", body = ScorecardView),
+        (status = 400, description = "The query string is malformed, or `period` is not a label of the engagement's kind of period."),
+        (status = 404, description = "No such engagement, or not one the token may see."),
+        (status = 422, description = "`period` is not yet closed, or outside the engagement's life."),
+    )
+)]
 pub async fn scorecard(
     State(state): State<AppState>,
     caller: ApiCaller,
@@ -173,7 +231,7 @@ pub async fn scorecard(
     let kind = access.period_kind();
     let today = state.clock.today(access.zone());
     let period = match query.period.as_deref() {
-        None | Some("") => Period::latest_closed(kind, today),
+        None => Period::latest_closed(kind, today),
         Some(label) => {
             let period = Period::parse(kind, label).ok_or_else(|| {
                 Problem::new(

@@ -17,12 +17,20 @@ struct ListQuery {
     page: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A page of the engagements the token's owner may see, by name.
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EngagementList {
     pub engagements: Vec<ListRow>,
+    /// The page shown, from 1.
     pub page: i64,
+    /// How many engagements match, on every page.
     pub total: i64,
 }
+
+/// The paths of this module, for the API's document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list))]
+pub struct EngagementsApi;
 
 fn filter_of(raw: Option<&str>) -> ApiResult<Filter> {
     let query: ListQuery = serde_urlencoded::from_str(raw.unwrap_or(""))
@@ -34,8 +42,9 @@ fn filter_of(raw: Option<&str>) -> ApiResult<Filter> {
             "`q` is at most 200 characters, without control characters.",
         ));
     }
+    // Unlike a form's, an empty value here is not "any": it is not a status, nor a page.
     let status = match query.status.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(value) => Some(Status::parse(value).ok_or_else(|| {
             Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -44,7 +53,7 @@ fn filter_of(raw: Option<&str>) -> ApiResult<Filter> {
         })?),
     };
     let page = match query.page.as_deref() {
-        None | Some("") => 1,
+        None => 1,
         Some(value) => match value.parse::<i64>() {
             Ok(page) if (1..=100_000).contains(&page) => page,
             _ => {
@@ -63,6 +72,27 @@ fn filter_of(raw: Option<&str>) -> ApiResult<Filter> {
     })
 }
 
+/// The engagements the token may see
+///
+/// Those of the token owner's vendor for a vendor user's token, every engagement for a
+/// manager's; a page at a time, by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/engagements",
+    operation_id = "listEngagements",
+    tag = "engagements",
+    params(
+        ("q" = Option<String>, Query, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$",
+            description = "Part of the engagement's or the vendor's name; at most 200 characters, without control characters."),
+        ("status" = Option<Status>, Query, description = "Only engagements with this status."),
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 100000, description = "The page, from 1."),
+    ),
+    responses(
+        (status = 200, description = "A page of engagements.", body = EngagementList),
+        (status = 400, description = "The query string is malformed."),
+        (status = 422, description = "`q`, `status` or `page` is out of range."),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: ApiCaller,

@@ -5,7 +5,9 @@ pub mod body;
 pub mod caller;
 pub mod engagement;
 pub mod engagements;
+pub mod openapi;
 pub mod problem;
+pub mod reference;
 pub mod tokens;
 pub mod values;
 
@@ -20,6 +22,8 @@ use crate::web::routes::Routes;
 /// The API's routes; startup registers them without the session loader.
 pub fn routes() -> Routes {
     Routes::new()
+        .get("/api/openapi.json", openapi::json)
+        .get("/api/reference", reference::page)
         .get("/api/v1/engagements", engagements::list)
         .get("/api/v1/engagements/{id}", engagement::show)
         .get("/api/v1/engagements/{id}/scorecard", engagement::scorecard)

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::web::error::AppError;
 
+/// An RFC 9457 problem document: the answer of every request that failed.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]

@@ -50,7 +50,7 @@ pub(super) struct Kpi {
 }
 
 /// A value recorded for a KPI in a period, with who recorded it and where its review stands.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StoredValue {
     pub id: i64,
     pub value: Decimal,

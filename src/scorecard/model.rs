@@ -15,7 +15,7 @@ use super::scoring::{self, KpiInput, Period, PeriodScore, Source, Standing, Stat
 pub const TREND: usize = 12;
 
 /// A KPI that is active in a period, under the terms in force on the period's last day.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct KpiCard {
     pub id: i64,
     pub name: String,

@@ -30,6 +30,9 @@ pub(crate) const TABLE: &[(&str, &str, [Get; 4])] = &[
     // Admins hold no personal tokens; the fixture path names no token of anyone's.
     ("POST", "/account/tokens", [L, P, P, F]),
     ("POST", "/account/tokens/{id}/revoke", [L, N, N, N]),
+    // The API's document and its reference are open to everyone.
+    ("GET", "/api/openapi.json", [P, P, P, P]),
+    ("GET", "/api/reference", [P, P, P, P]),
     // Cookies open nothing on the API.
     ("GET", "/api/v1/engagements", [U, U, U, U]),
     ("GET", "/api/v1/engagements/{id}", [U, U, U, U]),

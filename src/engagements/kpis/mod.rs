@@ -39,7 +39,7 @@ pub fn check_terms(
 }
 
 /// A KPI with the terms in force on a day.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct KpiLine {
     pub id: i64,
     pub name: String,

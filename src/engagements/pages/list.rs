@@ -27,7 +27,7 @@ pub struct ListQuery {
 }
 
 /// One engagement as the list shows it.
-#[derive(sqlx::FromRow, serde::Serialize)]
+#[derive(sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct ListRow {
     pub id: i64,
     pub name: String,

@@ -67,7 +67,7 @@ const VENDOR_GRACE_DAYS: u64 = 5;
 /// How far a score falls across the at-risk band: from 100 at the target to 50 at the threshold.
 const AT_RISK_DROP: Decimal = Decimal::from_parts(50, 0, 0, false, 0);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Terms {
     pub direction: Direction,
     pub target: Decimal,
