@@ -183,10 +183,15 @@ async fn the_reference_page_renders_every_operation_of_the_document() {
         .map(|(method, path)| format!("{method} {path}"))
         .collect();
     assert_eq!(headings, expected);
+    // Read as text: a summary may hold characters the page escapes.
+    let summaries: BTreeSet<String> = texts(&html, "section.api-operation p strong")
+        .into_iter()
+        .collect();
     for (method, path) in operations(&doc) {
         let op = &doc["paths"][&path][method.to_lowercase()];
         let summary = op["summary"].as_str().unwrap();
-        assert!(html.contains(summary), "{summary}");
+        let summary = summary.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(summaries.contains(&summary), "{summary}");
         for param in op["parameters"].as_array().into_iter().flatten() {
             let name = format!("<code>{}</code>", param["name"].as_str().unwrap());
             assert!(html.contains(&name), "{method} {path}: {name}");
