@@ -40,6 +40,9 @@ pub struct Config {
     /// A client that has not sent a request's headers within this time is disconnected, so
     /// that slow senders cannot hold connections open without end.
     pub header_timeout: Duration,
+    /// Requests one API token may make per minute (a fixed window kept in PostgreSQL, so
+    /// it holds across instances); past it the API answers 429.
+    pub api_rate_limit: u32,
     /// Routes that exist only for the tests (a handler that panics); never from the
     /// environment.
     pub test_routes: bool,
@@ -143,6 +146,12 @@ impl Config {
             "10",
             "a whole number of seconds",
         )?;
+        let api_rate_limit: u32 = parse(
+            get("TRELLIS_API_RATE_LIMIT"),
+            "TRELLIS_API_RATE_LIMIT",
+            "600",
+            "a whole number of requests per minute",
+        )?;
         let smtp_from = get("SMTP_FROM").unwrap_or_else(|| "Trellis <trellis@localhost>".into());
         if smtp_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(ConfigError {
@@ -170,6 +179,7 @@ impl Config {
             session_absolute: Duration::from_secs(absolute_hours.max(1) * 3600),
             trusted_proxies,
             header_timeout: Duration::from_secs(header_seconds.max(1)),
+            api_rate_limit: api_rate_limit.max(1),
             test_routes: false,
         })
     }
@@ -252,6 +262,7 @@ mod tests {
         assert!(config.database_url.is_none());
         assert!(!config.secure_cookies());
         assert_eq!(config.header_timeout, Duration::from_secs(10));
+        assert_eq!(config.api_rate_limit, 600);
         assert_eq!(
             config.allowed_origins(),
             vec!["http://127.0.0.1:8080", "http://localhost:8080"]
@@ -303,5 +314,17 @@ mod tests {
     fn the_organisation_time_zone_is_read() {
         let config = config(&[("TRELLIS_TIME_ZONE", "Europe/Berlin")]).unwrap();
         assert_eq!(config.time_zone, chrono_tz::Europe::Berlin);
+    }
+
+    #[test]
+    fn the_api_rate_limit_is_read_per_minute_and_never_zero() {
+        let low = config(&[("TRELLIS_API_RATE_LIMIT", "5")]).unwrap();
+        assert_eq!(low.api_rate_limit, 5);
+        let zero = config(&[("TRELLIS_API_RATE_LIMIT", "0")]).unwrap();
+        assert_eq!(zero.api_rate_limit, 1);
+        let err = config(&[("TRELLIS_API_RATE_LIMIT", "lots")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("TRELLIS_API_RATE_LIMIT"), "{err}");
     }
 }

@@ -140,7 +140,7 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
                     (select count(*) from vendors where status = 'active') as active_vendors,
                     (select count(*) from engagements) as engagements,
                     (select count(*) from engagements where status = 'active') as active_engagements,
-                    (select count(*) from users where disabled_at is null) as users",
+                    (select count(*) from users where disabled_at is null and not service_account) as users",
         )
         .fetch_one(&mut *conn)
         .await?

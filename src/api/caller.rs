@@ -5,7 +5,8 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 
 use super::problem::{ApiResult, Problem};
 use crate::api::tokens::{self, Scope};
@@ -52,17 +53,37 @@ fn bearer_secret(parts: &Parts) -> Option<&str> {
         .then_some(secret)
 }
 
-impl FromRequestParts<AppState> for ApiCaller {
-    type Rejection = Problem;
+/// A token past its requests for this minute: 429, and when the next window opens.
+fn too_many_requests(now: chrono::DateTime<chrono::Utc>) -> Response {
+    let seconds = tokens::seconds_to_next_window(now);
+    let mut response = Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("This token made too many requests this minute; try again in {seconds} seconds."),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let secret = bearer_secret(parts).ok_or_else(Problem::unauthorized)?;
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = Response;
+
+    /// One round trip: the token, its owner, its request count and its last use.
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let secret = bearer_secret(parts)
+            .ok_or_else(|| Problem::unauthorized().into_response())?
+            .to_string();
         let now = state.clock.now();
-        let bearer = tokens::authenticate(&state.pool, secret, now)
-            .await?
-            .ok_or_else(Problem::unauthorized)?;
         let Ok(ClientAddr(addr)) = ClientAddr::from_request_parts(parts, state).await;
-        tokens::touch(&state.pool, &bearer, now, &addr).await?;
+        let bearer = tokens::authenticate(&state.pool, &secret, now, &addr)
+            .await
+            .map_err(|e| Problem::from(e).into_response())?
+            .ok_or_else(|| Problem::unauthorized().into_response())?;
+        if bearer.requests > i64::from(state.config.api_rate_limit) {
+            return Err(too_many_requests(now));
+        }
         Ok(ApiCaller {
             user: bearer.user,
             scope: bearer.scope,

@@ -1,9 +1,10 @@
-//! Personal API tokens: a user's bearer secrets for `/api/v1`. The secret is shown once and
+//! API tokens: bearer secrets for `/api/v1`, personal (a manager's or vendor user's own) or
+//! service tokens (a service account's, made by admins). The secret is shown once and
 //! stored as its SHA-256 only; it starts with `trellis_` so secret scanners can find a
 //! leaked one. A token has exactly its owner's rights and stops working when it expires, is
 //! revoked, or its owner is disabled.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 
 use sqlx::{PgConnection, PgPool};
 
@@ -21,15 +22,13 @@ const SHOWN: usize = 12;
 /// The longest a token may live, and what the form offers first.
 pub const MAX_DAYS: i64 = 365;
 pub const DEFAULT_DAYS: i64 = 90;
-/// Last use is written at most this often per token.
-const TOUCH_EVERY: Duration = Duration::minutes(1);
 
 choice!(pub Scope {
     Read = "read" / "Read",
     ReadWrite = "read+write" / "Read and write",
 });
 
-/// Who may hold personal tokens: managers and vendor users (admins get service tokens, later).
+/// Who may hold personal tokens: managers and vendor users (admins make service tokens).
 pub fn may_hold(user: &User) -> bool {
     matches!(user.role, Role::Manager | Role::Vendor)
 }
@@ -179,13 +178,62 @@ pub async fn revoke(
     .await?)
 }
 
-/// Who a live token speaks for.
+/// A service token as the admins' list shows it: the token and the service account it
+/// belongs to, whose role (and vendor) is its binding.
+#[derive(Debug, sqlx::FromRow, serde::Serialize)]
+pub struct ServiceTokenRow {
+    #[sqlx(flatten)]
+    pub token: TokenRow,
+    pub account_id: i64,
+    pub account_name: String,
+    pub role: Role,
+    pub vendor_name: Option<String>,
+    pub account_disabled: bool,
+}
+
+/// Every service account's tokens, newest first: a fixed number of queries however many.
+pub async fn list_service(db: &PgPool) -> Result<Vec<ServiceTokenRow>> {
+    Ok(sqlx::query_as(
+        "select t.id, t.name, t.prefix, t.scope, t.created_at, t.expires_at, t.revoked_at,
+                t.last_used_at, t.last_used_addr,
+                u.id as account_id, u.name as account_name, u.role, v.name as vendor_name,
+                u.disabled_at is not null as account_disabled
+         from api_tokens t
+         join users u on u.id = t.user_id and u.service_account
+         left join vendors v on v.id = u.vendor_id
+         order by t.created_at desc, t.id desc",
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// Revokes a service account's token and gives its name and account; `None` for any other
+/// token id.
+pub async fn revoke_service(
+    db: &mut PgConnection,
+    token_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "update api_tokens t set revoked_at = coalesce(t.revoked_at, $2)
+         from users u
+         where t.id = $1 and u.id = t.user_id and u.service_account
+         returning t.name, t.user_id",
+    )
+    .bind(token_id)
+    .bind(now)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Who a live token speaks for, and how many requests it made in this minute's window.
 pub struct Bearer {
     pub token_id: i64,
     pub token_name: String,
     pub scope: Scope,
     pub user: User,
-    last_used_at: Option<DateTime<Utc>>,
+    /// Requests counted in the current window, this one included.
+    pub requests: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -193,7 +241,7 @@ struct BearerRow {
     token_id: i64,
     token_name: String,
     scope: Scope,
-    last_used_at: Option<DateTime<Utc>>,
+    requests: i32,
     user_id: i64,
     email: String,
     name: String,
@@ -203,26 +251,70 @@ struct BearerRow {
     time_zone: String,
 }
 
-/// The live token whose secret this is, with its enabled owner, in one query; `None` for an
-/// unknown, expired or revoked token or a disabled owner.
-pub async fn authenticate(db: &PgPool, secret: &str, now: DateTime<Utc>) -> Result<Option<Bearer>> {
+/// The first instant of the fixed one-minute window `now` falls in.
+pub fn window_of(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.duration_trunc(Duration::minutes(1)).unwrap_or(now)
+}
+
+/// Whole seconds from `now` to the next window, at least 1 (for `Retry-After`).
+pub fn seconds_to_next_window(now: DateTime<Utc>) -> i64 {
+    let next = window_of(now) + Duration::minutes(1);
+    ((next - now).num_milliseconds() + 999)
+        .div_euclid(1000)
+        .max(1)
+}
+
+/// The live token whose secret this is, with its enabled owner, in one statement that also
+/// counts the request in the token's window of this minute (dropping its earlier windows)
+/// and records its use from `addr` at most once a minute. `None` for an unknown, expired or
+/// revoked token or a disabled owner, and then nothing is counted or written.
+pub async fn authenticate(
+    db: &PgPool,
+    secret: &str,
+    now: DateTime<Utc>,
+    addr: &str,
+) -> Result<Option<Bearer>> {
+    // The data-modifying parts run in a fixed order (counted while the row is read, then
+    // touched, then swept), so concurrent requests with one token take their locks alike.
     let row: Option<BearerRow> = sqlx::query_as(
-        "select t.id as token_id, t.name as token_name, t.scope, t.last_used_at,
-                u.id as user_id, u.email, u.name, u.role, u.vendor_id, v.name as vendor_name, u.time_zone
-         from api_tokens t
-         join users u on u.id = t.user_id and u.disabled_at is null
-         left join vendors v on v.id = u.vendor_id
-         where t.secret_hash = $1 and t.revoked_at is null and t.expires_at > $2",
+        "with bearer as (
+             select t.id as token_id, t.name as token_name, t.scope,
+                    u.id as user_id, u.email, u.name, u.role, u.vendor_id, v.name as vendor_name, u.time_zone
+             from api_tokens t
+             join users u on u.id = t.user_id and u.disabled_at is null
+             left join vendors v on v.id = u.vendor_id
+             where t.secret_hash = $1 and t.revoked_at is null and t.expires_at > $2
+         ),
+         counted as (
+             insert into api_rate_windows (token_id, window_start, requests)
+             select token_id, $4, 1 from bearer
+             on conflict (token_id, window_start)
+             do update set requests = api_rate_windows.requests + 1
+             returning requests
+         ),
+         touched as (
+             update api_tokens a set last_used_at = $2, last_used_addr = $3
+             from bearer b
+             where a.id = b.token_id
+               and (a.last_used_at is null or a.last_used_at <= $2 - interval '1 minute')
+         ),
+         swept as (
+             delete from api_rate_windows w using bearer b
+             where w.token_id = b.token_id and w.window_start < $4
+         )
+         select bearer.*, counted.requests from bearer, counted",
     )
     .bind(token_hash(secret))
     .bind(now)
+    .bind(addr)
+    .bind(window_of(now))
     .fetch_optional(db)
     .await?;
     Ok(row.map(|row| Bearer {
         token_id: row.token_id,
         token_name: row.token_name,
         scope: row.scope,
-        last_used_at: row.last_used_at,
+        requests: i64::from(row.requests),
         user: User {
             id: row.user_id,
             email: row.email,
@@ -237,26 +329,19 @@ pub async fn authenticate(db: &PgPool, secret: &str, now: DateTime<Utc>) -> Resu
     }))
 }
 
-/// Records the token's use at `now` from `addr`, at most once a minute.
-pub async fn touch(db: &PgPool, bearer: &Bearer, now: DateTime<Utc>, addr: &str) -> Result<()> {
-    if bearer.last_used_at.is_some_and(|at| now - at < TOUCH_EVERY) {
-        return Ok(());
-    }
-    sqlx::query(
-        "update api_tokens set last_used_at = $2, last_used_addr = $3
-         where id = $1 and (last_used_at is null or last_used_at <= $2 - interval '1 minute')",
-    )
-    .bind(bearer.token_id)
-    .bind(now)
-    .bind(addr)
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_is_the_minute_and_retry_after_counts_to_the_next() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let now = at("2026-03-01T10:15:42.250Z");
+        assert_eq!(window_of(now), at("2026-03-01T10:15:00Z"));
+        assert_eq!(seconds_to_next_window(now), 18);
+        assert_eq!(seconds_to_next_window(at("2026-03-01T10:15:00Z")), 60);
+        assert_eq!(seconds_to_next_window(at("2026-03-01T10:15:59.999Z")), 1);
+    }
 
     #[test]
     fn base64url_matches_rfc_4648_vectors() {

@@ -76,7 +76,7 @@ async fn close_page(
         .filter(GrantRow::is_active)
         .collect();
     let accounts: Vec<Account> = sqlx::query_as(
-        "select u.id, u.name, u.email,
+        "select u.id, case when u.service_account then u.name || ' (service account)' else u.name end as name, u.email,
                 coalesce(array_agg(e.name order by e.name) filter (where e.id is not null), '{}') as other_engagements
          from users u
          left join engagements e on e.vendor_id = u.vendor_id and e.id <> $2 and e.status in ('draft', 'active', 'paused')

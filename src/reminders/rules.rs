@@ -272,7 +272,8 @@ pub async fn apply(
                  select v.id from engagements e join users v on v.vendor_id = e.vendor_id and v.role = 'vendor'
                  where e.id = r.engagement_id and r.audience <> 'managers'
              ) x
-             join users u on u.id = x.user_id and u.disabled_at is null
+             -- Service accounts are no people: no inbox, no e-mail.
+             join users u on u.id = x.user_id and u.disabled_at is null and not u.service_account
              returning 1
          ),
          resolved as (

@@ -43,6 +43,7 @@ async fn holder(
         "select t.user_id, u.name, u.email
          from password_tokens t join users u on u.id = t.user_id
          where t.token_hash = $1 and t.used_at is null and t.expires_at > $2 and u.disabled_at is null
+           and not u.service_account
          {}",
         if lock { "for update of t" } else { "" }
     );

@@ -1,8 +1,9 @@
-//! User accounts: creation from the command line, administration pages, and the
-//! set-password links new users start from.
+//! User accounts: creation from the command line, administration pages, the set-password
+//! links new users start from, and service accounts (`service`), which hold service tokens.
 
 pub mod admin;
 pub mod invite;
+pub mod service;
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -254,4 +255,10 @@ pub fn routes() -> Routes {
         .post("/admin/users/{id}/disable", admin::disable)
         .post("/admin/users/{id}/enable", admin::enable)
         .post("/admin/users/{id}/password-link", admin::password_link)
+        .get("/admin/service-tokens", admin::service_tokens)
+        .post("/admin/service-tokens", admin::create_service_token)
+        .post(
+            "/admin/service-tokens/{id}/revoke",
+            admin::revoke_service_token,
+        )
 }

@@ -438,7 +438,9 @@ pub async fn show(
     .fetch_all(&mut *conn)
     .await?;
     let users: Vec<UserRow> = sqlx::query_as(
-        "select id, name, email, disabled_at is not null as disabled from users where vendor_id = $1 order by lower(name)",
+        "select id, case when service_account then name || ' (service account)' else name end as name,
+                email, disabled_at is not null as disabled
+         from users where vendor_id = $1 order by service_account, lower(name)",
     )
     .bind(id)
     .fetch_all(&mut *conn)

@@ -424,3 +424,166 @@ async fn unknown_api_paths_and_methods_answer_problems() {
             .starts_with("text/html")
     );
 }
+
+async fn get_with(app: &TestApp, secret: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(format!("{}/api/v1/engagements", app.address))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn past_its_limit_a_token_gets_429_with_retry_after_until_the_next_minute() {
+    let app = crate::helpers::spawn_app_with(|config| config.api_rate_limit = 3).await;
+    app.clock.set("2026-06-01T10:00:40Z".parse().unwrap());
+    let (client, _) = app.signed_in(Role::Manager).await;
+    let secret = create_token(&client, "Busy").await;
+    let other = create_token(&client, "Quiet").await;
+    for _ in 0..3 {
+        assert_eq!(get_with(&app, &secret).await.status(), 200);
+    }
+    let before = app.statements().await;
+    let limited = get_with(&app, &secret).await;
+    assert_eq!(
+        app.statements().await - before,
+        1,
+        "authenticated and counted in one round trip"
+    );
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers().get("retry-after").unwrap(), "20");
+    assert_eq!(
+        limited.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    let body: serde_json::Value = serde_json::from_str(&limited.text().await.unwrap()).unwrap();
+    assert_eq!(body["status"], 429);
+    assert_eq!(
+        get_with(&app, &other).await.status(),
+        200,
+        "the limit is per token"
+    );
+
+    app.clock.advance(Duration::seconds(20));
+    assert_eq!(get_with(&app, &secret).await.status(), 200, "a new window");
+    assert_eq!(
+        app.count(
+            "select count(*) from api_rate_windows w join api_tokens t on t.id = w.token_id
+             where t.name = 'Busy'"
+        )
+        .await,
+        1,
+        "the earlier window is gone"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_requests_cannot_slip_past_the_limit() {
+    let app = crate::helpers::spawn_app_with(|config| config.api_rate_limit = 5).await;
+    let (client, _) = app.signed_in(Role::Vendor).await;
+    let secret = create_token(&client, "Burst").await;
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let url = format!("{}/api/v1/engagements", app.address);
+        let secret = secret.clone();
+        requests.spawn(async move {
+            let response = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(secret)
+                .send()
+                .await
+                .unwrap();
+            response.status().as_u16()
+        });
+    }
+    let mut answers = requests.join_all().await;
+    answers.sort_unstable();
+    assert_eq!(
+        answers.iter().filter(|s| **s == 200).count(),
+        5,
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers.iter().filter(|s| **s == 429).count(),
+        15,
+        "{answers:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_api_answers_503_problems_with_retry_after_while_the_pool_cannot_connect() {
+    let app = spawn_app().await;
+    let (client, _) = app.signed_in(Role::Manager).await;
+    let secret = create_token(&client, "Patient").await;
+    // Every connection of the application's pool is taken.
+    let mut held = Vec::new();
+    for _ in 0..app.pool.options().get_max_connections() {
+        held.push(app.pool.acquire().await.unwrap());
+    }
+    let started = std::time::Instant::now();
+    let response = get_with(&app, &secret).await;
+    assert_eq!(response.status(), 503, "after {:?}", started.elapsed());
+    assert!(started.elapsed() < std::time::Duration::from_millis(4500));
+    assert_eq!(response.headers().get("retry-after").unwrap(), "5");
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    let body: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(body["status"], 503);
+    drop(held);
+    assert_eq!(get_with(&app, &secret).await.status(), 200, "and back");
+}
+
+#[tokio::test]
+async fn a_locked_token_table_gets_quick_503_problems_never_a_500() {
+    use sqlx::{Connection, PgConnection};
+    let app = spawn_app().await;
+    let (client, _) = app.signed_in(Role::Vendor).await;
+    let secret = create_token(&client, "Locked out").await;
+    let mut holder = PgConnection::connect_with(&app.pool.connect_options())
+        .await
+        .unwrap();
+    let mut lock = holder.begin().await.unwrap();
+    sqlx::query("lock table api_tokens in access exclusive mode")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let url = format!("{}/api/v1/engagements", app.address);
+        let secret = secret.clone();
+        requests.spawn(async move {
+            let started = std::time::Instant::now();
+            let response = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(secret)
+                .send()
+                .await
+                .unwrap();
+            let problem = response
+                .headers()
+                .get("content-type")
+                .is_some_and(|t| t == "application/problem+json");
+            let retry = response.headers().contains_key("retry-after");
+            (
+                response.status().as_u16(),
+                problem,
+                retry,
+                started.elapsed(),
+            )
+        });
+    }
+    let answers = requests.join_all().await;
+    lock.rollback().await.unwrap();
+    for (status, problem, retry, took) in answers {
+        assert_eq!(status, 503, "took {took:?}");
+        assert!(problem && retry);
+        assert!(
+            took < std::time::Duration::from_millis(6500),
+            "took {took:?}"
+        );
+    }
+    assert_eq!(get_with(&app, &secret).await.status(), 200, "and back");
+}

@@ -142,11 +142,18 @@ struct Fingerprint {
 
 impl Fingerprint {
     async fn new(app: &TestApp) -> Fingerprint {
+        Fingerprint::without(app, &[]).await
+    }
+
+    /// Leaves out `skipped` tables too: the API counts every request in its rate windows.
+    async fn without(app: &TestApp, skipped: &[&str]) -> Fingerprint {
         let tables: Vec<String> = sqlx::query_scalar(
             "select tablename::text from pg_tables
              where schemaname = 'public' and tablename not in ('sessions', '_sqlx_migrations')
+               and tablename <> all($1)
              order by tablename",
         )
+        .bind(skipped)
         .fetch_all(&app.pool)
         .await
         .unwrap();
@@ -552,6 +559,585 @@ async fn no_hostile_value_in_any_form_or_query_parameter_gets_a_5xx_or_writes_wh
     );
     assert!(total.forms > 20, "the sweep found the forms");
     assert!(total.failures.is_empty(), "{:#?}", total.failures);
+}
+
+// The API sweep: the routes under /api/v1 of the router's own list, so a new one is swept
+// as soon as it is registered.
+
+/// Query parameters the API's handlers read, or may, beside the pages'.
+const API_QUERY_PARAMETERS: &[&str] = &[
+    "cursor",
+    "limit",
+    "page_size",
+    "engagement",
+    "kpi",
+    "since",
+    "until",
+    "order",
+    "state",
+    "side",
+];
+
+/// A live read-and-write token for `user_id`, stored as the account page stores one.
+async fn api_token(app: &TestApp, user_id: i64, name: &str) -> String {
+    let secret = format!(
+        "trellis_{}{}",
+        uuid::Uuid::new_v4().simple(),
+        &uuid::Uuid::new_v4().simple().to_string()[..11]
+    );
+    sqlx::query(
+        "insert into api_tokens (user_id, name, prefix, secret_hash, scope, created_at, expires_at)
+         values ($1, $2, left($3, 12), sha256(convert_to($3, 'UTF8')), 'read+write', $4, $4 + interval '30 days')",
+    )
+    .bind(user_id)
+    .bind(name)
+    .bind(&secret)
+    .bind(app.clock.now())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    secret
+}
+
+/// A path segment, percent-encoded.
+fn segment(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The API's routes with their parameters filled from the fixtures: `{id}` as the pages'
+/// fixtures fill it for the same resource, any other parameter with 1.
+fn api_path(fixtures: &Fixtures, route: &str) -> String {
+    let rest = route.trim_start_matches("/api/v1");
+    let filled = format!("/api/v1{}", fixtures.fill(rest));
+    fill_other_parameters(&filled, "1")
+}
+
+fn fill_other_parameters(path: &str, with: &str) -> String {
+    path.split('/')
+        .map(|part| {
+            if part.starts_with('{') && part.ends_with('}') {
+                with.to_string()
+            } else {
+                part.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The route with each of its parameters in turn set to `value`, the others filled.
+fn with_parameter(fixtures: &Fixtures, route: &str, value: &str) -> Vec<String> {
+    let parts: Vec<&str> = route.split('/').collect();
+    let filled: Vec<String> = api_path(fixtures, route)
+        .split('/')
+        .map(str::to_string)
+        .collect();
+    (0..parts.len())
+        .filter(|&i| parts[i].starts_with('{'))
+        .map(|i| {
+            let mut each = filled.clone();
+            each[i] = segment(value);
+            each.join("/")
+        })
+        .collect()
+}
+
+/// A sample of what `schema` describes, from its examples where it gives them.
+fn sample(doc: &serde_json::Value, schema: &serde_json::Value, depth: usize) -> serde_json::Value {
+    use serde_json::{Value, json};
+    if depth > 8 {
+        return Value::Null;
+    }
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap_or_default();
+        return sample(doc, &doc["components"]["schemas"][name], depth + 1);
+    }
+    if let Some(example) = schema.get("example") {
+        return example.clone();
+    }
+    if let Some(example) = schema["examples"].as_array().and_then(|e| e.first()) {
+        return example.clone();
+    }
+    if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+        return first.clone();
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        if let Some(first) = schema[key]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["type"] != "null"))
+        {
+            return sample(doc, first, depth + 1);
+        }
+    }
+    let kind = match &schema["type"] {
+        Value::Array(kinds) => kinds
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|k| *k != "null")
+            .unwrap_or("null")
+            .to_string(),
+        Value::String(kind) => kind.clone(),
+        _ if schema.get("properties").is_some() => "object".into(),
+        _ => "null".into(),
+    };
+    match kind.as_str() {
+        "object" => {
+            let mut object = serde_json::Map::new();
+            if let Some(properties) = schema["properties"].as_object() {
+                for (name, property) in properties {
+                    object.insert(name.clone(), sample(doc, property, depth + 1));
+                }
+            }
+            Value::Object(object)
+        }
+        "array" => json!([sample(doc, &schema["items"], depth + 1)]),
+        "integer" => json!(1),
+        "number" => json!(1),
+        "boolean" => json!(true),
+        "string" => match schema["format"].as_str() {
+            Some("date") => json!("2026-10-01"),
+            Some("date-time") => json!("2026-10-01T00:00:00Z"),
+            _ => json!("sweep"),
+        },
+        _ => Value::Null,
+    }
+}
+
+/// The request body the OpenAPI document describes for `method route`, if it has one.
+fn valid_body(
+    doc: Option<&serde_json::Value>,
+    method: &str,
+    route: &str,
+) -> Option<serde_json::Value> {
+    let doc = doc?;
+    let operation = &doc["paths"][route][method.to_lowercase()];
+    let content = &operation["requestBody"]["content"]["application/json"];
+    if let Some(example) = content.get("example") {
+        return Some(example.clone());
+    }
+    let schema = content.get("schema")?;
+    Some(sample(doc, schema, 0))
+}
+
+/// Where each field of `body` sits: top-level fields, and those of objects in arrays or
+/// objects one level down (the lines of a batch).
+fn field_paths(body: &serde_json::Value) -> Vec<Vec<String>> {
+    let mut paths = Vec::new();
+    if let Some(object) = body.as_object() {
+        for (name, value) in object {
+            paths.push(vec![name.clone()]);
+            let inner = match value {
+                serde_json::Value::Array(items) => items.first().map(|i| (i, "0")),
+                serde_json::Value::Object(_) => Some((value, "")),
+                _ => None,
+            };
+            if let Some((serde_json::Value::Object(fields), index)) = inner {
+                for field in fields.keys() {
+                    let mut path = vec![name.clone()];
+                    if !index.is_empty() {
+                        path.push(index.into());
+                    }
+                    path.push(field.clone());
+                    paths.push(path);
+                }
+            }
+        }
+    }
+    paths
+}
+
+fn slot<'a>(body: &'a mut serde_json::Value, path: &[String]) -> Option<&'a mut serde_json::Value> {
+    let mut at = body;
+    for step in path {
+        at = match at {
+            serde_json::Value::Array(items) => items.get_mut(step.parse::<usize>().ok()?)?,
+            serde_json::Value::Object(fields) => fields.get_mut(step)?,
+            _ => return None,
+        };
+    }
+    Some(at)
+}
+
+/// The bodies sent to a write route: malformed and wrong wholes, then each field of the
+/// valid body set to each hostile value, to a wrong type, to a number past every type, and
+/// left out.
+fn api_bodies(
+    base: &serde_json::Value,
+    values: &[(&'static str, String)],
+) -> Vec<(String, &'static str, Vec<u8>)> {
+    const JSON: &str = "application/json";
+    let mut out: Vec<(String, &'static str, Vec<u8>)> = vec![
+        ("non-JSON".into(), JSON, b"{not json".to_vec()),
+        (
+            "invalid UTF-8".into(),
+            JSON,
+            b"{\"a\": \"\xff\xfe\"}".to_vec(),
+        ),
+        ("null".into(), JSON, b"null".to_vec()),
+        ("[]".into(), JSON, b"[]".to_vec()),
+        ("{}".into(), JSON, b"{}".to_vec()),
+        ("a number".into(), JSON, b"12".to_vec()),
+        (
+            "a form body".into(),
+            "application/x-www-form-urlencoded",
+            b"a=1".to_vec(),
+        ),
+        ("the valid body".into(), JSON, base.to_string().into_bytes()),
+    ];
+    for (label, value) in values {
+        let body = serde_json::to_vec(value).unwrap();
+        out.push((format!("the whole body = {label}"), JSON, body));
+    }
+    const RAW: &str = "\"@@raw@@\"";
+    for path in field_paths(base) {
+        let name = path.join(".");
+        let mut replaced = |what: String, value: serde_json::Value, raw: Option<&str>| {
+            let mut body = base.clone();
+            if let Some(at) = slot(&mut body, &path) {
+                *at = value;
+                let mut text = body.to_string();
+                if let Some(raw) = raw {
+                    text = text.replace(RAW, raw);
+                }
+                out.push((format!("{name} = {what}"), JSON, text.into_bytes()));
+            }
+        };
+        for (label, value) in values {
+            replaced(label.to_string(), serde_json::json!(value), None);
+        }
+        for (label, value) in [
+            ("null", serde_json::Value::Null),
+            ("true", serde_json::json!(true)),
+            ("[]", serde_json::json!([])),
+            ("{}", serde_json::json!({})),
+            ("-1", serde_json::json!(-1)),
+            ("a string", serde_json::json!("x")),
+        ] {
+            replaced(label.into(), value, None);
+        }
+        for raw in [
+            "1e309",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "0.1e-400",
+        ] {
+            replaced(
+                format!("raw {raw}"),
+                serde_json::json!("@@raw@@"),
+                Some(raw),
+            );
+        }
+        let mut missing = base.clone();
+        if let Some((last, parent)) = path.split_last()
+            && let Some(serde_json::Value::Object(fields)) = slot(&mut missing, parent)
+        {
+            fields.remove(last);
+            out.push((
+                format!("{name} missing"),
+                JSON,
+                missing.to_string().into_bytes(),
+            ));
+        }
+    }
+    out
+}
+
+struct ApiClient {
+    http: reqwest::Client,
+    address: String,
+    secret: String,
+}
+
+impl ApiClient {
+    async fn send(
+        &self,
+        method: &reqwest::Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.address))
+            .bearer_auth(&self.secret);
+        if let Some((kind, body)) = body {
+            request = request.header("content-type", kind).body(body);
+        }
+        request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+}
+
+impl Sweep<'_> {
+    /// Like `check`, and every error of the API is a problem document.
+    async fn check_api(&mut self, what: String, response: reqwest::Response) {
+        let status = response.status();
+        let problem = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|t| t == "application/problem+json");
+        if (status.is_client_error() || status.is_server_error()) && !problem {
+            self.failures.push(format!(
+                "{what}: answered {status} without a problem document"
+            ));
+        }
+        self.check(what, response).await;
+    }
+}
+
+/// One token's sweep over every API route.
+async fn sweep_api_as(
+    sweep: &mut Sweep<'_>,
+    api: &ApiClient,
+    who: &str,
+    fixtures: &Fixtures,
+    routes: &[(reqwest::Method, &'static str)],
+    doc: Option<&serde_json::Value>,
+) {
+    let values = hostile_values();
+    let parameters: Vec<&str> = QUERY_PARAMETERS
+        .iter()
+        .chain(API_QUERY_PARAMETERS)
+        .copied()
+        .collect();
+    for (method, route) in routes {
+        if method == reqwest::Method::GET {
+            let path = api_path(fixtures, route);
+            for (label, value) in &values {
+                for hostile in with_parameter(fixtures, route, value) {
+                    if hostile.len() > 60_000 {
+                        continue;
+                    }
+                    let response = api.send(method, &hostile, None).await;
+                    sweep
+                        .check_api(
+                            format!("GET {route} as {who}, a path parameter = {label}"),
+                            response,
+                        )
+                        .await;
+                }
+                let size = serde_urlencoded::to_string([("", value)]).unwrap().len() + 10;
+                if size * parameters.len() > 60_000 {
+                    // One parameter at a time would be as long as an address may be: one.
+                    if size > 60_000 {
+                        continue;
+                    }
+                }
+                for chunk in parameters.chunks((60_000 / size).max(1)) {
+                    let query: Vec<(&str, &str)> =
+                        chunk.iter().map(|p| (*p, value.as_str())).collect();
+                    let url = format!("{path}?{}", serde_urlencoded::to_string(&query).unwrap());
+                    let response = api.send(method, &url, None).await;
+                    sweep
+                        .check_api(
+                            format!("GET {route} as {who}, {chunk:?} = {label}"),
+                            response,
+                        )
+                        .await;
+                }
+            }
+            let doubled = parameters
+                .iter()
+                .map(|p| format!("{p}=1&{p}=2"))
+                .collect::<Vec<_>>()
+                .join("&");
+            let response = api.send(method, &format!("{path}?{doubled}"), None).await;
+            sweep
+                .check_api(
+                    format!("GET {route} as {who}, every parameter twice"),
+                    response,
+                )
+                .await;
+        } else {
+            let path = api_path(fixtures, route);
+            let base = valid_body(doc, method.as_str(), route).unwrap_or(serde_json::json!({}));
+            for (what, kind, body) in api_bodies(&base, &values) {
+                let response = api.send(method, &path, Some((kind, body))).await;
+                sweep
+                    .check_api(format!("{method} {route} as {who}: {what}"), response)
+                    .await;
+            }
+            for (label, value) in &values {
+                for hostile in with_parameter(fixtures, route, value) {
+                    if hostile.len() > 60_000 {
+                        continue;
+                    }
+                    let body = Some(("application/json", base.to_string().into_bytes()));
+                    let response = api.send(method, &hostile, body).await;
+                    sweep
+                        .check_api(
+                            format!("{method} {route} as {who}, a path parameter = {label}"),
+                            response,
+                        )
+                        .await;
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_hostile_value_in_any_api_route_gets_a_5xx_or_writes_when_refused() {
+    let started = Instant::now();
+    let app = spawn_app_with(|config| {
+        config.test_routes = false;
+        config.api_rate_limit = 1_000_000;
+    })
+    .await;
+    let fixtures = Fixtures::create(&app).await;
+    let vendor_user = app.create_user(Role::Vendor, Some("Sweep Vendor")).await;
+    sqlx::query("update users set vendor_id = $1 where id = $2")
+        .bind(fixtures.vendor)
+        .bind(vendor_user.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let tokens = [
+        (
+            "a manager's token",
+            api_token(&app, fixtures.user, "Sweep manager").await,
+        ),
+        (
+            "a vendor's token",
+            api_token(&app, vendor_user.id, "Sweep vendor").await,
+        ),
+    ];
+    let routes: Vec<(reqwest::Method, &'static str)> = app
+        .routes
+        .iter()
+        .filter(|(_, path)| path.starts_with("/api/v1"))
+        .cloned()
+        .collect();
+    assert!(
+        routes.len() >= 3,
+        "the sweep found the API's routes: {routes:?}"
+    );
+    let http = reqwest::Client::new();
+    let doc: Option<serde_json::Value> = match http
+        .get(format!("{}/api/openapi.json", app.address))
+        .send()
+        .await
+    {
+        Ok(response) if response.status() == 200 => response
+            .text()
+            .await
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok()),
+        _ => None,
+    };
+    let clients: Vec<(&str, ApiClient)> = tokens
+        .iter()
+        .map(|(who, secret)| {
+            let client = ApiClient {
+                http: http.clone(),
+                address: app.address.clone(),
+                secret: secret.clone(),
+            };
+            (*who, client)
+        })
+        .collect();
+    // A first use records the token's last use; the clock stands still, so no other does.
+    for (_, api) in &clients {
+        let _ = api
+            .send(&reqwest::Method::GET, "/api/v1/engagements", None)
+            .await;
+    }
+    let fingerprint = Fingerprint::without(&app, &["api_rate_windows"]).await;
+    let xid = next_xid(&app).await;
+    let current = fingerprint.take(&app).await;
+    let mut sweep = Sweep {
+        app: &app,
+        fingerprint,
+        current,
+        xid,
+        requests: 0,
+        refused: 0,
+        failures: Vec::new(),
+    };
+    for (who, api) in &clients {
+        sweep_api_as(&mut sweep, api, who, &fixtures, &routes, doc.as_ref()).await;
+    }
+    eprintln!(
+        "API sweep: {} routes, 2 tokens, {} requests ({} refused) in {:.1} s",
+        routes.len(),
+        sweep.requests,
+        sweep.refused,
+        started.elapsed().as_secs_f64()
+    );
+    assert!(sweep.failures.is_empty(), "{:#?}", sweep.failures);
+}
+
+#[tokio::test]
+async fn another_vendor_s_token_gets_404_on_every_api_route_with_the_first_vendor_s_ids() {
+    let app = spawn_app_with(|config| {
+        config.test_routes = false;
+        config.api_rate_limit = 1_000_000;
+    })
+    .await;
+    let fixtures = Fixtures::create(&app).await;
+    let other = app.create_user(Role::Vendor, Some("Vendor B Ltd")).await;
+    assert_ne!(other.vendor_id, Some(fixtures.vendor));
+    let api = ApiClient {
+        http: reqwest::Client::new(),
+        address: app.address.clone(),
+        secret: api_token(&app, other.id, "Vendor B's tool").await,
+    };
+    let fixture_name: String = sqlx::query_scalar("select name from engagements where id = $1")
+        .bind(fixtures.engagement)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let _ = api
+        .send(&reqwest::Method::GET, "/api/v1/engagements", None)
+        .await;
+    // A write gets the body its route documents, so that only the foreign id can refuse it.
+    let doc: Option<serde_json::Value> = match api
+        .send(&reqwest::Method::GET, "/api/openapi.json", None)
+        .await
+    {
+        response if response.status() == 200 => response
+            .text()
+            .await
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok()),
+        _ => None,
+    };
+    let fingerprint = Fingerprint::without(&app, &["api_rate_windows"]).await;
+    let before = fingerprint.take(&app).await;
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for (method, route) in app.routes.iter().filter(|(_, p)| p.starts_with("/api/v1")) {
+        let path = api_path(&fixtures, route);
+        let body = (method != reqwest::Method::GET).then(|| {
+            let body =
+                valid_body(doc.as_ref(), method.as_str(), route).unwrap_or(serde_json::json!({}));
+            ("application/json", body.to_string().into_bytes())
+        });
+        let response = api.send(method, &path, body).await;
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        if route.contains('{') {
+            checked += 1;
+            if status != 404 {
+                wrong.push(format!("{method} {path}: {status}"));
+            }
+        } else if method == reqwest::Method::GET && text.contains(&fixture_name) {
+            wrong.push(format!("{method} {path} shows vendor A's engagement"));
+        }
+    }
+    assert!(checked >= 2, "id-bearing routes were tried");
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_eq!(fingerprint.take(&app).await, before, "nothing was written");
 }
 
 // Each case below answered 500 once.

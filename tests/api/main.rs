@@ -20,6 +20,7 @@ mod reviews;
 mod routes;
 mod scheduler;
 mod scorecard;
+mod service_tokens;
 mod smtp;
 #[path = "../common/template.rs"]
 mod template;

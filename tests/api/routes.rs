@@ -59,6 +59,10 @@ pub(crate) const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("POST", "/admin/users/{id}/disable", [L, N, F, P]),
     ("POST", "/admin/users/{id}/enable", [L, N, F, P]),
     ("POST", "/admin/users/{id}/password-link", [L, N, F, P]),
+    ("GET", "/admin/service-tokens", [L, F, F, P]),
+    ("POST", "/admin/service-tokens", [L, F, F, P]),
+    // The fixture path names no service token.
+    ("POST", "/admin/service-tokens/{id}/revoke", [L, N, F, N]),
     ("GET", "/admin/audit", [L, F, F, P]),
     ("GET", "/admin/criteria", [L, F, F, P]),
     ("POST", "/admin/criteria", [L, F, F, P]),

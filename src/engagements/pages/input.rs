@@ -33,7 +33,11 @@ impl Choices {
         )
         .fetch_all(&mut *db)
         .await?;
-        let managers = sqlx::query_as("select id, name from users where role = 'manager' and disabled_at is null order by lower(name)")
+        // A service account may co-manage (its tokens then write there); it is labelled so.
+        let managers = sqlx::query_as(
+            "select id, case when service_account then name || ' (service account)' else name end as name
+             from users where role = 'manager' and disabled_at is null order by service_account, lower(name)",
+        )
             .fetch_all(&mut *db)
             .await?;
         Ok(Choices { vendors, managers })

@@ -182,6 +182,11 @@ pub async fn password_link(
 ) -> Result<Response> {
     let mut change = Change::begin(&state, &current, addr).await?;
     let record = find(change.db(), id).await?;
+    if record.service_account {
+        return Err(AppError::BadRequest(
+            "A service account never has a password; it uses the API with service tokens.".into(),
+        ));
+    }
     if record.disabled_at.is_some() {
         return Err(AppError::BadRequest(
             "Enable the account before creating a set-password link.".into(),

@@ -132,6 +132,8 @@ async fn vendor_options(db: &mut PgConnection) -> Result<Vec<VendorOption>> {
 struct Existing {
     id: i64,
     status: &'static str,
+    /// A service account: no person, no password, its tokens on the service-token page.
+    service: bool,
     is_self: bool,
     created_at: String,
     link: Option<String>,
@@ -248,7 +250,12 @@ fn email_taken() -> FieldErrors {
 fn existing(record: &UserRecord, current_id: i64, link: Option<String>, zone: Tz) -> Existing {
     Existing {
         id: record.id,
-        status: status_of(record.disabled_at.is_some(), record.has_password),
+        status: status_of(
+            record.disabled_at.is_some(),
+            record.has_password,
+            record.service_account,
+        ),
+        service: record.service_account,
         is_self: record.id == current_id,
         created_at: record
             .created_at
@@ -331,6 +338,14 @@ pub async fn update(
         Ok(input) => input,
         Err(errors) => return page_again(form, errors),
     };
+    if record.service_account && input.role == Role::Admin {
+        let mut errors = FieldErrors::default();
+        errors.add(
+            "role",
+            "A service account has a manager's or a vendor's rights, never an administrator's.",
+        );
+        return page_again(form, errors);
+    }
     if id == current.user.id && input.role != Role::Admin {
         let mut errors = FieldErrors::default();
         errors.add(

@@ -4,9 +4,13 @@
 
 mod access;
 mod edit;
+mod service;
 
 pub use access::{ActionForm, disable, enable, password_link};
 pub use edit::{UserForm, UserInput, create, new, show, update};
+pub use service::{
+    create as create_service_token, list as service_tokens, revoke as revoke_service_token,
+};
 
 use askama::Template;
 use axum::extract::State;
@@ -42,6 +46,7 @@ struct ListRow {
     vendor_name: Option<String>,
     disabled: bool,
     has_password: bool,
+    service_account: bool,
     total: i64,
 }
 
@@ -65,13 +70,16 @@ struct ListPage {
     pager: Pager,
 }
 
-const STATUSES: [&str; 3] = ["active", "invited", "disabled"];
+const STATUSES: [&str; 4] = ["active", "invited", "service", "disabled"];
 
-fn status_of(disabled: bool, has_password: bool) -> &'static str {
-    match (disabled, has_password) {
-        (true, _) => "disabled",
-        (false, false) => "invited",
-        (false, true) => "active",
+/// A user's status on the admin pages. A service account is no person: never "invited",
+/// since it never gets a password.
+fn status_of(disabled: bool, has_password: bool, service_account: bool) -> &'static str {
+    match (disabled, has_password, service_account) {
+        (true, _, _) => "disabled",
+        (false, _, true) => "service",
+        (false, false, false) => "invited",
+        (false, true, false) => "active",
     }
 }
 
@@ -93,13 +101,14 @@ pub async fn list(
     let rows: Vec<ListRow> = sqlx::query_as(
         "select u.id, u.email, u.name, u.role, v.name as vendor_name,
                 u.disabled_at is not null as disabled, u.password_hash is not null as has_password,
-                count(*) over () as total
+                u.service_account, count(*) over () as total
          from users u left join vendors v on v.id = u.vendor_id
          where ($1::text is null or u.name ilike $1 or u.email ilike $1 or v.name ilike $1)
            and ($2::text = '' or u.role = $2)
            and ($3::text = ''
                 or ($3 = 'disabled' and u.disabled_at is not null)
-                or ($3 = 'invited' and u.disabled_at is null and u.password_hash is null)
+                or ($3 = 'invited' and u.disabled_at is null and u.password_hash is null and not u.service_account)
+                or ($3 = 'service' and u.disabled_at is null and u.service_account)
                 or ($3 = 'active' and u.disabled_at is null and u.password_hash is not null))
          order by lower(u.name), u.id
          limit $4 offset $5",
@@ -125,9 +134,16 @@ pub async fn list(
             id: r.id,
             email: r.email,
             name: r.name,
-            role_label: r.role.label(),
+            role_label: if r.service_account {
+                match r.role {
+                    Role::Vendor => "Service account (vendor)",
+                    _ => "Service account (manager)",
+                }
+            } else {
+                r.role.label()
+            },
             vendor_name: r.vendor_name.unwrap_or_default(),
-            status: status_of(r.disabled, r.has_password),
+            status: status_of(r.disabled, r.has_password, r.service_account),
         })
         .collect();
     let page = ListPage {
@@ -152,13 +168,14 @@ struct UserRecord {
     time_zone: String,
     disabled_at: Option<DateTime<Utc>>,
     has_password: bool,
+    service_account: bool,
     created_at: DateTime<Utc>,
 }
 
 async fn find(db: &mut PgConnection, id: i64) -> Result<UserRecord> {
     sqlx::query_as(
         "select id, email, name, role, vendor_id, time_zone, disabled_at,
-                password_hash is not null as has_password, created_at
+                password_hash is not null as has_password, service_account, created_at
          from users where id = $1",
     )
     .bind(id)
