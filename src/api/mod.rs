@@ -2,8 +2,12 @@
 //! document. It serialises the same typed values the pages format.
 
 pub mod caller;
+pub mod checkins;
+pub mod cursor;
 pub mod engagement;
 pub mod engagements;
+pub mod findings;
+pub mod portfolio;
 pub mod problem;
 pub mod tokens;
 
@@ -18,4 +22,11 @@ pub fn routes() -> Routes {
         .get("/api/v1/engagements", engagements::list)
         .get("/api/v1/engagements/{id}", engagement::show)
         .get("/api/v1/engagements/{id}/scorecard", engagement::scorecard)
+        .get("/api/v1/engagements/{id}/checkins", checkins::list)
+        .post("/api/v1/engagements/{id}/checkins", checkins::create)
+        .get("/api/v1/checkins/{id}", checkins::show)
+        .post("/api/v1/action-items/{id}", checkins::close_item)
+        .get("/api/v1/engagements/{id}/findings", findings::list)
+        .post("/api/v1/findings/{id}/answer", findings::answer)
+        .get("/api/v1/portfolio", portfolio::list)
 }
