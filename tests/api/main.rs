@@ -1,5 +1,6 @@
 //! Black-box tests through real HTTP against a real PostgreSQL.
 
+mod api_governance;
 mod api_resources;
 mod api_tokens;
 mod audit;
