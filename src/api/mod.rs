@@ -3,9 +3,13 @@
 
 pub mod body;
 pub mod caller;
+pub mod checkins;
+pub mod cursor;
 pub mod engagement;
 pub mod engagements;
 pub mod openapi;
+pub mod findings;
+pub mod portfolio;
 pub mod problem;
 pub mod reference;
 pub mod tokens;
@@ -32,4 +36,11 @@ pub fn routes() -> Routes {
             r.post(values::push)
                 .layer(DefaultBodyLimit::max(values::PUSH_LIMIT))
         })
+        .get("/api/v1/engagements/{id}/checkins", checkins::list)
+        .post("/api/v1/engagements/{id}/checkins", checkins::create)
+        .get("/api/v1/checkins/{id}", checkins::show)
+        .post("/api/v1/action-items/{id}", checkins::close_item)
+        .get("/api/v1/engagements/{id}/findings", findings::list)
+        .post("/api/v1/findings/{id}/answer", findings::answer)
+        .get("/api/v1/portfolio", portfolio::list)
 }

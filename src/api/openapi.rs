@@ -11,7 +11,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::Problem;
-use super::{engagement, engagements, values};
+use super::{cursor, engagement, values};
 
 /// The media type of every error of the API (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -36,7 +36,7 @@ struct Root;
 /// Every module's own paths; documenting another one is one line here.
 fn parts() -> Vec<utoipa::openapi::OpenApi> {
     vec![
-        engagements::EngagementsApi::openapi(),
+        cursor::ResourcesApi::openapi(),
         engagement::EngagementApi::openapi(),
         values::ValuesApi::openapi(),
     ]

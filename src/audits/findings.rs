@@ -176,6 +176,61 @@ impl FindingAnswer {
     }
 }
 
+/// A finding locked for `user` to answer, after the policy's checks: the same 404 for a
+/// finding of the other side that a vendor user may not see as for a missing one.
+pub struct LockedFinding {
+    pub engagement_id: i64,
+    pub audit_id: i64,
+    pub status: FindingStatus,
+    pub access: crate::engagements::Access,
+}
+
+pub async fn lock_to_answer(
+    db: &mut PgConnection,
+    user: &crate::auth::User,
+    finding: i64,
+) -> Result<LockedFinding> {
+    let row = finding_state(db, finding).await?;
+    let access = access(db, user, row.engagement_id).await?;
+    policy::may_answer_finding(access.reader(), row.owner_side == Side::Vendor)?;
+    Ok(LockedFinding {
+        engagement_id: row.engagement_id,
+        audit_id: row.audit_id,
+        status: row.status,
+        access,
+    })
+}
+
+/// Writes the answer of `user_id` to a locked finding, with its audit entry.
+pub async fn write_answer(
+    change: &mut Change<'_>,
+    locked: &LockedFinding,
+    finding: i64,
+    user_id: i64,
+    input: &FindingAnswer,
+) -> Result<()> {
+    let now = change.now;
+    sqlx::query(
+        "update findings set remediation_plan = $2, evidence = $3, status = 'answered', answered_by = $4,
+                             answered_at = $5
+         where id = $1",
+    )
+    .bind(finding)
+    .bind(&input.remediation_plan)
+    .bind(&input.evidence)
+    .bind(user_id)
+    .bind(now)
+    .execute(change.db())
+    .await?;
+    change
+        .audit(
+            "finding.answer",
+            format!("engagement:{}", locked.engagement_id),
+            serde_json::json!({ "finding_id": finding, "audit_id": locked.audit_id }),
+        )
+        .await
+}
+
 /// The owning side answers with a remediation plan and evidence notes; a vendor user
 /// answers only their side's findings, and never sees ours.
 pub async fn answer(
@@ -186,49 +241,30 @@ pub async fn answer(
     Form(form): Form<Pairs>,
 ) -> Result<Response> {
     let mut change = Change::begin(&state, &current, addr).await?;
-    let row = finding_state(change.db(), finding).await?;
-    let access = access(change.db(), &current.user, row.engagement_id).await?;
-    policy::may_answer_finding(access.reader(), row.owner_side == Side::Vendor)?;
+    let locked = lock_to_answer(change.db(), &current.user, finding).await?;
     let back = format!(
         "/engagements/{}/audits#finding-{finding}",
-        row.engagement_id
+        locked.engagement_id
     );
-    if row.status.is_settled() {
+    if locked.status.is_settled() {
         return Ok(Redirect::to(&back).into_response());
     }
     let input = match FindingAnswer::parse(&form) {
         Ok(input) => input,
         Err(errors) => {
             let failed = FailedRow::new(finding, form, errors);
-            let page = list_page(&state, &current, change.db(), row.engagement_id, failed).await?;
+            let page =
+                list_page(&state, &current, change.db(), locked.engagement_id, failed).await?;
             return refused(page);
         }
     };
-    sqlx::query(
-        "update findings set remediation_plan = $2, evidence = $3, status = 'answered', answered_by = $4,
-                             answered_at = $5
-         where id = $1",
-    )
-    .bind(finding)
-    .bind(&input.remediation_plan)
-    .bind(&input.evidence)
-    .bind(current.user.id)
-    .bind(change.now)
-    .execute(change.db())
-    .await?;
-    change
-        .audit(
-            "finding.answer",
-            format!("engagement:{}", row.engagement_id),
-            serde_json::json!({ "finding_id": finding, "audit_id": row.audit_id }),
-        )
-        .await?;
+    write_answer(&mut change, &locked, finding, current.user.id, &input).await?;
     change
         .flash(Flash::success(
             "The remediation plan is recorded; a manager verifies it.",
         ))
         .await?;
-    change.commit_and_refresh(access.id).await?;
+    change.commit_and_refresh(locked.engagement_id).await?;
     Ok(Redirect::to(&back).into_response())
 }
 

@@ -11,7 +11,11 @@ mod findings;
 mod model;
 mod pages;
 
-pub use model::{AuditDetail, AuditRow, EngagementAudits, FindingRow, ReportedValue};
+pub use findings::{FindingAnswer, LockedFinding, lock_to_answer, write_answer};
+pub use model::{
+    AuditDetail, AuditRow, EngagementAudits, FindingKey, FindingRow, FindingsOf, ReportedValue,
+    findings_of,
+};
 
 use crate::choice;
 use crate::web::routes::Routes;

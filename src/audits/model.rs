@@ -104,6 +104,40 @@ pub async fn findings(
     audit_id: Option<i64>,
     for_vendor: bool,
 ) -> Result<Vec<FindingRow>> {
+    let which = FindingsOf {
+        audit_id,
+        ..FindingsOf::default()
+    };
+    findings_of(db, engagement_id, for_vendor, which).await
+}
+
+/// Where a finding stands in the list's order: settled last, then by due date and id.
+pub type FindingKey = (bool, NaiveDate, i64);
+
+impl FindingRow {
+    pub fn list_key(&self) -> FindingKey {
+        (self.is_settled(), self.due_on, self.id)
+    }
+}
+
+/// Which of an engagement's findings to read, beyond what the reader may see.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FindingsOf {
+    pub audit_id: Option<i64>,
+    pub finding_id: Option<i64>,
+    /// Only those after this place in the order.
+    pub after: Option<FindingKey>,
+    pub limit: Option<i64>,
+}
+
+/// The findings of an engagement `for_vendor` lets the reader see, narrowed by `which`, in
+/// the list's order.
+pub async fn findings_of(
+    db: &mut PgConnection,
+    engagement_id: i64,
+    for_vendor: bool,
+    which: FindingsOf,
+) -> Result<Vec<FindingRow>> {
     Ok(sqlx::query_as(
         "select f.id, f.audit_id, a.kind as audit_kind, f.severity, f.description, f.owner_side, f.due_on, f.status,
                 f.remediation_plan, f.evidence, ans.name as answered_by, f.answered_at, f.resolution_note,
@@ -114,11 +148,20 @@ pub async fn findings(
          left join users ans on ans.id = f.answered_by
          left join users res on res.id = f.resolved_by
          where f.engagement_id = $1 and ($2::bigint is null or f.audit_id = $2)
-         order by f.status in ('closed', 'risk_accepted'), f.due_on, f.id",
+           and ($4::bigint is null or f.id = $4)
+           and ($5::boolean is null
+                or (f.status in ('closed', 'risk_accepted'), f.due_on, f.id) > ($5, $6::date, $7::bigint))
+         order by f.status in ('closed', 'risk_accepted'), f.due_on, f.id
+         limit $8",
     )
     .bind(engagement_id)
-    .bind(audit_id)
+    .bind(which.audit_id)
     .bind(for_vendor)
+    .bind(which.finding_id)
+    .bind(which.after.map(|k| k.0))
+    .bind(which.after.map(|k| k.1))
+    .bind(which.after.map(|k| k.2))
+    .bind(which.limit)
     .fetch_all(db)
     .await?)
 }

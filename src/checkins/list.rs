@@ -4,15 +4,16 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
+use sqlx::PgConnection;
 
 use super::{CheckinRow, ItemRow, ItemStatus, Side, Timeline, may_close_item};
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, User};
 use crate::engagements::{Access, access};
 use crate::state::AppState;
 use crate::web::ClientAddr;
 use crate::web::change::Change;
 use crate::web::error::{AppError, Result};
-use crate::web::form::{Form, Id, Pairs};
+use crate::web::form::{FieldErrors, Form, Id, Pairs};
 use crate::web::layout::{Flash, Layout};
 
 #[derive(Template)]
@@ -82,44 +83,60 @@ pub struct ItemClosing {
 
 impl ItemClosing {
     pub fn parse(form: &Pairs) -> std::result::Result<ItemClosing, AppError> {
+        // The page's form has no field to show a message beside: a bad one is a bad request.
+        ItemClosing::parse_fields(form).map_err(|errors| {
+            let message = errors.iter().next().map_or("", |(_, m)| m);
+            AppError::BadRequest(message.into())
+        })
+    }
+
+    /// The same rules, with the message of each field.
+    pub fn parse_fields(form: &Pairs) -> std::result::Result<ItemClosing, FieldErrors> {
+        let mut errors = FieldErrors::default();
         let status = match form.get("status") {
-            "done" => ItemStatus::Done,
-            "dropped" => ItemStatus::Dropped,
-            _ => return Err(AppError::BadRequest("Choose done or dropped.".into())),
+            "done" => Some(ItemStatus::Done),
+            "dropped" => Some(ItemStatus::Dropped),
+            _ => {
+                errors.add("status", "Choose done or dropped.");
+                None
+            }
         };
         let note = form.get("note").trim();
         if note.chars().count() > 2000 {
-            return Err(AppError::BadRequest(
-                "The note is longer than 2000 characters.".into(),
-            ));
+            errors.add("note", "The note is longer than 2000 characters.");
         }
-        Ok(ItemClosing {
-            status,
-            note: note.to_string(),
-        })
+        match status {
+            Some(status) if errors.is_empty() => Ok(ItemClosing {
+                status,
+                note: note.to_string(),
+            }),
+            _ => Err(errors),
+        }
     }
 }
 
-/// Marks an action item done or dropped, with a note; only its owning side may.
-pub async fn close_item(
-    State(state): State<AppState>,
-    current: CurrentUser,
-    Id(item_id): Id,
-    ClientAddr(addr): ClientAddr,
-    Form(form): Form<Pairs>,
-) -> Result<Response> {
-    let mut change = Change::begin(&state, &current, addr).await?;
+/// An action item locked for closing, after the checks: its engagement as the user opens
+/// it, and its status now.
+pub struct LockedItem {
+    pub engagement_id: i64,
+    pub status: ItemStatus,
+    pub access: Access,
+}
+
+/// Locks an action item for `user` to close: 404 for one they may not see (a foreign or
+/// internal one is as missing as one that does not exist), 403 for the other side's.
+pub async fn lock_item(db: &mut PgConnection, user: &User, item_id: i64) -> Result<LockedItem> {
     let row: Option<(i64, Side, ItemStatus, bool)> = sqlx::query_as(
         "select a.engagement_id, a.owner_side, a.status,
                 exists (select 1 from visible_action_items($2) v where v.id = a.id) as visible
          from action_items a where a.id = $1 for update of a",
     )
     .bind(item_id)
-    .bind(crate::visibility::for_vendor(&current.user))
-    .fetch_optional(change.db())
+    .bind(crate::visibility::for_vendor(user))
+    .fetch_optional(&mut *db)
     .await?;
     let (engagement_id, side, status, visible) = row.ok_or(AppError::NotFound)?;
-    let access = access(change.db(), &current.user, engagement_id).await?;
+    let access = access(db, user, engagement_id).await?;
     // To a vendor user, an item they may not see is as missing as one that does not exist.
     if !visible {
         return Err(AppError::NotFound);
@@ -127,27 +144,57 @@ pub async fn close_item(
     if !may_close_item(&access, side) {
         return Err(AppError::Forbidden);
     }
-    let back = format!("/engagements/{engagement_id}/checkins");
-    if status != ItemStatus::Open {
-        // Already closed (a double submit, or the other tab): nothing to do.
-        return Ok(Redirect::to(&back).into_response());
-    }
-    let closing = ItemClosing::parse(&form)?;
+    Ok(LockedItem {
+        engagement_id,
+        status,
+        access,
+    })
+}
+
+/// Writes the closing of a locked, open item by `user_id`, with its audit entry.
+pub async fn close_item(
+    change: &mut Change<'_>,
+    item: &LockedItem,
+    item_id: i64,
+    user_id: i64,
+    closing: &ItemClosing,
+) -> Result<()> {
+    let now = change.now;
     sqlx::query("update action_items set status = $2, closing_note = $3, closed_by = $4, closed_at = $5 where id = $1")
         .bind(item_id)
         .bind(closing.status)
         .bind(&closing.note)
-        .bind(current.user.id)
-        .bind(change.now)
+        .bind(user_id)
+        .bind(now)
         .execute(change.db())
         .await?;
     change
         .audit(
             "action_item.close",
-            format!("engagement:{engagement_id}"),
+            format!("engagement:{}", item.engagement_id),
             serde_json::json!({ "action_item_id": item_id, "status": closing.status.as_str() }),
         )
-        .await?;
+        .await
+}
+
+/// Marks an action item done or dropped, with a note; only its owning side may.
+pub async fn close(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    Id(item_id): Id,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<Pairs>,
+) -> Result<Response> {
+    let mut change = Change::begin(&state, &current, addr).await?;
+    let item = lock_item(change.db(), &current.user, item_id).await?;
+    let engagement_id = item.engagement_id;
+    let back = format!("/engagements/{engagement_id}/checkins");
+    if item.status != ItemStatus::Open {
+        // Already closed (a double submit, or the other tab): nothing to do.
+        return Ok(Redirect::to(&back).into_response());
+    }
+    let closing = ItemClosing::parse(&form)?;
+    close_item(&mut change, &item, item_id, current.user.id, &closing).await?;
     change
         .flash(Flash::success(format!(
             "The action item is marked {}.",

@@ -10,6 +10,8 @@ mod list;
 mod new;
 pub mod oversight;
 
+pub use list::{ItemClosing, LockedItem, close_item as write_closing, lock_item};
+pub use new::{NewCheckin, NewItem, checkin_by_key, log as log_checkin};
 pub use oversight::{Assessment, assess_many};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -138,17 +140,78 @@ pub async fn timeline(
     vendor_view: bool,
     limit: i64,
 ) -> Result<Vec<CheckinRow>> {
+    timeline_after(db, engagement_id, vendor_view, None, limit).await
+}
+
+/// Where a check-in stands in the timeline's order (newest first): its date and id.
+pub type TimelineKey = (NaiveDate, i64);
+
+impl CheckinRow {
+    pub fn timeline_key(&self) -> TimelineKey {
+        (self.held_on, self.id)
+    }
+}
+
+/// The timeline from just after the check-in at `after` (older ones), at most `limit`.
+pub async fn timeline_after(
+    db: &mut PgConnection,
+    engagement_id: i64,
+    vendor_view: bool,
+    after: Option<TimelineKey>,
+    limit: i64,
+) -> Result<Vec<CheckinRow>> {
     Ok(sqlx::query_as(
         "select c.id, c.held_on, c.kind, c.attendees, c.progress, c.blockers, c.health, c.next_steps, c.shared, u.name as author
          from visible_checkins($2) c join users u on u.id = c.author_id
          where c.engagement_id = $1
+           and ($4::date is null or (c.held_on, c.id) < ($4, $5::bigint))
          order by c.held_on desc, c.id desc limit $3",
     )
     .bind(engagement_id)
     .bind(vendor_view)
     .bind(limit)
+    .bind(after.map(|k| k.0))
+    .bind(after.map(|k| k.1))
     .fetch_all(db)
     .await?)
+}
+
+/// One check-in as `vendor_view` lets its reader see it, with its engagement's id; the
+/// caller then opens the engagement with `engagements::access`, which scopes the vendor.
+pub async fn find(
+    db: &mut PgConnection,
+    checkin_id: i64,
+    vendor_view: bool,
+) -> Result<Option<(i64, CheckinRow)>> {
+    #[derive(sqlx::FromRow)]
+    struct Found {
+        engagement_id: i64,
+        #[sqlx(flatten)]
+        row: CheckinRow,
+    }
+    let found: Option<Found> = sqlx::query_as(
+        "select c.engagement_id, c.id, c.held_on, c.kind, c.attendees, c.progress, c.blockers, c.health, c.next_steps,
+                c.shared, u.name as author
+         from visible_checkins($2) c join users u on u.id = c.author_id
+         where c.id = $1",
+    )
+    .bind(checkin_id)
+    .bind(vendor_view)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.map(|f| (f.engagement_id, f.row)))
+}
+
+/// Which of an engagement's action items to read.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum ItemsOf<'a> {
+    /// Every one the reader may see.
+    #[default]
+    All,
+    /// Those of these check-ins.
+    Checkins(&'a [i64]),
+    /// This one item.
+    Item(i64),
 }
 
 pub async fn items(
@@ -156,16 +219,36 @@ pub async fn items(
     engagement_id: i64,
     vendor_view: bool,
 ) -> Result<Vec<ItemRow>> {
+    items_of(db, engagement_id, vendor_view, ItemsOf::All).await
+}
+
+/// The action items of an engagement that `vendor_view` lets the reader see, open ones
+/// first by due date, narrowed by `which`.
+pub async fn items_of(
+    db: &mut PgConnection,
+    engagement_id: i64,
+    vendor_view: bool,
+    which: ItemsOf<'_>,
+) -> Result<Vec<ItemRow>> {
+    let (checkins, item) = match which {
+        ItemsOf::All => (None, None),
+        ItemsOf::Checkins(ids) => (Some(ids), None),
+        ItemsOf::Item(id) => (None, Some(id)),
+    };
     Ok(sqlx::query_as(
         "select a.id, a.checkin_id, a.title, a.owner_side, a.assignee, a.due_on, a.status, a.closing_note,
                 u.name as closed_by, a.closed_at
          from visible_action_items($2) a
          left join users u on u.id = a.closed_by
          where a.engagement_id = $1
+           and ($3::bigint[] is null or a.checkin_id = any($3))
+           and ($4::bigint is null or a.id = $4)
          order by a.status <> 'open', a.due_on nulls last, a.id",
     )
     .bind(engagement_id)
     .bind(vendor_view)
+    .bind(checkins)
+    .bind(item)
     .fetch_all(db)
     .await?)
 }
@@ -199,7 +282,7 @@ pub fn routes() -> Routes {
         .get("/engagements/{id}/checkins", list::list)
         .get("/engagements/{id}/checkins/new", new::new)
         .post("/engagements/{id}/checkins/new", new::create)
-        .post("/actions/{id}", list::close_item)
+        .post("/actions/{id}", list::close)
         .get("/engagements/{id}/contacts", contacts::list)
         .post("/engagements/{id}/contacts", contacts::create)
 }

@@ -220,52 +220,10 @@ pub async fn create(
         Ok(checkin) => checkin,
         Err(errors) => return refused(NewPage::new(&current, access, window, form, errors)),
     };
-    let checkin_id: Option<i64> = sqlx::query_scalar(
-        "insert into checkins (engagement_id, held_on, kind, attendees, progress, blockers, health, next_steps, shared,
-                               author_id, created_at, form_key)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         on conflict (form_key) do nothing returning id",
-    )
-    .bind(id)
-    .bind(checkin.held_on)
-    .bind(checkin.kind)
-    .bind(&checkin.attendees)
-    .bind(&checkin.progress)
-    .bind(&checkin.blockers)
-    .bind(checkin.health)
-    .bind(&checkin.next_steps)
-    .bind(checkin.shared)
-    .bind(current.user.id)
-    .bind(change.now)
-    .bind(form_key(&form))
-    .fetch_optional(change.db())
-    .await?;
-    let Some(checkin_id) = checkin_id else {
+    let Some(_) = log(&mut change, id, current.user.id, &checkin, form_key(&form)).await? else {
         // Posted twice: the first one saved it.
         return Ok(Redirect::to(&format!("/engagements/{id}/checkins")).into_response());
     };
-    for item in &checkin.items {
-        sqlx::query(
-            "insert into action_items (engagement_id, checkin_id, title, owner_side, assignee, due_on, created_at)
-             values ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id)
-        .bind(checkin_id)
-        .bind(&item.title)
-        .bind(item.side)
-        .bind(&item.assignee)
-        .bind(item.due_on)
-        .bind(change.now)
-        .execute(change.db())
-        .await?;
-    }
-    change
-        .audit(
-            "checkin.create",
-            format!("engagement:{id}"),
-            serde_json::json!({ "checkin_id": checkin_id, "health": checkin.health, "shared": checkin.shared, "action_items": checkin.items.len() }),
-        )
-        .await?;
     let flash = Flash::success(format!(
         "Check-in of {} logged{}.",
         checkin.held_on,
@@ -278,4 +236,72 @@ pub async fn create(
     change.flash(flash).await?;
     change.commit_and_refresh(id).await?;
     Ok(Redirect::to(&format!("/engagements/{id}/checkins")).into_response())
+}
+
+/// Writes a check-in of engagement `engagement_id` by `author_id` with its action items and
+/// its audit entry; none when `key` already saved one (a double submit or a retry).
+pub async fn log(
+    change: &mut Change<'_>,
+    engagement_id: i64,
+    author_id: i64,
+    checkin: &NewCheckin,
+    key: uuid::Uuid,
+) -> Result<Option<i64>> {
+    let now = change.now;
+    let checkin_id: Option<i64> = sqlx::query_scalar(
+        "insert into checkins (engagement_id, held_on, kind, attendees, progress, blockers, health, next_steps, shared,
+                               author_id, created_at, form_key)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         on conflict (form_key) do nothing returning id",
+    )
+    .bind(engagement_id)
+    .bind(checkin.held_on)
+    .bind(checkin.kind)
+    .bind(&checkin.attendees)
+    .bind(&checkin.progress)
+    .bind(&checkin.blockers)
+    .bind(checkin.health)
+    .bind(&checkin.next_steps)
+    .bind(checkin.shared)
+    .bind(author_id)
+    .bind(now)
+    .bind(key)
+    .fetch_optional(change.db())
+    .await?;
+    let Some(checkin_id) = checkin_id else {
+        return Ok(None);
+    };
+    for item in &checkin.items {
+        sqlx::query(
+            "insert into action_items (engagement_id, checkin_id, title, owner_side, assignee, due_on, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(engagement_id)
+        .bind(checkin_id)
+        .bind(&item.title)
+        .bind(item.side)
+        .bind(&item.assignee)
+        .bind(item.due_on)
+        .bind(now)
+        .execute(change.db())
+        .await?;
+    }
+    change
+        .audit(
+            "checkin.create",
+            format!("engagement:{engagement_id}"),
+            serde_json::json!({ "checkin_id": checkin_id, "health": checkin.health, "shared": checkin.shared, "action_items": checkin.items.len() }),
+        )
+        .await?;
+    Ok(Some(checkin_id))
+}
+
+/// The engagement and id of the check-in a key saved, if any.
+pub async fn checkin_by_key(db: &mut PgConnection, key: uuid::Uuid) -> Result<Option<(i64, i64)>> {
+    Ok(
+        sqlx::query_as("select engagement_id, id from checkins where form_key = $1")
+            .bind(key)
+            .fetch_optional(db)
+            .await?,
+    )
 }

@@ -19,7 +19,7 @@ pub use cadence::{
     weekday_name, weekday_short,
 };
 pub use kpis::{KpiLine, change_terms, check_terms, decimal, lines as kpi_lines, with_unit};
-pub use pages::{Filter, ListRow, render_agreement, search};
+pub use pages::{Filter, ListKey, ListRow, render_agreement, search, search_after};
 pub use window::{ContactWindow, describe_days};
 
 use chrono::NaiveDate;

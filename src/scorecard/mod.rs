@@ -27,8 +27,11 @@ use scoring::Period;
 
 pub use entry::{RecordedValue, recorded_values};
 pub use import::{BadLine, Line, Recorded, import as import_values, record_lines};
-pub use model::{KpiCard, PeriodCard, Scorecard};
-pub use portfolio::refresh_scores;
+pub use model::{KpiCard, PeriodCard, Scorecard, is_standing_key, standing_key};
+pub use portfolio::{
+    Filters as PortfolioFilters, PortfolioKey, PortfolioRow, SORTS as PORTFOLIO_SORTS,
+    refresh_scores, rows_after as portfolio_after,
+};
 pub use snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};
 
 /// The scorecard of the engagement `access` opens, over the `TREND` periods that end with

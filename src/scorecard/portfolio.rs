@@ -49,6 +49,9 @@ pub struct PortfolioRow {
     pub change: Option<Decimal>,
     /// The weakest KPI with its score, as written when the score was worked out.
     pub worst: String,
+    /// The vendor's name as the "name" sort orders it (`lower()` in the database).
+    #[serde(skip)]
+    pub sort_vendor: String,
 }
 
 impl PortfolioRow {
@@ -59,6 +62,30 @@ impl PortfolioRow {
     pub fn standing_key(&self) -> &'static str {
         standing_key(self.standing)
     }
+
+    /// The weakest KPI's name and score, read back from what [`weakest`] wrote.
+    pub fn worst_kpi(&self) -> Option<(&str, Decimal)> {
+        worst_parts(&self.worst)
+    }
+
+    /// Where the row stands in the order of `sort`.
+    pub fn key(&self, sort: &str) -> PortfolioKey {
+        match sort {
+            "name" => (None, self.sort_vendor.clone(), self.name.clone(), self.id),
+            "change" => (self.change, String::new(), String::new(), self.id),
+            _ => (self.score, String::new(), String::new(), self.id),
+        }
+    }
+}
+
+/// A row's place in a sort of the portfolio: the score or change for those sorts, the
+/// vendor's and engagement's names for "name", then the engagement's id.
+pub type PortfolioKey = (Option<Decimal>, String, String, i64);
+
+/// The name and score of a KPI as [`weakest`] writes them: "Name (73)".
+fn worst_parts(worst: &str) -> Option<(&str, Decimal)> {
+    let (name, score) = worst.strip_suffix(')')?.rsplit_once(" (")?;
+    Some((name, score.parse().ok()?))
 }
 
 #[derive(sqlx::FromRow)]
@@ -100,12 +127,16 @@ impl PortfolioPage {
     }
 }
 
-/// The filters and sort as asked for, each checked against its fixed list.
-struct Filters {
-    tier: String,
-    standing: String,
-    manager: String,
-    sort: String,
+/// The sorts of the portfolio, the first the default.
+pub const SORTS: [&str; 3] = ["score", "change", "name"];
+
+/// The filters and sort as asked for, each checked against its fixed list: a tier's and a
+/// standing's stored name, a manager's id, one of [`SORTS`]; "" for none.
+pub struct Filters {
+    pub tier: String,
+    pub standing: String,
+    pub manager: String,
+    pub sort: String,
 }
 
 impl Filters {
@@ -125,7 +156,7 @@ impl Filters {
                 .unwrap_or_default(),
             sort: query
                 .sort
-                .filter(|s| ["score", "change", "name"].contains(&s.as_str()))
+                .filter(|s| SORTS.contains(&s.as_str()))
                 .unwrap_or_else(|| "score".into()),
         }
     }
@@ -300,6 +331,80 @@ struct StoredRow {
     standing: StoredStanding,
     change: Option<Decimal>,
     worst: String,
+    sort_vendor: String,
+}
+
+impl From<StoredRow> for PortfolioRow {
+    fn from(r: StoredRow) -> PortfolioRow {
+        PortfolioRow {
+            id: r.id,
+            name: r.name,
+            vendor_name: r.vendor_name,
+            tier: r.tier,
+            owner: r.owner,
+            period: r.period_label,
+            score: r.score,
+            standing: r.standing.0,
+            change: r.change,
+            worst: r.worst,
+            sort_vendor: r.sort_vendor,
+        }
+    }
+}
+
+/// Which engagements the filters keep; binds $1 to $3.
+const FILTERS: &str = "($1::text = '' or s.tier = $1)
+           and ($2::text = '' or s.standing = $2)
+           and ($3::text = '' or s.owner_id = $3::bigint
+                or exists (select 1 from engagement_managers m
+                           where m.engagement_id = s.engagement_id and m.user_id = $3::bigint))";
+
+const COLUMNS: &str = "s.engagement_id as id, s.engagement_name as name, s.vendor_name, s.tier, s.owner_name as owner,
+                s.period_label, s.score, s.standing, s.change, s.worst, lower(s.vendor_name) as sort_vendor";
+
+/// The active engagements matching the filters, in the order of their sort, after the row
+/// at `after`, at most `limit`: the keyset twin of the page's paging. The scores are as
+/// last worked out ([`refresh_scores`] first).
+pub async fn rows_after(
+    db: &mut PgConnection,
+    filters: &Filters,
+    after: Option<&PortfolioKey>,
+    limit: i64,
+) -> Result<Vec<PortfolioRow>> {
+    // After a row, by the sort's order: its nulls where that order puts them.
+    let after_sql = match filters.sort.as_str() {
+        "name" => "(lower(s.vendor_name), s.engagement_name, s.engagement_id) > ($6::text, $7::text, $8::bigint)",
+        "change" => {
+            "case when $5::numeric is null
+                  then (s.change is null and s.engagement_id > $8::bigint) or s.change is not null
+                  else s.change > $5 or (s.change = $5 and s.engagement_id > $8::bigint) end"
+        }
+        _ => {
+            "case when $5::numeric is null
+                  then s.score is null and s.engagement_id > $8::bigint
+                  else s.score > $5 or (s.score = $5 and s.engagement_id > $8::bigint) or s.score is null end"
+        }
+    };
+    let stored: Vec<StoredRow> = sqlx::query_as(&format!(
+        "select {COLUMNS}
+         from engagement_scores s
+         where {FILTERS} and ($4::boolean is null or ({after_sql}))
+         order by {}
+         limit $9",
+        filters.order()
+    ))
+    .bind(&filters.tier)
+    .bind(&filters.standing)
+    .bind(&filters.manager)
+    .bind(after.map(|_| true))
+    .bind(after.and_then(|k| k.0))
+    .bind(after.map(|k| k.1.as_str()))
+    .bind(after.map(|k| k.2.as_str()))
+    .bind(after.map(|k| k.3))
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(stored.into_iter().map(PortfolioRow::from).collect())
 }
 
 /// The active engagements matching the filters, sorted, from `offset` on (at most `limit`),
@@ -312,11 +417,6 @@ async fn rows(
 ) -> Result<(Vec<PortfolioRow>, i64)> {
     // Counting apart is cheaper than a window over every row: the page itself then reads
     // only its rows through the sort's index.
-    const FILTERS: &str = "($1::text = '' or s.tier = $1)
-           and ($2::text = '' or s.standing = $2)
-           and ($3::text = '' or s.owner_id = $3::bigint
-                or exists (select 1 from engagement_managers m
-                           where m.engagement_id = s.engagement_id and m.user_id = $3::bigint))";
     let total: i64 = sqlx::query_scalar(&format!(
         "select count(*) from engagement_scores s where {FILTERS}"
     ))
@@ -326,8 +426,7 @@ async fn rows(
     .fetch_one(&mut *db)
     .await?;
     let stored: Vec<StoredRow> = sqlx::query_as(&format!(
-        "select s.engagement_id as id, s.engagement_name as name, s.vendor_name, s.tier, s.owner_name as owner,
-                s.period_label, s.score, s.standing, s.change, s.worst
+        "select {COLUMNS}
          from engagement_scores s
          where {FILTERS}
          order by {}
@@ -341,22 +440,7 @@ async fn rows(
     .bind(limit)
     .fetch_all(db)
     .await?;
-    let rows = stored
-        .into_iter()
-        .map(|r| PortfolioRow {
-            id: r.id,
-            name: r.name,
-            vendor_name: r.vendor_name,
-            tier: r.tier,
-            owner: r.owner,
-            period: r.period_label,
-            score: r.score,
-            standing: r.standing.0,
-            change: r.change,
-            worst: r.worst,
-        })
-        .collect();
-    Ok((rows, total))
+    Ok((stored.into_iter().map(PortfolioRow::from).collect(), total))
 }
 
 pub async fn portfolio(
@@ -452,4 +536,24 @@ pub async fn portfolio_csv(
         ]));
     }
     Ok(csv::response("portfolio.csv", out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_weakest_kpi_reads_back_as_it_was_written() {
+        assert_eq!(
+            worst_parts("Resolution (p95) (73)"),
+            Some(("Resolution (p95)", Decimal::from(73)))
+        );
+        assert_eq!(
+            worst_parts("Availability (0)"),
+            Some(("Availability", Decimal::ZERO))
+        );
+        for bad in ["", "Availability", "Availability (x)", "(73"] {
+            assert_eq!(worst_parts(bad), None, "{bad}");
+        }
+    }
 }

@@ -293,6 +293,13 @@ impl FieldErrors {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Each field with its message, in the order they were found.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .map(|(field, message)| (field.as_ref(), message.as_str()))
+    }
 }
 
 #[cfg(test)]

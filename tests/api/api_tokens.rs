@@ -92,7 +92,7 @@ async fn a_vendor_user_s_token_lists_only_that_vendor_s_engagements() {
             .starts_with("application/json")
     );
     let body: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
-    let ids: Vec<i64> = body["engagements"]
+    let ids: Vec<i64> = body["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -100,7 +100,7 @@ async fn a_vendor_user_s_token_lists_only_that_vendor_s_engagements() {
         .collect();
     assert!(ids.contains(&own), "{body}");
     assert!(!ids.contains(&foreign), "{body}");
-    let first = &body["engagements"][0];
+    let first = &body["items"][0];
     assert_eq!(first["status"], "draft");
     assert_eq!(first["start_date"], "2026-01-01");
     assert!(first["name"].is_string());
@@ -117,7 +117,7 @@ async fn a_manager_s_token_lists_every_vendor_s_engagements() {
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
     let body: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let ids: Vec<i64> = body["engagements"]
+    let ids: Vec<i64> = body["items"]
         .as_array()
         .unwrap()
         .iter()

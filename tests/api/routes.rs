@@ -39,6 +39,13 @@ pub(crate) const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/api/v1/engagements/{id}/scorecard", [U, U, U, U]),
     ("GET", "/api/v1/engagements/{id}/kpi-values", [U, U, U, U]),
     ("POST", "/api/v1/kpi-values", [U, U, U, U]),
+    ("GET", "/api/v1/engagements/{id}/checkins", [U, U, U, U]),
+    ("POST", "/api/v1/engagements/{id}/checkins", [U, U, U, U]),
+    ("GET", "/api/v1/checkins/{id}", [U, U, U, U]),
+    ("POST", "/api/v1/action-items/{id}", [U, U, U, U]),
+    ("GET", "/api/v1/engagements/{id}/findings", [U, U, U, U]),
+    ("POST", "/api/v1/findings/{id}/answer", [U, U, U, U]),
+    ("GET", "/api/v1/portfolio", [U, U, U, U]),
     ("GET", "/inbox", [L, P, P, P]),
     // The fixture reminder is in nobody's inbox but the fixture manager's.
     ("POST", "/inbox/{id}/dismiss", [L, N, N, N]),

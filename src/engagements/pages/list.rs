@@ -39,7 +39,24 @@ pub struct ListRow {
     /// How many engagements match, on every row.
     #[serde(skip)]
     total: i64,
+    /// The name as the list sorts it (`lower(name)` in the database's collation).
+    #[serde(skip)]
+    sort_name: String,
 }
+
+impl ListRow {
+    /// Where the row stands in the list's order: closed last, then by name, then by id.
+    pub fn sort_key(&self) -> ListKey {
+        (
+            self.status == Status::Closed,
+            self.sort_name.clone(),
+            self.id,
+        )
+    }
+}
+
+/// A row's place in the list's order, for a keyset page: (closed, lower(name), id).
+pub type ListKey = (bool, String, i64);
 
 /// Which engagements a reader asks for.
 pub struct Filter {
@@ -62,20 +79,29 @@ impl Filter {
     }
 }
 
-/// One page of the engagements `user` may see that match `filter`, and how many match.
-pub async fn search(db: &PgPool, user: &User, filter: &Filter) -> Result<(Vec<ListRow>, i64)> {
-    let rows: Vec<ListRow> = sqlx::query_as(
-        "select e.id, e.name, v.name as vendor_name, e.status, u.name as owner, e.start_date, e.end_date,
-                count(*) over () as total
-         from engagements e join vendors v on v.id = e.vendor_id join users u on u.id = e.owner_id
-         where ($1::bigint is null or e.vendor_id = $1)
+/// Which engagements `user` may see and `filter` asks for; binds $1 to $5.
+const MATCHES: &str = "($1::bigint is null or e.vendor_id = $1)
            and ($2::text is null or e.name ilike $2 or v.name ilike $2)
            and ($3::text is null or e.status = $3)
            and (not $4 or e.owner_id = $5
-                or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $5))
+                or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $5))";
+
+const COLUMNS: &str =
+    "e.id, e.name, v.name as vendor_name, e.status, u.name as owner, e.start_date, e.end_date,
+                lower(e.name) as sort_name";
+
+const FROM: &str =
+    "engagements e join vendors v on v.id = e.vendor_id join users u on u.id = e.owner_id";
+
+/// One page of the engagements `user` may see that match `filter`, and how many match.
+pub async fn search(db: &PgPool, user: &User, filter: &Filter) -> Result<(Vec<ListRow>, i64)> {
+    let rows: Vec<ListRow> = sqlx::query_as(&format!(
+        "select {COLUMNS}, count(*) over () as total
+         from {FROM}
+         where {MATCHES}
          order by e.status = 'closed', lower(e.name), e.id
-         limit $6 offset $7",
-    )
+         limit $6 offset $7"
+    ))
     .bind(vendor_scope(user))
     .bind(paging::contains_pattern(&filter.q))
     .bind(filter.status)
@@ -87,6 +113,36 @@ pub async fn search(db: &PgPool, user: &User, filter: &Filter) -> Result<(Vec<Li
     .await?;
     let total = rows.first().map_or(0, |r| r.total);
     Ok((rows, total))
+}
+
+/// The engagements `user` may see that match `filter` (its page ignored), in the list's
+/// order, after the row at `after`, at most `limit`: the keyset twin of [`search`].
+pub async fn search_after(
+    db: &PgPool,
+    user: &User,
+    filter: &Filter,
+    after: Option<&ListKey>,
+    limit: i64,
+) -> Result<Vec<ListRow>> {
+    Ok(sqlx::query_as(&format!(
+        "select {COLUMNS}, 0::bigint as total
+         from {FROM}
+         where {MATCHES}
+           and ($6::boolean is null or (e.status = 'closed', lower(e.name), e.id) > ($6, $7::text, $8::bigint))
+         order by e.status = 'closed', lower(e.name), e.id
+         limit $9"
+    ))
+    .bind(vendor_scope(user))
+    .bind(paging::contains_pattern(&filter.q))
+    .bind(filter.status)
+    .bind(filter.mine)
+    .bind(user.id)
+    .bind(after.map(|k| k.0))
+    .bind(after.map(|k| k.1.as_str()))
+    .bind(after.map(|k| k.2))
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
 }
 
 #[derive(Template)]

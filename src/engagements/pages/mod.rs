@@ -9,4 +9,4 @@ mod list;
 
 pub use agreement::{agreement, render_agreement};
 pub use form::{create, edit, new, update};
-pub use list::{Filter, ListRow, list, search};
+pub use list::{Filter, ListKey, ListRow, list, search, search_after};

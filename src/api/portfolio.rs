@@ -1,0 +1,199 @@
+//! `GET /api/v1/portfolio`: every active engagement's latest closed period, score, standing,
+//! change and weakest KPI, with the portfolio page's filters and sorts, a page at a time (the
+//! keyset twin of the page's paging, `scorecard::portfolio::rows_after`). The organisation's
+//! roles only: a vendor token gets the 403 the page gives a vendor user (it names no record).
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::caller::ApiCaller;
+use super::cursor::{PageRequest, Paged};
+use super::engagements::query_of;
+use super::problem::{ApiResult, Problem};
+use crate::auth::Role;
+use crate::period::Period;
+use crate::scorecard::{
+    self, PORTFOLIO_SORTS as SORTS, PortfolioFilters as Filters, PortfolioKey, PortfolioRow,
+    is_standing_key, standing_key,
+};
+use crate::state::AppState;
+use crate::vendors::Tier;
+use crate::vocab::PeriodKind;
+use crate::web::error::AppError;
+
+#[derive(Debug, Default, Deserialize)]
+struct PortfolioQuery {
+    tier: Option<String>,
+    standing: Option<String>,
+    manager: Option<String>,
+    sort: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+/// A scorecard period by its label and its dates.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeriodDates {
+    pub label: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+/// The weakest active KPI of the period, with its score.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WeakestKpi {
+    pub name: String,
+    /// 0..=100, rounded to a whole number.
+    #[schema(value_type = String, example = "73")]
+    pub score: Decimal,
+}
+
+/// An active engagement's line in the portfolio.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PortfolioItem {
+    pub engagement_id: i64,
+    pub name: String,
+    pub vendor_name: String,
+    /// The vendor's tier.
+    #[schema(value_type = String, example = "strategic")]
+    pub tier: Tier,
+    /// The owner's name.
+    pub owner: String,
+    /// The latest closed period; null only if its stored label no longer reads.
+    pub period: Option<PeriodDates>,
+    /// 0..=100, one decimal; null without data.
+    #[schema(value_type = Option<String>, example = "82.5")]
+    pub score: Option<Decimal>,
+    /// `excellent`, `good`, `attention`, `critical` or `no_data`.
+    pub standing: &'static str,
+    /// The score's change since the previous period, when both have one.
+    #[schema(value_type = Option<String>, example = "-3.5")]
+    pub change: Option<Decimal>,
+    pub weakest_kpi: Option<WeakestKpi>,
+}
+
+/// A period's label read back: labels of the three kinds never look alike.
+fn period_of(label: &str) -> Option<PeriodDates> {
+    PeriodKind::ALL
+        .iter()
+        .find_map(|kind| Period::parse(*kind, label))
+        .map(|period| PeriodDates {
+            label: period.label(),
+            start: period.start,
+            end: period.end(),
+        })
+}
+
+impl From<PortfolioRow> for PortfolioItem {
+    fn from(row: PortfolioRow) -> PortfolioItem {
+        let weakest_kpi = row.worst_kpi().map(|(name, score)| WeakestKpi {
+            name: name.to_string(),
+            score,
+        });
+        PortfolioItem {
+            engagement_id: row.id,
+            period: period_of(&row.period),
+            standing: standing_key(row.standing),
+            name: row.name,
+            vendor_name: row.vendor_name,
+            tier: row.tier,
+            owner: row.owner,
+            score: row.score,
+            change: row.change,
+            weakest_kpi,
+        }
+    }
+}
+
+fn unprocessable(detail: &str) -> Problem {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail.to_string())
+}
+
+/// The page's filters, each checked against its fixed list: an unknown value is a 422 here,
+/// where the page quietly drops it.
+fn filters_of(query: &PortfolioQuery) -> ApiResult<Filters> {
+    let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
+    let tier = given(&query.tier).unwrap_or_default();
+    if !tier.is_empty() && Tier::parse(&tier).is_none() {
+        return Err(unprocessable("`tier` is one of the vendor tiers."));
+    }
+    let standing = given(&query.standing).unwrap_or_default();
+    if !standing.is_empty() && !is_standing_key(&standing) {
+        return Err(unprocessable(
+            "`standing` is excellent, good, attention, critical or no_data.",
+        ));
+    }
+    let manager = given(&query.manager).unwrap_or_default();
+    if !manager.is_empty() && !manager.parse::<i64>().is_ok_and(|id| id > 0) {
+        return Err(unprocessable("`manager` is a user's id."));
+    }
+    let sort = given(&query.sort).unwrap_or_else(|| SORTS[0].to_string());
+    if !SORTS.contains(&sort.as_str()) {
+        return Err(unprocessable("`sort` is score, change or name."));
+    }
+    Ok(Filters {
+        tier,
+        standing,
+        manager,
+        sort,
+    })
+}
+
+/// The portfolio: weakest score first unless sorted by change (biggest fall first) or by
+/// vendor.
+#[utoipa::path(
+    get,
+    path = "/api/v1/portfolio",
+    tag = "portfolio",
+    security(("bearer" = [])),
+    params(
+        ("tier" = Option<String>, Query, description = "The vendor's tier"),
+        ("standing" = Option<String>, Query, description = "excellent, good, attention, critical or no_data"),
+        ("manager" = Option<i64>, Query, description = "Engagements this user owns or co-manages"),
+        ("sort" = Option<String>, Query, description = "score (the default), change or name"),
+        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
+        ("limit" = Option<i64>, Query, description = "1 to 100; 25 unless given"),
+    ),
+    responses(
+        (status = 200, description = "A page of the portfolio", body = Paged<PortfolioItem>),
+        (status = 400, description = "A malformed query or a cursor this list did not give out"),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "A vendor's token"),
+        (status = 422, description = "A filter, sort or limit out of its list"),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Paged<PortfolioItem>>> {
+    if caller.user.role == Role::Vendor {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "The portfolio is the organisation's.",
+        ));
+    }
+    let query: PortfolioQuery = query_of(raw.as_deref())?;
+    let filters = filters_of(&query)?;
+    let scope = format!(
+        "portfolio\n{}\n{}\n{}\n{}",
+        filters.tier, filters.standing, filters.manager, filters.sort
+    );
+    let page = PageRequest::new(scope, query.cursor.as_deref(), query.limit.as_deref())?;
+    let after: Option<PortfolioKey> = page.after()?;
+    let mut conn = state.pool.acquire().await.map_err(AppError::from)?;
+    scorecard::refresh_scores(&mut conn, state.clock.now()).await?;
+    let rows =
+        scorecard::portfolio_after(&mut conn, &filters, after.as_ref(), page.fetch()).await?;
+    let sort = filters.sort.clone();
+    Ok(Json(page.page(
+        rows,
+        |row| row.key(&sort),
+        PortfolioItem::from,
+    )))
+}
