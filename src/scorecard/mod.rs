@@ -28,6 +28,7 @@ use scoring::Period;
 pub use import::{BadLine, import as import_values};
 pub use model::{KpiCard, PeriodCard, Scorecard};
 pub use portfolio::refresh_scores;
+pub use scoring::Standing;
 pub use snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};
 
 /// The scorecard of the engagement `access` opens, over the `TREND` periods that end with
