@@ -357,6 +357,73 @@ fn seed_demo_prints_one_line_per_account_and_the_same_passwords_every_run() {
     assert!(vendors.len() >= 2, "{text}");
 }
 
+/// The status of `GET path` with a bearer token.
+fn bearer_status(address: &str, path: &str, secret: &str) -> u16 {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {secret}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn token_create_prints_only_a_secret_that_opens_the_api_with_the_owners_rights() {
+    let dir = data_dir("token");
+    let demo = trellis(&dir).args(["seed", "demo"]).output().unwrap();
+    assert!(demo.status.success());
+    let accounts = String::from_utf8(demo.stdout).unwrap();
+    let email = |role: &str| -> String {
+        accounts
+            .lines()
+            .find(|l| l.starts_with(&format!("{role} ")))
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let create = |email: &str, scope: &str| {
+        trellis(&dir)
+            .args(["token", "create", "--email", email, "--name", "Script"])
+            .args(["--scope", scope, "--days", "7"])
+            .output()
+            .unwrap()
+    };
+    let made = create(&email("manager"), "read+write");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let stdout = String::from_utf8(made.stdout).unwrap();
+    let secret = stdout.trim_end();
+    assert_eq!(stdout, format!("{secret}\n"), "only the secret");
+    assert!(secret.starts_with("trellis_") && secret.len() == "trellis_".len() + 43);
+    // Admins hold no personal tokens; an unknown e-mail and an unknown scope are refused.
+    for refused in [
+        create(&email("admin"), "read"),
+        create("nobody@example.com", "read"),
+        create(&email("vendor"), "admin"),
+    ] {
+        assert!(!refused.status.success());
+        assert!(refused.stdout.is_empty());
+    }
+    let server = Server::start(&dir);
+    assert_eq!(
+        bearer_status(&server.address, "/api/v1/engagements", secret),
+        200
+    );
+    assert_eq!(server.get("/api/v1/engagements"), 401);
+    assert_eq!(server.terminate().0, 0);
+}
+
 #[test]
 fn every_subcommand_has_help() {
     for args in [
@@ -365,6 +432,7 @@ fn every_subcommand_has_help() {
         &["migrate", "--help"],
         &["user", "create", "--help"],
         &["seed", "demo", "--help"],
+        &["token", "create", "--help"],
     ] {
         let output = Command::new(BIN).args(args).output().unwrap();
         assert!(output.status.success(), "{args:?}");

@@ -14,8 +14,7 @@ use super::caller::ApiCaller;
 use super::problem::{ApiResult, Problem};
 use crate::engagements::{self, Access, KpiLine};
 use crate::period::Period;
-use crate::scorecard::scoring::Standing;
-use crate::scorecard::{self, KpiCard, PeriodCard, Scorecard};
+use crate::scorecard::{self, KpiCard, PeriodCard, Scorecard, Standing};
 use crate::state::AppState;
 
 /// The engagement of the path as the caller may see it; anything else is the 404 problem.

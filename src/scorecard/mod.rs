@@ -32,6 +32,7 @@ pub use portfolio::{
     Filters as PortfolioFilters, PortfolioKey, PortfolioRow, SORTS as PORTFOLIO_SORTS,
     refresh_scores, rows_after as portfolio_after,
 };
+pub use scoring::Standing;
 pub use snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};
 
 /// The scorecard of the engagement `access` opens, over the `TREND` periods that end with
