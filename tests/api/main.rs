@@ -1,7 +1,7 @@
 //! Black-box tests through real HTTP against a real PostgreSQL.
 
-mod api_openapi;
 mod api_governance;
+mod api_openapi;
 mod api_resources;
 mod api_tokens;
 mod api_values;
