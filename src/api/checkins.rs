@@ -9,7 +9,7 @@
 //! organisation's own items never reach it, and ids of those are the same 404 as missing ones.
 
 use axum::Json;
-use axum::extract::{FromRequest, Path, RawQuery, Request, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -18,10 +18,11 @@ use serde_json::{Map, Value};
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
+use super::body::ApiJson;
 use super::caller::ApiCaller;
 use super::cursor::{PageRequest, Paged};
 use super::engagements::query_of;
-use super::problem::{ApiResult, Problem};
+use super::problem::{ApiResult, Problem, ProblemError};
 use crate::checkins::{
     self, CheckinRow, Health, ItemClosing, ItemRow, ItemStatus, ItemsOf, Kind, NewCheckin, Side,
     TimelineKey,
@@ -30,111 +31,7 @@ use crate::engagements::{self, Access};
 use crate::state::AppState;
 use crate::visibility;
 use crate::web::error::AppError;
-use crate::web::form::{FieldErrors, Pairs};
-
-// ---------------------------------------------------------------------------------------
-// Stand-in for `api::body::ApiJson` (being written elsewhere): a JSON body extractor and the
-// 422 problem with one entry per field. Swapped for the shared ones when they land.
-// ---------------------------------------------------------------------------------------
-
-/// A JSON request body: 415 without a JSON content type, 400 when it is not JSON, 422 when
-/// it is JSON of the wrong shape.
-pub struct JsonBody<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
-    type Rejection = Problem;
-
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, Problem> {
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| v.trim().to_ascii_lowercase())
-            .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
-        if !is_json {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Send the body as `Content-Type: application/json`.",
-            ));
-        }
-        let bytes = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                Problem::new(rejection.status(), "The request body could not be read.")
-            })?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|error| {
-                use serde_json::error::Category;
-                match error.classify() {
-                    Category::Data => Problem::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "The body is JSON, but not the object this resource takes.",
-                    ),
-                    _ => Problem::new(StatusCode::BAD_REQUEST, "The body is not valid JSON."),
-                }
-            })
-    }
-}
-
-/// One invalid field of a request body.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FieldError {
-    /// The field as the body names it: `held_on`, `action_items[1].due_on`.
-    pub field: String,
-    pub message: String,
-}
-
-/// The 422 problem of a body with invalid fields: one `errors` entry per field.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InvalidBody {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub title: &'static str,
-    pub status: u16,
-    pub detail: String,
-    pub errors: Vec<FieldError>,
-}
-
-impl InvalidBody {
-    pub fn new(errors: Vec<FieldError>) -> InvalidBody {
-        InvalidBody {
-            kind: "about:blank",
-            title: "Unprocessable Entity",
-            status: 422,
-            detail: "Some fields are not valid; each is listed in `errors`.".into(),
-            errors,
-        }
-    }
-
-    /// The form's field errors, each field renamed as the body names it.
-    pub fn of(errors: &FieldErrors, rename: impl Fn(&str) -> String) -> InvalidBody {
-        InvalidBody::new(
-            errors
-                .iter()
-                .map(|(field, message)| FieldError {
-                    field: rename(field),
-                    message: message.to_string(),
-                })
-                .collect(),
-        )
-    }
-}
-
-impl IntoResponse for InvalidBody {
-    fn into_response(self) -> Response {
-        let body = serde_json::to_vec(&self).unwrap_or_default();
-        let mut response = (StatusCode::UNPROCESSABLE_ENTITY, body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        response
-    }
-}
-
-// ---------------------------------------------------------------------------------------
+use crate::web::form::Pairs;
 
 /// A path's id: anything but a positive whole number is the 404 of a missing record.
 pub(super) fn id_of(raw: &str) -> ApiResult<i64> {
@@ -150,17 +47,17 @@ pub(super) fn id_of(raw: &str) -> ApiResult<i64> {
 pub(super) fn pairs_of(
     body: &Map<String, Value>,
     fields: &[&'static str],
-    errors: &mut Vec<FieldError>,
+    errors: &mut Vec<ProblemError>,
 ) -> Pairs {
     let mut pairs = Vec::new();
     for name in fields {
         match body.get(*name) {
             None | Some(Value::Null) => {}
             Some(Value::String(text)) => pairs.push((name.to_string(), text.clone())),
-            Some(_) => errors.push(FieldError {
-                field: name.to_string(),
-                message: "Give this as a string.".into(),
-            }),
+            Some(_) => errors.push(ProblemError::field(
+                name.to_string(),
+                "Give this as a string.",
+            )),
         }
     }
     Pairs(pairs)
@@ -284,8 +181,8 @@ struct PageQuery {
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The engagement"),
-        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
-        ("limit" = Option<i64>, Query, description = "1 to 100; 25 unless given"),
+        ("cursor" = Option<String>, Query, min_length = 1, description = "The `next_cursor` of the previous page"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100; 25 unless given"),
     ),
     responses(
         (status = 200, description = "A page of check-ins", body = Paged<CheckinView>),
@@ -394,7 +291,7 @@ const ITEM_ROWS: usize = 3;
 
 /// The JSON body as the check-in form's pairs, or the errors of fields that are not even
 /// of the right type.
-fn checkin_form(body: &Map<String, Value>) -> Result<Pairs, Vec<FieldError>> {
+fn checkin_form(body: &Map<String, Value>) -> Result<Pairs, Vec<ProblemError>> {
     let mut errors = Vec::new();
     let mut pairs = pairs_of(
         body,
@@ -414,20 +311,17 @@ fn checkin_form(body: &Map<String, Value>) -> Result<Pairs, Vec<FieldError>> {
             pairs.0.push(("shared".into(), "yes".into()));
         }
         Some(Value::Bool(false)) => {}
-        Some(_) => errors.push(FieldError {
-            field: "shared".into(),
-            message: "Give true or false.".into(),
-        }),
+        Some(_) => errors.push(ProblemError::field("shared", "Give true or false.")),
     }
     match body.get("action_items") {
         None | Some(Value::Null) => {}
         Some(Value::Array(items)) if items.len() <= ITEM_ROWS => {
             for (index, item) in items.iter().enumerate() {
                 let Value::Object(item) = item else {
-                    errors.push(FieldError {
-                        field: format!("action_items[{index}]"),
-                        message: "Give each action item as an object.".into(),
-                    });
+                    errors.push(ProblemError::field(
+                        format!("action_items[{index}]"),
+                        "Give each action item as an object.",
+                    ));
                     continue;
                 };
                 for (form_name, body_name) in ITEM_FIELDS {
@@ -436,22 +330,22 @@ fn checkin_form(body: &Map<String, Value>) -> Result<Pairs, Vec<FieldError>> {
                         Some(Value::String(text)) => {
                             pairs.0.push((format!("{form_name}_{index}"), text.clone()));
                         }
-                        Some(_) => errors.push(FieldError {
-                            field: format!("action_items[{index}].{body_name}"),
-                            message: "Give this as a string.".into(),
-                        }),
+                        Some(_) => errors.push(ProblemError::field(
+                            format!("action_items[{index}].{body_name}"),
+                            "Give this as a string.",
+                        )),
                     }
                 }
             }
         }
-        Some(Value::Array(_)) => errors.push(FieldError {
-            field: "action_items".into(),
-            message: format!("A check-in has at most {ITEM_ROWS} action items."),
-        }),
-        Some(_) => errors.push(FieldError {
-            field: "action_items".into(),
-            message: "Give the action items as a list.".into(),
-        }),
+        Some(Value::Array(_)) => errors.push(ProblemError::field(
+            "action_items",
+            format!("A check-in has at most {ITEM_ROWS} action items."),
+        )),
+        Some(_) => errors.push(ProblemError::field(
+            "action_items",
+            "Give the action items as a list.",
+        )),
     }
     if errors.is_empty() {
         Ok(pairs)
@@ -512,7 +406,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<uuid::Uuid>> {
         (status = 403, description = "A read-only token, or not a manager of this engagement"),
         (status = 404, description = "No such engagement for this token"),
         (status = 415, description = "Not sent as JSON"),
-        (status = 422, description = "Invalid fields", body = InvalidBody, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
@@ -520,7 +414,7 @@ pub async fn create(
     caller: ApiCaller,
     Path(id): Path<String>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<Map<String, Value>>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Response> {
     let id = id_of(&id)?;
     let key = idempotency_key(&headers)?;
@@ -543,11 +437,11 @@ pub async fn create(
     }
     let form = match checkin_form(&body) {
         Ok(form) => form,
-        Err(errors) => return Ok(InvalidBody::new(errors).into_response()),
+        Err(errors) => return Ok(Problem::fields(errors).into_response()),
     };
     let checkin = match NewCheckin::parse(&form, today) {
         Ok(checkin) => checkin,
-        Err(errors) => return Ok(InvalidBody::of(&errors, body_field).into_response()),
+        Err(errors) => return Ok(Problem::of_form(&errors, body_field).into_response()),
     };
     let key = key.unwrap_or_else(uuid::Uuid::new_v4);
     let Some(checkin_id) =
@@ -612,14 +506,14 @@ pub struct ItemClosingBody {
         (status = 404, description = "No such item for this token"),
         (status = 409, description = "Already closed otherwise"),
         (status = 415, description = "Not sent as JSON"),
-        (status = 422, description = "Invalid fields", body = InvalidBody, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn close_item(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<Map<String, Value>>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Response> {
     let item_id = id_of(&id)?;
     let mut change = caller.change(&state).await?;
@@ -627,11 +521,11 @@ pub async fn close_item(
     let mut errors = Vec::new();
     let form = pairs_of(&body, &["status", "note"], &mut errors);
     if !errors.is_empty() {
-        return Ok(InvalidBody::new(errors).into_response());
+        return Ok(Problem::fields(errors).into_response());
     }
     let closing = match ItemClosing::parse_fields(&form) {
         Ok(closing) => closing,
-        Err(errors) => return Ok(InvalidBody::of(&errors, str::to_string).into_response()),
+        Err(errors) => return Ok(Problem::of_form(&errors, str::to_string).into_response()),
     };
     let engagement_id = item.engagement_id;
     let today = state.clock.today(item.access.zone());

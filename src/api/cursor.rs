@@ -57,14 +57,15 @@ fn check(scope: &str, payload: &[u8]) -> [u8; CHECK] {
 
 impl PageRequest {
     /// The page asked for by the raw `cursor` and `limit` parameters of a list whose rows
-    /// and filters `scope` names (e.g. `checkins:42`).
+    /// and filters `scope` names (e.g. `checkins:42`). A parameter given empty is refused
+    /// like any other value outside its schema; only a missing one takes the default.
     pub fn new(
         scope: impl Into<String>,
         cursor: Option<&str>,
         limit: Option<&str>,
     ) -> ApiResult<PageRequest> {
         let limit = match limit {
-            None | Some("") => DEFAULT_LIMIT,
+            None => DEFAULT_LIMIT,
             Some(raw) => raw
                 .trim()
                 .parse::<i64>()
@@ -79,7 +80,7 @@ impl PageRequest {
         };
         let scope = scope.into();
         let after = match cursor {
-            None | Some("") => None,
+            None => None,
             Some(raw) => Some(decode(&scope, raw)?),
         };
         Ok(PageRequest {
@@ -264,8 +265,6 @@ mod tests {
         super::checkins::NewCheckinBody,
         super::checkins::NewActionItem,
         super::checkins::ItemClosingBody,
-        super::checkins::InvalidBody,
-        super::checkins::FieldError,
         super::findings::FindingView,
         super::findings::AnswerBody,
         super::portfolio::PortfolioItem,

@@ -67,8 +67,9 @@ fn filter_of(query: &ListQuery) -> ApiResult<Filter> {
             "`q` is at most 200 characters, without control characters.",
         ));
     }
+    // Empty is not a status: only a missing one means "any".
     let status = match query.status.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(value) => Some(Status::parse(value).ok_or_else(|| {
             Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -91,10 +92,11 @@ fn filter_of(query: &ListQuery) -> ApiResult<Filter> {
     tag = "engagements",
     security(("bearer" = [])),
     params(
-        ("q" = Option<String>, Query, description = "Part of the engagement's or the vendor's name"),
-        ("status" = Option<String>, Query, description = "draft, active, paused or closed"),
-        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
-        ("limit" = Option<i64>, Query, description = "1 to 100; 25 unless given"),
+        ("q" = Option<String>, Query, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$",
+            description = "Part of the engagement's or the vendor's name; at most 200 characters, without control characters."),
+        ("status" = Option<Status>, Query, description = "Only engagements with this status."),
+        ("cursor" = Option<String>, Query, min_length = 1, description = "The `next_cursor` of the previous page"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100; 25 unless given"),
     ),
     responses(
         (status = 200, description = "A page of engagements", body = Paged<EngagementItem>),

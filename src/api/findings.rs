@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use super::body::ApiJson;
 use super::caller::ApiCaller;
-use super::checkins::{InvalidBody, JsonBody, id_of, pairs_of};
+use super::checkins::{id_of, pairs_of};
 use super::cursor::{PageRequest, Paged};
 use super::engagements::query_of;
 use super::problem::{ApiResult, Problem};
@@ -92,8 +93,8 @@ struct PageQuery {
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The engagement"),
-        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
-        ("limit" = Option<i64>, Query, description = "1 to 100; 25 unless given"),
+        ("cursor" = Option<String>, Query, min_length = 1, description = "The `next_cursor` of the previous page"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100; 25 unless given"),
     ),
     responses(
         (status = 200, description = "A page of findings", body = Paged<FindingView>),
@@ -164,14 +165,14 @@ pub struct AnswerBody {
         (status = 404, description = "No such finding for this token"),
         (status = 409, description = "The finding is settled"),
         (status = 415, description = "Not sent as JSON"),
-        (status = 422, description = "Invalid fields", body = InvalidBody, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn answer(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<Map<String, Value>>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Response> {
     let finding = id_of(&id)?;
     let mut change = caller.change(&state).await?;
@@ -185,11 +186,11 @@ pub async fn answer(
     let mut errors = Vec::new();
     let form = pairs_of(&body, &["remediation_plan", "evidence"], &mut errors);
     if !errors.is_empty() {
-        return Ok(InvalidBody::new(errors).into_response());
+        return Ok(Problem::fields(errors).into_response());
     }
     let input = match FindingAnswer::parse(&form) {
         Ok(input) => input,
-        Err(errors) => return Ok(InvalidBody::of(&errors, str::to_string).into_response()),
+        Err(errors) => return Ok(Problem::of_form(&errors, str::to_string).into_response()),
     };
     audits::write_answer(&mut change, &locked, finding, caller.user.id, &input).await?;
     let engagement_id = locked.engagement_id;

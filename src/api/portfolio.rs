@@ -156,8 +156,8 @@ fn filters_of(query: &PortfolioQuery) -> ApiResult<Filters> {
         ("standing" = Option<String>, Query, description = "excellent, good, attention, critical or no_data"),
         ("manager" = Option<i64>, Query, description = "Engagements this user owns or co-manages"),
         ("sort" = Option<String>, Query, description = "score (the default), change or name"),
-        ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page"),
-        ("limit" = Option<i64>, Query, description = "1 to 100; 25 unless given"),
+        ("cursor" = Option<String>, Query, min_length = 1, description = "The `next_cursor` of the previous page"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100; 25 unless given"),
     ),
     responses(
         (status = 200, description = "A page of the portfolio", body = Paged<PortfolioItem>),

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::web::error::AppError;
+use crate::web::form::FieldErrors;
 
 /// An RFC 9457 problem document: the answer of every request that failed.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -31,6 +32,17 @@ pub struct ProblemError {
     pub detail: String,
 }
 
+impl ProblemError {
+    /// What is wrong with one field of the body.
+    pub fn field(field: impl Into<String>, detail: impl Into<String>) -> ProblemError {
+        ProblemError {
+            index: None,
+            field: field.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
 impl Problem {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Problem {
         Problem {
@@ -48,6 +60,25 @@ impl Problem {
             errors,
             ..Problem::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
         }
+    }
+
+    /// A 422 for a body with invalid fields, one entry each.
+    pub fn fields(errors: Vec<ProblemError>) -> Problem {
+        Problem::invalid(
+            "Some fields are not valid; each is listed in `errors`.",
+            errors,
+        )
+    }
+
+    /// A 422 for a form's field errors, each field renamed as the body names it (the API
+    /// reads some bodies through the pages' own form parsers).
+    pub fn of_form(errors: &FieldErrors, rename: impl Fn(&str) -> String) -> Problem {
+        Problem::fields(
+            errors
+                .iter()
+                .map(|(field, detail)| ProblemError::field(rename(field), detail))
+                .collect(),
+        )
     }
 
     /// A missing, unknown, expired or revoked token, or a disabled owner: all alike.

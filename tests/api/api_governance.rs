@@ -463,7 +463,7 @@ async fn an_invalid_check_in_is_a_422_with_one_entry_per_field_and_nothing_writt
         .unwrap()
         .iter()
         .map(|e| {
-            assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+            assert!(e["detail"].as_str().is_some_and(|m| !m.is_empty()));
             e["field"].as_str().unwrap()
         })
         .collect();

@@ -121,9 +121,9 @@ async fn the_parameters_carry_the_constraints_the_server_applies() {
         param("/api/v1/engagements", "q")["schema"]["maxLength"],
         200
     );
-    let page = param("/api/v1/engagements", "page");
-    assert_eq!(page["schema"]["minimum"], 1);
-    assert_eq!(page["schema"]["maximum"], 100_000);
+    let limit = param("/api/v1/engagements", "limit");
+    assert_eq!(limit["schema"]["minimum"], 1);
+    assert_eq!(limit["schema"]["maximum"], 100);
     let status = param("/api/v1/engagements", "status");
     let status_ref = status["schema"]["$ref"].as_str().unwrap();
     let status_schema = &doc["components"]["schemas"][status_ref.rsplit('/').next().unwrap()];
@@ -147,7 +147,8 @@ async fn empty_query_values_are_refused_as_the_document_says() {
     let secret = create_token(&client, "Empty values").await;
     for (query, status) in [
         ("/api/v1/engagements?status=", 422),
-        ("/api/v1/engagements?page=", 422),
+        ("/api/v1/engagements?limit=", 422),
+        ("/api/v1/engagements?cursor=", 400),
         ("/api/v1/engagements?q=", 200),
     ] {
         let response = reqwest::Client::new()

@@ -50,7 +50,7 @@ async fn engagement_ids(app: &TestApp, secret: &str) -> (u16, Vec<i64>) {
         .unwrap();
     let status = response.status().as_u16();
     let body: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
-    let ids = body["engagements"]
+    let ids = body["items"]
         .as_array()
         .map(|list| list.iter().map(|e| e["id"].as_i64().unwrap()).collect())
         .unwrap_or_default();
