@@ -395,7 +395,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<uuid::Uuid>> {
     security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The engagement"),
-        ("Idempotency-Key" = Option<String>, Header, description = "A UUID; a retry with it answers the first check-in"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", description = "A UUID; a retry with it answers the first check-in"),
     ),
     request_body(content = NewCheckinBody, content_type = "application/json"),
     responses(
@@ -483,6 +483,7 @@ async fn one(
 #[allow(dead_code)]
 pub struct ItemClosingBody {
     /// `done` or `dropped`.
+    #[schema(pattern = "^(done|dropped)$")]
     pub status: String,
     /// At most 2000 characters.
     pub note: Option<String>,

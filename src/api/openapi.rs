@@ -94,6 +94,10 @@ const EVERY_ROUTE: &[(&str, &str)] = &[
     ),
     ("413", "The request body is too large."),
     (
+        "429",
+        "The token made more requests this minute than `TRELLIS_API_RATE_LIMIT`; `Retry-After` says when to try again.",
+    ),
+    (
         "503",
         "The database is unavailable just now, or the request took too long; try again in a few seconds.",
     ),

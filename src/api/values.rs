@@ -102,8 +102,8 @@ fn bad_query(detail: impl Into<String>) -> Problem {
     tag = "kpi-values",
     params(
         ("id" = i64, Path, description = "The engagement's id"),
-        ("from" = Option<String>, Query, description = "The first period's label (`2026-11`, `2026-W05`, `2026-Q3`); default: 11 periods before `to`"),
-        ("to" = Option<String>, Query, description = "The last period's label; default: the latest closed period"),
+        ("from" = Option<String>, Query, pattern = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2]|Q[1-4]|W(0[1-9]|[1-4][0-9]|5[0-3]))$", description = "The first period's label (`2026-11`, `2026-W05`, `2026-Q3`); default: 11 periods before `to`"),
+        ("to" = Option<String>, Query, pattern = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-(0[1-9]|1[0-2]|Q[1-4]|W(0[1-9]|[1-4][0-9]|5[0-3]))$", description = "The last period's label; default: the latest closed period"),
         ("kpi" = Option<i64>, Query, description = "Only this KPI's values"),
     ),
     responses(
@@ -132,8 +132,9 @@ pub async fn list(
     let access = engagements::access(&mut conn, &caller.user, id).await?;
     let kind = access.period_kind();
     let label = |name: &str, raw: Option<&str>| -> ApiResult<Option<Period>> {
-        match raw.map(str::trim) {
-            None | Some("") => Ok(None),
+        // Only a missing parameter takes the default; an empty one is no label.
+        match raw {
+            None => Ok(None),
             Some(label) => Period::parse(kind, label).map(Some).ok_or_else(|| {
                 bad_query(format!(
                     "`{name}` is a {} period's label, as the scorecard page writes it.",
@@ -144,8 +145,8 @@ pub async fn list(
     };
     let from = label("from", query.from.as_deref())?;
     let to = label("to", query.to.as_deref())?;
-    let kpi = match query.kpi.as_deref().map(str::trim) {
-        None | Some("") => None,
+    let kpi = match query.kpi.as_deref() {
+        None => None,
         Some(raw) => Some(
             raw.parse::<i64>()
                 .map_err(|_| bad_query("`kpi` is a KPI's id."))?,
