@@ -22,7 +22,7 @@ use super::body::ApiJson;
 use super::caller::ApiCaller;
 use super::cursor::{PageRequest, Paged};
 use super::engagements::query_of;
-use super::problem::{ApiResult, Problem, ProblemError};
+use super::problem::{ApiResult, Problem, ProblemError, id_of};
 use crate::checkins::{
     self, CheckinRow, Health, ItemClosing, ItemRow, ItemStatus, ItemsOf, Kind, NewCheckin, Side,
     TimelineKey,
@@ -32,14 +32,6 @@ use crate::state::AppState;
 use crate::visibility;
 use crate::web::error::AppError;
 use crate::web::form::Pairs;
-
-/// A path's id: anything but a positive whole number is the 404 of a missing record.
-pub(super) fn id_of(raw: &str) -> ApiResult<i64> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(Problem::not_found)
-}
 
 /// Turns the text fields of a JSON object into a form's pairs, for the form's own parse; a
 /// field that is not a string (or null) is an error of that field. Other fields are ignored,

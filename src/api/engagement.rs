@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use super::caller::ApiCaller;
-use super::problem::{ApiResult, Problem};
+use super::problem::{ApiResult, Problem, id_of};
 use crate::engagements::{self, Access, KpiLine};
 use crate::period::Period;
 use crate::scorecard::{self, KpiCard, PeriodCard, Scorecard, Standing};
@@ -19,12 +19,7 @@ use crate::state::AppState;
 
 /// The engagement of the path as the caller may see it; anything else is the 404 problem.
 async fn opened(db: &mut PgConnection, caller: &ApiCaller, raw: &str) -> ApiResult<Access> {
-    let id = raw
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(Problem::not_found)?;
-    Ok(engagements::access(db, &caller.user, id).await?)
+    Ok(engagements::access(db, &caller.user, id_of(raw)?).await?)
 }
 
 /// The paths of this module, for the API's document.

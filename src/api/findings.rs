@@ -14,10 +14,10 @@ use utoipa::ToSchema;
 
 use super::body::ApiJson;
 use super::caller::ApiCaller;
-use super::checkins::{id_of, pairs_of};
+use super::checkins::pairs_of;
 use super::cursor::{PageRequest, Paged};
 use super::engagements::query_of;
-use super::problem::{ApiResult, Problem};
+use super::problem::{ApiResult, Problem, id_of};
 use crate::audits::{
     self, FindingAnswer, FindingKey, FindingRow, FindingStatus, FindingsOf, Kind, Severity, Side,
 };

@@ -141,6 +141,14 @@ impl From<AppError> for Problem {
     }
 }
 
+/// A path's id: anything but a positive whole number is the 404 of a missing record.
+pub fn id_of(raw: &str) -> ApiResult<i64> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(Problem::not_found)
+}
+
 /// The result of an API handler.
 pub type ApiResult<T> = std::result::Result<T, Problem>;
 

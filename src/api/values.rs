@@ -17,7 +17,7 @@ use sqlx::PgConnection;
 
 use super::body::ApiJsonRaw;
 use super::caller::ApiCaller;
-use super::problem::{ApiResult, Problem, ProblemError};
+use super::problem::{ApiResult, Problem, ProblemError, id_of};
 use crate::engagements;
 use crate::period::Period;
 use crate::scorecard::{self, Line};
@@ -123,11 +123,7 @@ pub async fn list(
 ) -> ApiResult<Json<KpiValuesView>> {
     let query: RangeQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|_| bad_query("The query string is malformed."))?;
-    let id = id
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(Problem::not_found)?;
+    let id = id_of(&id)?;
     let mut conn = state.pool.acquire().await.map_err(AppError::from)?;
     let access = engagements::access(&mut conn, &caller.user, id).await?;
     let kind = access.period_kind();
