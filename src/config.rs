@@ -43,6 +43,9 @@ pub struct Config {
     /// Requests one API token may make per minute (a fixed window kept in PostgreSQL, so
     /// it holds across instances); past it the API answers 429.
     pub api_rate_limit: u32,
+    /// At most this many bytes of computed values (scorecards) are kept in memory
+    /// (`TRELLIS_CACHE_MB`; 0 keeps none).
+    pub cache_bytes: u64,
     /// Routes that exist only for the tests (a handler that panics); never from the
     /// environment.
     pub test_routes: bool,
@@ -152,6 +155,12 @@ impl Config {
             "600",
             "a whole number of requests per minute",
         )?;
+        let cache_mb: u64 = parse(
+            get("TRELLIS_CACHE_MB"),
+            "TRELLIS_CACHE_MB",
+            "32",
+            "a whole number of megabytes (0 keeps no cache)",
+        )?;
         let smtp_from = get("SMTP_FROM").unwrap_or_else(|| "Trellis <trellis@localhost>".into());
         if smtp_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(ConfigError {
@@ -180,6 +189,7 @@ impl Config {
             trusted_proxies,
             header_timeout: Duration::from_secs(header_seconds.max(1)),
             api_rate_limit: api_rate_limit.max(1),
+            cache_bytes: cache_mb.saturating_mul(1024 * 1024),
             test_routes: false,
         })
     }

@@ -5,6 +5,7 @@ pub mod api;
 pub mod audit;
 pub mod audits;
 pub mod auth;
+pub mod cache;
 pub mod calendar;
 pub mod checkins;
 pub mod choice;

@@ -3,6 +3,8 @@
 //! vendor sees the answer. Proactivity (raised and accepted in the last 90 days) shows on the
 //! scorecard and in reviews.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -12,6 +14,7 @@ use sqlx::PgConnection;
 
 use crate::auth::CurrentUser;
 use crate::auth::policy;
+use crate::cache::{Cache, Key};
 use crate::choice;
 use crate::engagements::{Access, access};
 use crate::state::AppState;
@@ -133,19 +136,63 @@ impl Proactivity {
     }
 }
 
+/// How far back proactivity looks.
+const PROACTIVITY_DAYS: i64 = 90;
+
+/// Proactivity as the cache keeps it: good while the data version stands and until the
+/// oldest proposal it counts leaves the window.
+struct Counted {
+    proactivity: Proactivity,
+    until: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CountedRow {
+    raised: i64,
+    accepted: i64,
+    oldest: Option<DateTime<Utc>>,
+}
+
+/// Proposals the vendor raised in the engagement `access` opens over the 90 days before
+/// `now`, and how many of them were accepted.
 pub async fn proactivity(
+    cache: &Cache,
     db: &mut PgConnection,
-    engagement_id: i64,
+    access: &Access,
     now: DateTime<Utc>,
 ) -> Result<Proactivity> {
-    Ok(sqlx::query_as(
-        "select count(*) as raised, count(*) filter (where status in ('accepted', 'done')) as accepted
+    let key = Key {
+        kind: "proactivity",
+        engagement_id: access.id,
+        version: access.data_version,
+        period: None,
+        today: now.date_naive(),
+    };
+    if let Some(counted) = cache.get::<Counted>(&key)
+        && counted.until.is_none_or(|until| now < until)
+    {
+        return Ok(counted.proactivity.clone());
+    }
+    let window = chrono::Duration::days(PROACTIVITY_DAYS);
+    let row: CountedRow = sqlx::query_as(
+        "select count(*) as raised, count(*) filter (where status in ('accepted', 'done')) as accepted,
+                min(raised_at) as oldest
          from proposals where engagement_id = $1 and raised_at >= $2",
     )
-    .bind(engagement_id)
-    .bind(now - chrono::Duration::days(90))
+    .bind(access.id)
+    .bind(now - window)
     .fetch_one(db)
-    .await?)
+    .await?;
+    let proactivity = Proactivity {
+        raised: row.raised,
+        accepted: row.accepted,
+    };
+    let counted = Counted {
+        proactivity: proactivity.clone(),
+        until: row.oldest.map(|oldest| oldest + window),
+    };
+    cache.insert(key, Arc::new(counted), std::mem::size_of::<Counted>());
+    Ok(proactivity)
 }
 
 #[derive(Template)]
@@ -196,7 +243,7 @@ async fn list_page(
 ) -> Result<ListPage> {
     let access = access(db, &current.user, id).await?;
     let rows = of_engagement(db, id).await?;
-    let proactivity = proactivity(db, id, state.clock.now()).await?;
+    let proactivity = proactivity(&state.cache, db, &access, state.clock.now()).await?;
     Ok(ListPage {
         layout: Layout::new(
             &current.session,

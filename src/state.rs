@@ -1,10 +1,11 @@
 //! What every request and background task shares: the database pool, the configuration, the
-//! clock and the metrics. It sits on the bottom floor so that every other module may use it.
+//! clock, the metrics and the cache of computed values. It sits on the bottom floor so that every other module may use it.
 
 use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
     pub allowed_origins: Arc<Vec<String>>,
+    /// Computed values kept between requests, under the data version they were computed at.
+    pub cache: Cache,
 }
 
 impl AppState {
@@ -23,6 +26,7 @@ impl AppState {
         AppState {
             pool,
             allowed_origins: Arc::new(config.allowed_origins()),
+            cache: Cache::new(config.cache_bytes),
             config: Arc::new(config),
             clock,
             metrics: Arc::new(Metrics::default()),

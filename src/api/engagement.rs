@@ -14,7 +14,7 @@ use super::caller::ApiCaller;
 use super::problem::{ApiResult, Problem, id_of};
 use crate::engagements::{self, Access, KpiLine};
 use crate::period::Period;
-use crate::scorecard::{self, KpiCard, PeriodCard, Scorecard, Standing};
+use crate::scorecard::{self, KpiCard, Scorecard, Standing};
 use crate::state::AppState;
 
 /// The engagement of the path as the caller may see it; anything else is the 404 problem.
@@ -150,38 +150,28 @@ fn standing_schema() -> utoipa::openapi::Object {
         .build()
 }
 
-fn view(engagement_id: i64, card: Scorecard) -> ApiResult<ScorecardView> {
-    let change = card.change();
-    let history_periods = card
-        .periods
-        .iter()
-        .map(|c| PeriodView::of(&c.period))
-        .collect();
-    let history = card.history.clone();
-    let PeriodCard {
-        period,
-        score,
-        kpis,
-    } = card
-        .periods
-        .into_iter()
-        .last()
-        .ok_or_else(Problem::not_found)?;
+fn view(engagement_id: i64, card: &Scorecard) -> ApiResult<ScorecardView> {
+    let current = card.current().ok_or_else(Problem::not_found)?;
     Ok(ScorecardView {
         engagement_id,
-        period: PeriodView::of(&period),
-        score: score.score,
-        standing: scorecard::model::standing_key(score.standing),
-        coverage: score.coverage,
-        change,
-        kpis: kpis
-            .into_iter()
-            .map(|card| KpiView {
-                history: history.get(&card.id).cloned().unwrap_or_default(),
-                card,
+        period: PeriodView::of(&current.period),
+        score: current.score.score,
+        standing: scorecard::model::standing_key(current.score.standing),
+        coverage: current.score.coverage,
+        change: card.change(),
+        kpis: current
+            .kpis
+            .iter()
+            .map(|kpi| KpiView {
+                history: card.history_of(kpi.id).to_vec(),
+                card: kpi.clone(),
             })
             .collect(),
-        history_periods,
+        history_periods: card
+            .periods
+            .iter()
+            .map(|c| PeriodView::of(&c.period))
+            .collect(),
     })
 }
 
@@ -245,6 +235,6 @@ pub async fn scorecard(
             period
         }
     };
-    let card = scorecard::scorecard_of(&mut conn, &access, period, today).await?;
-    Ok(Json(view(access.id, card)?))
+    let card = scorecard::scorecard_of(&state.cache, &mut conn, &access, period, today).await?;
+    Ok(Json(view(access.id, &card)?))
 }

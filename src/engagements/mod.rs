@@ -29,6 +29,7 @@ pub use schedule::{Cadence, Cadences, Due, cadences, close, next_due, set_cadenc
 
 use crate::auth::policy::vendor_scope;
 use crate::auth::{Role, User};
+use crate::cache::DataVersion;
 use crate::choice;
 use crate::vocab::{PeriodKind, Zone};
 use crate::web::error::{AppError, Result};
@@ -56,6 +57,9 @@ pub struct Access {
     pub can_manage: bool,
     pub is_admin: bool,
     pub is_vendor: bool,
+    /// The version of what the engagement's scorecard is computed from, read in the same
+    /// statement as the access itself (`crate::cache`).
+    pub data_version: DataVersion,
 }
 
 #[derive(sqlx::FromRow)]
@@ -69,6 +73,8 @@ struct AccessRow {
     scorecard_period: PeriodKind,
     start_date: NaiveDate,
     manages: bool,
+    engagement_version: i64,
+    names_version: i64,
 }
 
 /// One engagement as `access` opens it, with its KPIs under the terms in force on `today`.
@@ -91,7 +97,10 @@ pub async fn access(db: &mut PgConnection, user: &User, id: i64) -> Result<Acces
     let row: AccessRow = sqlx::query_as(
         "select e.id, e.name, e.vendor_id, v.name as vendor_name, e.time_zone, e.status, e.scorecard_period,
                 e.start_date, (e.owner_id = $3 or exists (select 1 from engagement_managers m
-                                            where m.engagement_id = e.id and m.user_id = $3)) as manages
+                                            where m.engagement_id = e.id and m.user_id = $3)) as manages,
+                coalesce((select d.version from data_versions d where d.engagement_id = e.id), 0)
+                    as engagement_version,
+                coalesce((select d.version from data_versions d where d.engagement_id = 0), 0) as names_version
          from engagements e join vendors v on v.id = e.vendor_id
          where e.id = $1 and ($2::bigint is null or e.vendor_id = $2)",
     )
@@ -114,6 +123,10 @@ pub async fn access(db: &mut PgConnection, user: &User, id: i64) -> Result<Acces
         can_manage: is_admin || (user.role == Role::Manager && row.manages),
         is_admin,
         is_vendor: user.role == Role::Vendor,
+        data_version: DataVersion {
+            engagement: row.engagement_version,
+            names: row.names_version,
+        },
     })
 }
 

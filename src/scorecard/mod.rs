@@ -15,11 +15,14 @@ pub mod portfolio;
 pub mod scoring;
 mod snapshots;
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use chrono::NaiveDate;
 use sqlx::PgConnection;
 
+use crate::cache::{Cache, Key};
 use crate::engagements::Access;
 use crate::web::error::Result;
 use crate::web::routes::Routes;
@@ -37,15 +40,32 @@ pub use snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};
 
 /// The scorecard of the engagement `access` opens, over the `TREND` periods that end with
 /// `period`, judged on `today`: what the page, the CSV and the API all write out.
+///
+/// Computed once per data version (`crate::cache`): `access` was read with the version of
+/// what the scorecard is computed from, so a write anywhere makes the next call compute it
+/// afresh. `access` has already decided that the asker may see the engagement.
 pub async fn scorecard_of(
+    cache: &Cache,
     db: &mut PgConnection,
     access: &Access,
     period: Period,
     today: NaiveDate,
-) -> Result<Scorecard> {
+) -> Result<Arc<Scorecard>> {
+    let key = Key {
+        kind: "scorecard",
+        engagement_id: access.id,
+        version: access.data_version,
+        period: Some(period),
+        today,
+    };
+    if let Some(card) = cache.get::<Scorecard>(&key) {
+        return Ok(card);
+    }
     let periods = model::ending_with(period, model::TREND);
     let data = data::load(db, access.id, periods[0].start, period.start).await?;
-    Ok(model::scorecard(&data, &periods, today))
+    let card = Arc::new(model::scorecard(&data, &periods, today));
+    cache.insert(key, card.clone(), card.bytes());
+    Ok(card)
 }
 
 /// Whether `period` is one values may be recorded for on `today`: closed and within the

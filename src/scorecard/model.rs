@@ -121,6 +121,30 @@ impl Scorecard {
         }
     }
 
+    /// About the memory the scorecard holds, for the cache's bound.
+    pub fn bytes(&self) -> usize {
+        let kpis: usize = self
+            .periods
+            .iter()
+            .flat_map(|p| &p.kpis)
+            .map(|k| {
+                std::mem::size_of::<KpiCard>()
+                    + k.name.len()
+                    + k.unit.len()
+                    + k.value.as_ref().map_or(0, |v| {
+                        v.note.len() + v.dispute_note.len() + v.recorded_by.len()
+                    })
+            })
+            .sum();
+        let history = self.history.len()
+            * (std::mem::size_of::<(i64, Vec<Option<Decimal>>)>()
+                + self.periods.len() * std::mem::size_of::<Option<Decimal>>());
+        std::mem::size_of::<Scorecard>()
+            + self.periods.len() * std::mem::size_of::<PeriodCard>()
+            + kpis
+            + history
+    }
+
     /// A KPI's score in each period, oldest first.
     pub fn history_of(&self, kpi_id: i64) -> &[Option<Decimal>] {
         self.history.get(&kpi_id).map_or(&[], Vec::as_slice)

@@ -228,8 +228,9 @@ pub async fn scorecard_page(
         .and_then(|label| Period::parse(kind, label))
         .filter(|p| p.is_closed(today))
         .unwrap_or_else(|| Period::latest_closed(kind, today));
-    let card = super::scorecard_of(&mut conn, &access, period, today).await?;
-    let proactivity = crate::proposals::proactivity(&mut conn, id, state.clock.now()).await?;
+    let card = super::scorecard_of(&state.cache, &mut conn, &access, period, today).await?;
+    let proactivity =
+        crate::proposals::proactivity(&state.cache, &mut conn, &access, state.clock.now()).await?;
     let layout = Layout::new(
         &current.session,
         format!("Scorecard: {}", access.name),
@@ -250,7 +251,7 @@ pub async fn scorecard_csv(
     let access = access(&mut conn, &current.user, id).await?;
     let today = state.clock.today(access.zone());
     let latest = Period::latest_closed(access.period_kind(), today);
-    let card = super::scorecard_of(&mut conn, &access, latest, today).await?;
+    let card = super::scorecard_of(&state.cache, &mut conn, &access, latest, today).await?;
     Ok(csv::response(
         &format!("scorecard-{id}.csv"),
         csv::scorecard(id, &access.name, &card),

@@ -147,6 +147,33 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     }
 }
 
+impl TestApp {
+    /// Another instance serving the same database, as a second server behind a proxy would:
+    /// its own pool, cache and address, the same clock. Gives its address.
+    pub async fn another_instance(&self) -> String {
+        let pool = db::pool(server().database(&self.database), 5)
+            .await
+            .expect("pool");
+        let mut config = (*self.state.config).clone();
+        config.bind = "127.0.0.1:0".parse().unwrap();
+        config.instance = "another".into();
+        let app = Application::build(config, pool, self.clock.clone())
+            .await
+            .expect("bind");
+        let address = format!("http://{}", app.local_addr());
+        tokio::spawn(app.run_until(std::future::pending()));
+        address
+    }
+
+    /// A client of the instance at `address`, signed in as `client` is (sessions live in
+    /// the database, so any instance serves them).
+    pub fn same_session_on(&self, client: &TestClient, address: &str) -> TestClient {
+        let other = TestClient::new(address);
+        other.set_session_cookie(&client.session_cookie().expect("a session"));
+        other
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         // The test's runtime is busy dropping us, so the clean-up runs on a runtime of its own;

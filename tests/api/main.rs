@@ -9,6 +9,7 @@ mod audit;
 mod audits;
 mod auth;
 mod browser;
+mod cache;
 mod checkins;
 mod engagements;
 mod grants;

@@ -3,18 +3,18 @@ use trellis::auth::Role;
 
 use crate::helpers::{TestApp, TestClient, TestUser, engagement, kpi, location, spawn_app, texts};
 
-struct Setup {
-    manager: TestClient,
-    vendor: TestClient,
-    id: i64,
-    availability: i64,
-    resolve: i64,
+pub(crate) struct Setup {
+    pub(crate) manager: TestClient,
+    pub(crate) vendor: TestClient,
+    pub(crate) id: i64,
+    pub(crate) availability: i64,
+    pub(crate) resolve: i64,
 }
 
 /// A monthly engagement with availability (manager, higher, 99.9/99.5, weight 60) and time to
 /// resolve (vendor, lower, 4/8, weight 40); the clock on 3 November 2026 in Berlin, so
 /// October is the latest closed period and the vendor's deadline (5 November) is ahead.
-async fn setup(app: &TestApp) -> (Setup, TestUser) {
+pub(crate) async fn setup(app: &TestApp) -> (Setup, TestUser) {
     app.clock
         .set(chrono::Utc.with_ymd_and_hms(2026, 11, 3, 9, 0, 0).unwrap());
     let (vendor, vendor_user) = app.signed_in(Role::Vendor).await;
@@ -44,7 +44,7 @@ async fn setup(app: &TestApp) -> (Setup, TestUser) {
     )
 }
 
-async fn record(
+pub(crate) async fn record(
     client: &TestClient,
     id: i64,
     period: &str,
