@@ -79,7 +79,7 @@ celebration_candidates as (
 -- The last six closed periods (n = 0: the latest) of each candidate's engagement, with the
 -- first day of the period after each (`latest` starts a period, so that is the one a step
 -- nearer).
-streak_periods as (
+streak_periods as materialized (
     select e.id as engagement_id, g.n, period_back(e.scorecard_period, e.latest, g.n) as start,
            period_back(e.scorecard_period, e.latest, g.n - 1) as next
     from closed e
@@ -89,7 +89,7 @@ streak_periods as (
 -- The candidates' terms, each with the day the next change took over (null: still in force):
 -- the terms in force on a period's last day are those whose span holds it, as `terms_on`
 -- has it.
-streak_terms as (
+streak_terms as materialized (
     select k.id as kpi_id, k.engagement_id, k.direction, t.target, t.active, t.effective_from,
            lead(t.effective_from) over (partition by t.kpi_id order by t.effective_from) as superseded_from
     from celebration_candidates k
@@ -99,7 +99,7 @@ streak_terms as (
 -- handful of period starts in play in one scan; any other run (one engagement, or the KPIs
 -- written since the last pass) reads each candidate's last six periods in one index range,
 -- whatever the plan (`offset 0` keeps the lookup per candidate).
-streak_values as (
+streak_values as materialized (
     select v.kpi_id, v.period_start, v.value, v.state
     from kpi_values v
     where $2::bigint is null and $6::timestamptz is null
