@@ -136,8 +136,8 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
                || to_char(d.due, 'Dy FMDD Mon'),
            '/engagements/' || e.id || '/checkins/new', 'managers', false, false
     from eng e
-    -- The last check-in as a column of its own, so that `checkin_due` is inlined rather than
-    -- called once per engagement (an argument holding a subquery would keep it a call).
+    -- The last check-in as a column of its own: passed to `checkin_due` as a subquery, it was
+    -- looked up again for each use of `last` in the function's body.
     cross join lateral (select max(c.held_on) as held_on from checkins c where c.engagement_id = e.id) c
     cross join lateral (
         select checkin_due(e.checkin_cadence, coalesce(c.held_on, e.start_date), e.checkin_weekday,
