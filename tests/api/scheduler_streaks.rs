@@ -498,6 +498,9 @@ fn generated(dice: &mut Dice, kind: PeriodKind, today: NaiveDate, count: usize) 
     kpis
 }
 
+/// An engagement of generated KPIs: (engagement, manager, calendar, KPIs, their ids).
+type Generated = (i64, i64, PeriodKind, Vec<Kpi>, Vec<i64>);
+
 #[tokio::test]
 async fn the_set_based_streaks_follow_the_rule_told_in_rust_for_one_engagement_every_kpi_and_a_mass_write()
  {
@@ -517,7 +520,7 @@ async fn the_set_based_streaks_follow_the_rule_told_in_rust_for_one_engagement_e
         let ids = store(&app, id, manager, earlier, &kpis).await;
         engagements.push((id, manager, kind, kpis, ids));
     }
-    let rust = |engagements: &[(i64, i64, PeriodKind, Vec<Kpi>, Vec<i64>)]| -> BTreeSet<String> {
+    let rust = |engagements: &[Generated]| -> BTreeSet<String> {
         engagements
             .iter()
             .flat_map(|(_, _, kind, kpis, ids)| {
