@@ -44,6 +44,11 @@ pub async fn run(
         .execute(&mut *tx)
         .await?;
     sqlx::query("set local jit = off").execute(&mut *tx).await?;
+    // A pass over every KPI hashes and sorts a few hundred thousand rows: in memory, not in
+    // temporary files.
+    sqlx::query("set local work_mem = '32MB'")
+        .execute(&mut *tx)
+        .await?;
     let outcome = rules::apply(&mut tx, now, engagement, instance, email, written_since).await?;
     tx.commit().await?;
     Ok(outcome)

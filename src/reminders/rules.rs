@@ -76,17 +76,72 @@ celebration_candidates as (
                    union all select v.kpi_id from kpi_values v where v.reviewed_at >= $6
                    union all select t.kpi_id from kpi_terms t where t.changed_at >= $6)
 ),
+-- The last six closed periods (n = 0: the latest) of each candidate's engagement, with the
+-- first day of the period after each (`latest` starts a period, so that is the one a step
+-- nearer).
+streak_periods as materialized (
+    select e.id as engagement_id, g.n, period_back(e.scorecard_period, e.latest, g.n) as start,
+           period_back(e.scorecard_period, e.latest, g.n - 1) as next
+    from closed e
+    cross join generate_series(0, 5) g(n)
+    where e.id in (select k.engagement_id from celebration_candidates k)
+),
+-- The candidates' terms, each with the day the next change took over (null: still in force):
+-- the terms in force on a period's last day are those whose span holds it, as `terms_on`
+-- has it.
+streak_terms as materialized (
+    select k.id as kpi_id, k.engagement_id, k.direction, t.target, t.active, t.effective_from,
+           lead(t.effective_from) over (partition by t.kpi_id order by t.effective_from) as superseded_from
+    from celebration_candidates k
+    join kpi_terms t on t.kpi_id = k.id
+),
+-- The candidates' values of those periods. A pass over every KPI reads the values of the
+-- handful of period starts in play in one scan; any other run (one engagement, or the KPIs
+-- written since the last pass) reads each candidate's last six periods in one index range,
+-- whatever the plan (`offset 0` keeps the lookup per candidate).
+streak_values as materialized (
+    select v.kpi_id, v.period_start, v.value, v.state
+    from kpi_values v
+    where $2::bigint is null and $6::timestamptz is null
+      and v.period_start = any (array(select distinct p.start from streak_periods p))
+  union all
+    select v.kpi_id, v.period_start, v.value, v.state
+    from celebration_candidates k
+    join closed e on e.id = k.engagement_id
+    cross join lateral (
+        select v.kpi_id, v.period_start, v.value, v.state from kpi_values v
+        where v.kpi_id = k.id
+          and v.period_start between period_back(e.scorecard_period, e.latest, 5) and e.latest
+        offset 0
+    ) v
+    where $2::bigint is not null or $6::timestamptz is not null
+),
+-- Which of the last six closed periods each candidate met its target in, as bits (bit n: n
+-- periods before the latest): its values joined with their periods and the terms in force
+-- on each period's last day, grouped per KPI. A period without a value, or with inactive
+-- terms or none, is not met.
+streaks as (
+    select t.kpi_id, bit_or(1 << p.n) as met
+    from streak_values v
+    join streak_terms t on t.kpi_id = v.kpi_id
+    join streak_periods p on p.engagement_id = t.engagement_id and p.start = v.period_start
+    where t.active and t.effective_from < p.next
+      and (t.superseded_from is null or t.superseded_from >= p.next)
+      and kpi_met(t.direction, v.state, v.value, t.target)
+    group by t.kpi_id
+),
 wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audience, urgent, notice) as (
     select 'checkin_due:' || e.id || ':' || d.due, 'checkin_due', e.id, null::bigint, d.due,
            case when d.due < e.today then 'Check-in overdue since ' else 'Check-in due ' end
                || to_char(d.due, 'Dy FMDD Mon'),
            '/engagements/' || e.id || '/checkins/new', 'managers', false, false
     from eng e
+    -- The last check-in as a column of its own: passed to `checkin_due` as a subquery, it was
+    -- looked up again for each use of `last` in the function's body.
+    cross join lateral (select max(c.held_on) as held_on from checkins c where c.engagement_id = e.id) c
     cross join lateral (
-        select checkin_due(e.checkin_cadence,
-                           coalesce((select max(c.held_on) from checkins c where c.engagement_id = e.id),
-                                    e.start_date),
-                           e.checkin_weekday, e.contact_days) as due
+        select checkin_due(e.checkin_cadence, coalesce(c.held_on, e.start_date), e.checkin_weekday,
+                           e.contact_days) as due
     ) d
     where d.due <= e.today
   union all
@@ -177,26 +232,18 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
     -- Streaks are looked for over the last six periods; one that fills all six was raised
     -- when it reached three. A streak can only complete when a value or a term is written,
     -- so a pass over every engagement looks only at KPIs written since `$6` (null: all).
-    select 'celebration:' || k.id || ':' || period_back(e.scorecard_period, e.latest, s.length - 1),
-           'celebration', e.id, k.id, period_back(e.scorecard_period, e.latest, s.length - 1),
-           k.name || ' met its target ' || s.length || ' periods in a row',
+    select 'celebration:' || k.id || ':' || period_back(e.scorecard_period, e.latest, l.length - 1),
+           'celebration', e.id, k.id, period_back(e.scorecard_period, e.latest, l.length - 1),
+           k.name || ' met its target ' || l.length || ' periods in a row',
            '/engagements/' || e.id || '/scorecard', 'managers', false, false
-    from closed e
-    join celebration_candidates k on k.engagement_id = e.id
+    from streaks s
+    join celebration_candidates k on k.id = s.kpi_id
+    join closed e on e.id = k.engagement_id
+    -- The streak's length is its first period not met (bits 0 to 2 set: three or more).
     cross join lateral (
-        select min(g.n) filter (where not coalesce(m.met, false)) as length
-        from generate_series(0, 5) g(n)
-        left join lateral (
-            select kpi_met(k.direction, v.state, v.value, t.target) as met
-            from kpi_values v
-            join lateral (select t.target, t.active from kpi_terms t
-                          where t.kpi_id = k.id
-                            and t.effective_from < period_back(e.scorecard_period, v.period_start, -1)
-                          order by t.effective_from desc limit 1) t on t.active
-            where v.kpi_id = k.id and v.period_start = period_back(e.scorecard_period, e.latest, g.n)
-        ) m on true
-    ) s
-    where s.length between 3 and 5
+        select case when s.met & 8 = 0 then 3 when s.met & 16 = 0 then 4 when s.met & 32 = 0 then 5 end as length
+    ) l
+    where s.met & 7 = 7 and l.length is not null
   union all
     select 'feedback_shared:' || f.id, 'feedback_shared', e.id, f.id, null,
            case f.kind when 'praise' then 'Praise: ' else 'New feedback: ' end || left(f.situation, 80),

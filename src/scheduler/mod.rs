@@ -20,8 +20,8 @@ pub struct PassReport {
     pub duration: Duration,
 }
 
-/// One pass over every active engagement, recorded in `scheduler_passes` (a pass whose
-/// instance died stays there unfinished).
+/// One pass over every active engagement, recorded in `scheduler_passes` with the time it
+/// took, its housekeeping included (a pass whose instance died stays there unfinished).
 pub async fn pass(state: &AppState) -> anyhow::Result<PassReport> {
     let started = Instant::now();
     let now = state.clock.now();
@@ -39,8 +39,22 @@ pub async fn pass(state: &AppState) -> anyhow::Result<PassReport> {
         crate::reminders::run(&state.pool, now, None, instance, email, since).await
     }
     .await;
+    let rules_took = started.elapsed();
+    let rest = match &outcome {
+        Ok(rules) => after_rules(state, now, rules).await,
+        Err(_) => Ok(()),
+    };
     let duration = started.elapsed();
+    tracing::debug!(
+        rules_ms = rules_took.as_millis() as u64,
+        rest_ms = (duration - rules_took).as_millis() as u64,
+        "scheduler pass timed"
+    );
     let counts = outcome.as_ref().ok();
+    let error = match (&outcome, &rest) {
+        (Err(e), _) | (Ok(_), Err(e)) => Some(e.to_string()),
+        _ => None,
+    };
     sqlx::query(
         "update scheduler_passes
          set finished_at = $2, duration_ms = $3, raised = $4, resolved = $5, error = $6
@@ -51,19 +65,28 @@ pub async fn pass(state: &AppState) -> anyhow::Result<PassReport> {
     .bind(i32::try_from(duration.as_millis()).unwrap_or(i32::MAX))
     .bind(counts.map(|r| i32::try_from(r.raised).unwrap_or(i32::MAX)))
     .bind(counts.map(|r| i32::try_from(r.resolved).unwrap_or(i32::MAX)))
-    .bind(outcome.as_ref().err().map(|e| e.to_string()))
+    .bind(error)
     .execute(&state.pool)
     .await?;
     let rules = outcome?;
-    // After many new rows, fresh statistics keep the next passes' plans right (autovacuum
-    // would get there too, a minute or so later).
+    rest?;
+    Ok(PassReport { rules, duration })
+}
+
+/// What follows the rules in a pass: fresh statistics after many new rows, which keep the
+/// next passes' plans right (autovacuum would get there too, a minute or so later), then
+/// the housekeeping.
+async fn after_rules(
+    state: &AppState,
+    now: DateTime<Utc>,
+    rules: &crate::reminders::rules::Outcome,
+) -> anyhow::Result<()> {
     if rules.raised + rules.delivered > 1000 {
         sqlx::query("analyze reminders, inbox_items")
             .execute(&state.pool)
             .await?;
     }
-    housekeeping(state, now).await?;
-    Ok(PassReport { rules, duration })
+    housekeeping(state, now).await
 }
 
 /// Writes older than the last finished pass (less a margin for requests that were still
@@ -81,9 +104,14 @@ async fn written_since(state: &AppState) -> anyhow::Result<Option<DateTime<Utc>>
 /// day does not wait for them), expired sessions, stale login counters and old pass records.
 async fn housekeeping(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
     let mut conn = state.pool.acquire().await?;
+    let started = Instant::now();
     crate::scorecard::portfolio::refresh_scores(&mut conn, now)
         .await
         .map_err(|e| anyhow::anyhow!("refreshing the portfolio's scores: {e:?}"))?;
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "portfolio scores refreshed"
+    );
     let absolute = chrono::Duration::from_std(state.config.session_absolute)
         .unwrap_or(chrono::Duration::hours(12));
     let idle =

@@ -21,6 +21,7 @@ mod queries;
 mod reviews;
 mod routes;
 mod scheduler;
+mod scheduler_streaks;
 mod scorecard;
 mod service_tokens;
 mod smtp;
