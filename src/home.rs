@@ -94,46 +94,148 @@ struct HomePage {
     my_items: Vec<MyItem>,
 }
 
+/// The cards' statement for one side of the house: `$for_vendor` is the literal argument of
+/// the `visible_*` functions, `$where` picks the engagements (vendor isolation included) and
+/// the counts that differ by side follow. One statement per role, without optional filters,
+/// so PostgreSQL plans each once and reuses the plan; the 50 cards are chosen first, and only
+/// they get their counts.
+macro_rules! cards_sql {
+    ($for_vendor:literal, $where:literal, $findings:literal, $proposal:literal, $access_reviews:literal) => {
+        concat!(
+            "select e.id, e.name, e.vendor_name, e.status, e.time_zone, e.next_review_due, e.next_audit_due,
+                    (select count(*) from kpis k where k.engagement_id = e.id) as kpis,
+                    c.held_on as last_checkin, c.health as last_health, a.open_ours, a.open_vendor,
+                    (select count(*) from visible_feedback(true) f where f.engagement_id = e.id and f.acknowledged_at is null)
+                       as feedback_waiting,
+                    (select count(*) from visible_findings(",
+            $for_vendor,
+            ") f where f.engagement_id = e.id and f.status in ",
+            $findings,
+            ") as findings,
+                    (select count(*) from proposals p where p.engagement_id = e.id and p.status = '",
+            $proposal,
+            "') as proposals, ",
+            $access_reviews,
+            " as access_reviews
+             from (select e.id, e.name, v.name as vendor_name, e.status, e.time_zone, e.next_review_due,
+                          e.next_audit_due, lower(v.name) as vendor_key, lower(e.name) as name_key
+                   from engagements e join vendors v on v.id = e.vendor_id
+                   where ",
+            $where,
+            "
+                   order by e.status <> 'active', lower(v.name), lower(e.name)
+                   limit 50) e
+             left join lateral (select c.held_on, c.health from visible_checkins(",
+            $for_vendor,
+            ") c
+                                where c.engagement_id = e.id order by c.held_on desc, c.id desc limit 1) c on true
+             cross join lateral (select count(*) filter (where a.owner_side = 'ours') as open_ours,
+                                        count(*) filter (where a.owner_side = 'vendor') as open_vendor
+                                 from visible_action_items(",
+            $for_vendor,
+            ") a where a.engagement_id = e.id and a.status = 'open') a
+             order by e.status <> 'active', e.vendor_key, e.name_key"
+        )
+    };
+}
+
+/// A vendor user's cards ($1 the vendor): their vendor's engagements that are neither drafts
+/// nor closed, with what is asked of them.
+const VENDOR_CARDS: &str = cards_sql!(
+    "true",
+    "e.vendor_id = $1 and e.status not in ('closed', 'draft')",
+    "('open')",
+    "needs_information",
+    "0::bigint"
+);
+
+/// A manager's cards ($1 the manager, $2 now): the engagements they own or co-manage, not closed.
+const MANAGER_CARDS: &str = cards_sql!(
+    "false",
+    "e.status <> 'closed'
+          and e.id in (select o.id from engagements o where o.owner_id = $1
+                       union select m.engagement_id from engagement_managers m where m.user_id = $1)",
+    "('open', 'answered')",
+    "open",
+    "(select count(*) from access_grants g where g.engagement_id = e.id and g.status = 'active'
+        and g.next_review_due <= ($2::timestamptz at time zone e.time_zone)::date)"
+);
+
+/// An admin's cards ($1 now): every engagement that is not closed.
+const ADMIN_CARDS: &str = cards_sql!(
+    "false",
+    "e.status <> 'closed'",
+    "('open', 'answered')",
+    "open",
+    "(select count(*) from access_grants g where g.engagement_id = e.id and g.status = 'active'
+        and g.next_review_due <= ($1::timestamptz at time zone e.time_zone)::date)"
+);
+/// The open action items of the reader's side, as `$for_vendor` lets them see items, in the
+/// engagements `$where` picks (`$now` the parameter holding now): one statement per role.
+macro_rules! items_sql {
+    ($for_vendor:literal, $side:literal, $now:literal, $where:literal) => {
+        concat!(
+            "select a.engagement_id, e.name as engagement, a.title, a.assignee, a.due_on,
+                    coalesce(a.due_on < (",
+            $now,
+            "::timestamptz at time zone e.time_zone)::date, false) as overdue
+             from visible_action_items(",
+            $for_vendor,
+            ") a
+             join engagements e on e.id = a.engagement_id
+             where a.status = 'open' and e.status <> 'closed' and a.owner_side = '",
+            $side,
+            "'",
+            $where,
+            "
+             order by a.due_on nulls last, a.id
+             limit 20"
+        )
+    };
+}
+
+/// A vendor user's items ($1 the vendor, $2 now).
+const VENDOR_ITEMS: &str = items_sql!("true", "vendor", "$2", " and e.vendor_id = $1");
+
+/// A manager's items ($1 the manager, $2 now).
+const MANAGER_ITEMS: &str = items_sql!(
+    "false",
+    "ours",
+    "$2",
+    " and e.id in (select o.id from engagements o where o.owner_id = $1
+                    union select m.engagement_id from engagement_managers m where m.user_id = $1)"
+);
+
+/// An admin's items ($1 now).
+const ADMIN_ITEMS: &str = items_sql!("false", "ours", "$1", "");
+
 pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result<Html<String>> {
     let user = &current.user;
     let mut conn = state.pool.acquire().await?;
     // Vendor users see their vendor's engagements; managers the ones they manage; admins all
     // that are not closed.
-    let rows: Vec<EngagementRow> = sqlx::query_as(
-        "select e.id, e.name, v.name as vendor_name, e.status, e.time_zone, e.next_review_due, e.next_audit_due,
-                (select count(*) from kpis k where k.engagement_id = e.id) as kpis,
-                (select max(c.held_on) from visible_checkins($5) c where c.engagement_id = e.id) as last_checkin,
-                (select c.health from visible_checkins($5) c where c.engagement_id = e.id
-                 order by c.held_on desc, c.id desc limit 1) as last_health,
-                (select count(*) from visible_action_items($5) a
-                 where a.engagement_id = e.id and a.status = 'open' and a.owner_side = 'ours') as open_ours,
-                (select count(*) from visible_action_items($5) a
-                 where a.engagement_id = e.id and a.status = 'open' and a.owner_side = 'vendor') as open_vendor,
-                (select count(*) from visible_feedback(true) f where f.engagement_id = e.id and f.acknowledged_at is null)
-                   as feedback_waiting,
-                (select count(*) from visible_findings($5) f where f.engagement_id = e.id
-                   and f.status in ('open', 'answered') and ($2::text <> 'vendor' or f.status = 'open')) as findings,
-                (select count(*) from proposals p where p.engagement_id = e.id
-                   and p.status = case when $2::text = 'vendor' then 'needs_information' else 'open' end) as proposals,
-                (select count(*) from access_grants g where g.engagement_id = e.id and $2::text <> 'vendor'
-                   and g.status = 'active' and g.next_review_due <= ($4::timestamptz at time zone e.time_zone)::date)
-                   as access_reviews
-         from engagements e join vendors v on v.id = e.vendor_id
-         where e.status <> 'closed'
-           and ($1::bigint is null or e.vendor_id = $1)
-           and ($2::text <> 'manager' or e.owner_id = $3
-                or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $3))
-           and ($2::text <> 'vendor' or e.status <> 'draft')
-         order by e.status <> 'active', lower(v.name), lower(e.name)
-         limit 50",
-    )
-    .bind(vendor_scope(user))
-    .bind(user.role.as_str())
-    .bind(user.id)
-    .bind(state.clock.now())
-    .bind(crate::visibility::for_vendor(user))
-    .fetch_all(&mut *conn)
-    .await?;
+    let now = state.clock.now();
+    let rows: Vec<EngagementRow> = match user.role {
+        Role::Vendor => {
+            sqlx::query_as(VENDOR_CARDS)
+                .bind(vendor_scope(user))
+                .fetch_all(&mut *conn)
+                .await?
+        }
+        Role::Manager => {
+            sqlx::query_as(MANAGER_CARDS)
+                .bind(user.id)
+                .bind(now)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+        Role::Admin => {
+            sqlx::query_as(ADMIN_CARDS)
+                .bind(now)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+    };
     let counts = if user.role == Role::Admin {
         sqlx::query_as(
             "select (select count(*) from vendors) as vendors,
@@ -155,7 +257,7 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
             .filter(|r| r.status == Status::Active)
             .map(|r| r.id)
             .collect();
-        checkins::assess_many(&mut conn, &ids, state.clock.now()).await?
+        checkins::assess_many(&mut conn, &ids, now).await?
     };
     let wins: Vec<Win> = if user.role == Role::Vendor {
         sqlx::query_as(
@@ -171,26 +273,28 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
     };
     // Vendor users act on their side's items of shared check-ins; managers on ours, in the
     // engagements they manage; admins see ours everywhere.
-    let my_items: Vec<MyItem> = sqlx::query_as(
-        "select a.engagement_id, e.name as engagement, a.title, a.assignee, a.due_on,
-                coalesce(a.due_on < ($4::timestamptz at time zone e.time_zone)::date, false) as overdue
-         from visible_action_items($5) a
-         join engagements e on e.id = a.engagement_id
-         where a.status = 'open' and e.status <> 'closed'
-           and a.owner_side = case when $2::text = 'vendor' then 'vendor' else 'ours' end
-           and ($1::bigint is null or e.vendor_id = $1)
-           and ($2::text <> 'manager' or e.owner_id = $3
-                or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $3))
-         order by a.due_on nulls last, a.id
-         limit 20",
-    )
-    .bind(vendor_scope(user))
-    .bind(user.role.as_str())
-    .bind(user.id)
-    .bind(state.clock.now())
-    .bind(crate::visibility::for_vendor(user))
-    .fetch_all(&mut *conn)
-    .await?;
+    let my_items: Vec<MyItem> = match user.role {
+        Role::Vendor => {
+            sqlx::query_as(VENDOR_ITEMS)
+                .bind(vendor_scope(user))
+                .bind(now)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+        Role::Manager => {
+            sqlx::query_as(MANAGER_ITEMS)
+                .bind(user.id)
+                .bind(now)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+        Role::Admin => {
+            sqlx::query_as(ADMIN_ITEMS)
+                .bind(now)
+                .fetch_all(&mut *conn)
+                .await?
+        }
+    };
     let cards = rows
         .into_iter()
         .map(|row| Card {

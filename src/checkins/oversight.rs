@@ -169,7 +169,10 @@ pub async fn assess_many(
              select e.id, e.start_date, e.time_zone, e.checkin_cadence, b.contact_days, b.weekly_touch_cap,
                     ($2::timestamptz at time zone e.time_zone)::date as today
              from engagements e join boundaries b on b.engagement_id = e.id
-             where e.id = any($1)
+             -- The ids through a subquery, whose size the planner never knows: a plan made
+             -- for some ids then costs what one made for any ids does, so PostgreSQL keeps
+             -- one generic plan instead of planning this statement again on every call.
+             where e.id = any(array(select unnest($1::bigint[])))
          ), s as (
              select e.*, e.today - extract(isodow from e.today)::int as span_end,
                     e.today - extract(isodow from e.today)::int - 27 as span_start

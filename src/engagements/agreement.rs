@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::{Serialize, Serializer};
 use sqlx::PgConnection;
 
-use super::boundaries::{self, Boundaries};
+use super::boundaries::Boundaries;
 use super::cadence::{CheckinCadence, ReviewCadence, iso_weekdays, weekday_name};
 use super::kpis::{self, KpiLine};
 use super::{Access, Status};
@@ -95,34 +95,52 @@ impl Agreement {
     }
 }
 
+/// The engagement's fields, its people and its boundaries, read in one statement.
 #[derive(sqlx::FromRow)]
-struct People {
+struct Stored {
+    #[sqlx(flatten)]
+    fields: EngagementFields,
     owner: String,
     co_managers: Vec<String>,
+    #[sqlx(flatten)]
+    boundaries: Boundaries,
 }
 
-/// Loads the engagement `access` opens, with its KPIs under the terms in force on `today`.
+/// Loads the engagement `access` opens, with its KPIs under the terms in force on `today`:
+/// two statements, whatever the number of KPIs and co-managers.
 pub async fn load(db: &mut PgConnection, access: Access, today: NaiveDate) -> Result<Agreement> {
-    let fields = fields_of(db, access.id).await?;
-    let people: People = sqlx::query_as(
-        "select o.name as owner,
+    let stored: Stored = sqlx::query_as(
+        "select e.vendor_id, e.name, e.scope, e.objectives, e.time_zone, e.start_date, e.end_date, e.notice_days,
+                e.status, e.owner_id, e.scorecard_period, e.checkin_cadence, e.checkin_weekday, e.review_cadence,
+                e.audit_cadence, e.next_review_due, e.next_audit_due,
+                o.name as owner,
                 coalesce(array(select u.name from engagement_managers m join users u on u.id = m.user_id
-                               where m.engagement_id = e.id order by lower(u.name)), '{}') as co_managers
-         from engagements e join users o on o.id = e.owner_id where e.id = $1",
+                               where m.engagement_id = e.id order by lower(u.name)), '{}') as co_managers,
+                b.contact_days, b.window_start, b.window_end, b.channels, b.preferred_channel, b.urgent_definition,
+                b.urgent_channel, b.escalation_contact, b.routine_response_hours, b.urgent_response_hours,
+                b.weekly_touch_cap
+         from engagements e join users o on o.id = e.owner_id join boundaries b on b.engagement_id = e.id
+         where e.id = $1",
     )
     .bind(access.id)
-    .fetch_one(&mut *db)
-    .await?;
+    .fetch_optional(&mut *db)
+    .await?
+    .ok_or(AppError::NotFound)?;
     let kpis = kpis::lines(db, access.id, today).await?;
     let weight_total = kpis.iter().filter(|k| k.active).map(|k| k.weight).sum();
-    let boundaries = boundaries::load(db, access.id).await?;
+    let Stored {
+        fields,
+        owner,
+        co_managers,
+        boundaries,
+    } = stored;
     Ok(Agreement {
         today,
         notice_date: fields.notice_date(),
         access,
         fields,
-        owner: people.owner,
-        co_managers: people.co_managers,
+        owner,
+        co_managers,
         kpis,
         weight_total,
         boundaries,

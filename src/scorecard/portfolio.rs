@@ -407,6 +407,56 @@ pub async fn rows_after(
     Ok(stored.into_iter().map(PortfolioRow::from).collect())
 }
 
+impl Filters {
+    /// The manager asked for, by id.
+    fn manager_id(&self) -> Option<i64> {
+        self.manager.parse().ok()
+    }
+
+    /// The conditions of the filters asked for, with parameters numbered from $1, and how
+    /// many they take: one statement per combination of filters, none of them optional, so
+    /// each keeps a generic plan and one without filters counts the table's smallest index.
+    fn conditions(&self) -> (String, usize) {
+        let mut parts = Vec::new();
+        if !self.tier.is_empty() {
+            parts.push(format!("s.tier = ${}", parts.len() + 1));
+        }
+        if !self.standing.is_empty() {
+            parts.push(format!("s.standing = ${}", parts.len() + 1));
+        }
+        if self.manager_id().is_some() {
+            let n = parts.len() + 1;
+            parts.push(format!(
+                "(s.owner_id = ${n} or exists (select 1 from engagement_managers m
+                                   where m.engagement_id = s.engagement_id and m.user_id = ${n}))"
+            ));
+        }
+        let taken = parts.len();
+        if parts.is_empty() {
+            ("true".to_string(), 0)
+        } else {
+            (parts.join(" and "), taken)
+        }
+    }
+
+    /// Binds the values of [`Filters::conditions`], in their order.
+    fn bind<'q, O>(
+        &'q self,
+        mut query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+        if !self.tier.is_empty() {
+            query = query.bind(self.tier.as_str());
+        }
+        if !self.standing.is_empty() {
+            query = query.bind(self.standing.as_str());
+        }
+        if let Some(manager) = self.manager_id() {
+            query = query.bind(manager);
+        }
+        query
+    }
+}
+
 /// The active engagements matching the filters, sorted, from `offset` on (at most `limit`),
 /// and how many match in all.
 async fn rows(
@@ -415,31 +465,30 @@ async fn rows(
     offset: i64,
     limit: Option<i64>,
 ) -> Result<(Vec<PortfolioRow>, i64)> {
+    let (conditions, taken) = filters.conditions();
     // Counting apart is cheaper than a window over every row: the page itself then reads
     // only its rows through the sort's index.
-    let total: i64 = sqlx::query_scalar(&format!(
-        "select count(*) from engagement_scores s where {FILTERS}"
-    ))
-    .bind(&filters.tier)
-    .bind(&filters.standing)
-    .bind(&filters.manager)
-    .fetch_one(&mut *db)
-    .await?;
-    let stored: Vec<StoredRow> = sqlx::query_as(&format!(
+    let count_sql = format!("select count(*) from engagement_scores s where {conditions}");
+    let (total,): (i64,) = filters
+        .bind(sqlx::query_as(&count_sql))
+        .fetch_one(&mut *db)
+        .await?;
+    let rows_sql = format!(
         "select {COLUMNS}
          from engagement_scores s
-         where {FILTERS}
+         where {conditions}
          order by {}
-         offset $4 limit $5",
-        filters.order()
-    ))
-    .bind(&filters.tier)
-    .bind(&filters.standing)
-    .bind(&filters.manager)
-    .bind(offset)
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
+         offset ${} limit ${}",
+        filters.order(),
+        taken + 1,
+        taken + 2
+    );
+    let stored: Vec<StoredRow> = filters
+        .bind(sqlx::query_as(&rows_sql))
+        .bind(offset)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
     Ok((stored.into_iter().map(PortfolioRow::from).collect(), total))
 }
 
