@@ -1,4 +1,6 @@
-//! Signing in and out.
+//! Signing in and out. A correct password signs in at once, or, for a user with a second
+//! factor (or one the organisation requires to have one), leads to the second step
+//! (`auth::second_step`) with the session still anonymous.
 
 use askama::Template;
 use axum::extract::State;
@@ -9,11 +11,12 @@ use serde::Deserialize;
 use super::password::{self, Verified};
 use super::session::{self, Session};
 use super::throttle::{self, Verdict};
+use super::totp::{self, AfterPassword};
 use super::user::{Role, User};
 use crate::audit::{self, Outcome};
 use crate::state::AppState;
 use crate::web::ClientAddr;
-use crate::web::error::Result;
+use crate::web::error::{AppError, Result};
 use crate::web::form::{FieldErrors, Form, Query};
 use crate::web::layout::{Flash, Layout};
 
@@ -212,43 +215,149 @@ pub async fn submit(
         _ => None,
     };
 
-    // A new session id at login: whatever cookie came before is worthless now.
-    let mut tx = state.pool.begin().await?;
     if let Some(rehashed) = rehashed {
         sqlx::query("update users set password_hash = $2 where id = $1")
             .bind(account.id)
             .bind(rehashed)
-            .execute(&mut *tx)
+            .execute(&state.pool)
             .await?;
     }
-    if let Some(old) = &session.id_hash {
-        session::delete(&mut *tx, old).await?;
+    let role = Role::parse(&account.role).unwrap_or(Role::Vendor);
+    let next = safe_next(Some(&form.next));
+    let after = totp::after_password(&state.pool, account.id, role).await?;
+    if after != AfterPassword::SignIn {
+        // The password was right: its count restarts, but the session stays anonymous
+        // until the second step, which has a count of its own.
+        let Some(session_hash) = session.id_hash.as_deref() else {
+            return Err(AppError::Csrf);
+        };
+        let enrol = after == AfterPassword::Enrol;
+        let mut tx = state.pool.begin().await?;
+        if enrol {
+            totp::begin_enrolment(&mut *tx, account.id, now).await?;
+        }
+        totp::set_challenge(&mut *tx, session_hash, account.id, enrol, next, now).await?;
+        audit::Entry::anonymous("login.password", Outcome::Success)
+            .claimed_email(&email)
+            .target(format!("user:{}", account.id))
+            .client_addr(addr.clone())
+            .details(serde_json::json!({ "then": if enrol { "enrolment" } else { "code" } }))
+            .write(&mut *tx, now)
+            .await?;
+        tx.commit().await?;
+        throttle::succeeded(&state.pool, &email, &addr).await?;
+        let to = if enrol { "/login/enrol" } else { "/login/code" };
+        return Ok(Redirect::to(to).into_response());
     }
-    let new = session::create(&mut *tx, Some(account.id), None, now).await?;
-    let user = User {
+
+    let account = SignedIn {
         id: account.id,
         email: account.email,
         name: account.name,
-        role: Role::parse(&account.role).unwrap_or(Role::Vendor),
-        vendor: account.vendor_id.map(|id| (id, String::new())),
+        role,
+        vendor_id: account.vendor_id,
         time_zone: account.time_zone,
-        inbox: 0,
     };
-    audit::Entry::by(&user, "login", Outcome::Success)
-        .target(format!("user:{}", user.id))
-        .client_addr(addr.clone())
-        .write(&mut *tx, now)
-        .await?;
+    let mut tx = state.pool.begin().await?;
+    let new = sign_in(
+        &mut tx,
+        &session,
+        &account,
+        &addr,
+        serde_json::Value::Null,
+        None,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     throttle::succeeded(&state.pool, &email, &addr).await?;
-    tracing::info!(user_id = user.id, "signed in");
+    tracing::info!(user_id = account.id, "signed in");
+    Ok(signed_in_redirect(&state, &new, next))
+}
 
-    let mut response = Redirect::to(safe_next(Some(&form.next))).into_response();
+/// Who is signing in, as the sign-in needs them.
+pub(super) struct SignedIn {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub vendor_id: Option<i64>,
+    pub time_zone: String,
+}
+
+impl SignedIn {
+    pub(super) fn user(&self) -> User {
+        User {
+            id: self.id,
+            email: self.email.clone(),
+            name: self.name.clone(),
+            role: self.role,
+            vendor: self.vendor_id.map(|id| (id, String::new())),
+            time_zone: self.time_zone.clone(),
+            inbox: 0,
+        }
+    }
+}
+
+/// The enabled account with this id, for the second step of a sign-in.
+pub(super) async fn enabled_account(
+    db: impl sqlx::PgExecutor<'_>,
+    id: i64,
+) -> Result<Option<SignedIn>> {
+    let account: Option<Account> = sqlx::query_as(
+        "select id, email, name, role, vendor_id, password_hash, time_zone
+         from users where id = $1 and disabled_at is null",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    Ok(account.map(|a| SignedIn {
+        role: Role::parse(&a.role).unwrap_or(Role::Vendor),
+        id: a.id,
+        email: a.email,
+        name: a.name,
+        vendor_id: a.vendor_id,
+        time_zone: a.time_zone,
+    }))
+}
+
+/// Signs `account` in, in `tx`: a new session id (whatever cookie came before is worthless
+/// now, and a waiting second step goes with it), and the login in the audit log.
+pub(super) async fn sign_in(
+    tx: &mut sqlx::PgConnection,
+    old: &Session,
+    account: &SignedIn,
+    addr: &str,
+    details: serde_json::Value,
+    flash: Option<&Flash>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<session::NewSession> {
+    if let Some(old) = &old.id_hash {
+        session::delete(&mut *tx, old).await?;
+    }
+    let new = session::create(&mut *tx, Some(account.id), flash, now).await?;
+    let mut entry = audit::Entry::by(&account.user(), "login", Outcome::Success)
+        .target(format!("user:{}", account.id))
+        .client_addr(addr.to_string());
+    if !details.is_null() {
+        entry = entry.details(details);
+    }
+    entry.write(&mut *tx, now).await?;
+    Ok(new)
+}
+
+/// The answer to a finished sign-in: the new session's cookie and the way on.
+pub(super) fn signed_in_redirect(
+    state: &AppState,
+    new: &session::NewSession,
+    next: &str,
+) -> Response {
+    let mut response = Redirect::to(safe_next(Some(next))).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         session::set_cookie(&new.token, state.config.secure_cookies()),
     );
-    Ok(response)
+    response
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,8 +4,10 @@ pub mod frame;
 pub mod login;
 pub mod password;
 pub mod policy;
+pub mod second_step;
 pub mod session;
 pub mod throttle;
+pub mod totp;
 pub mod user;
 
 use crate::web::routes::Routes;
@@ -18,5 +20,9 @@ pub fn routes() -> Routes {
     Routes::new()
         .get("/login", login::show)
         .post("/login", login::submit)
+        .get("/login/code", second_step::code_show)
+        .post("/login/code", second_step::code_submit)
+        .get("/login/enrol", second_step::enrol_show)
+        .post("/login/enrol", second_step::enrol_submit)
         .post("/logout", login::logout)
 }

@@ -13,6 +13,8 @@ pub const WINDOW: Duration = Duration::minutes(15);
 pub const ACCOUNT_LIMIT: i32 = 5;
 /// Failed logins from one client address, whatever the account.
 pub const ADDRESS_LIMIT: i32 = 20;
+/// Wrong second-factor codes for one user before their codes are locked for a while.
+pub const CODE_LIMIT: i32 = 5;
 
 /// Whether a login may be tried now, and if not, for how many more minutes.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,6 +27,9 @@ pub enum Verdict {
 enum Scope {
     Account,
     Address,
+    /// A user's second-factor codes, keyed by the user's id: the password was right, so
+    /// the account's count has restarted, and this one must not.
+    Code,
 }
 
 impl Scope {
@@ -32,6 +37,7 @@ impl Scope {
         match self {
             Scope::Account => "account",
             Scope::Address => "address",
+            Scope::Code => "code",
         }
     }
 
@@ -39,6 +45,7 @@ impl Scope {
         match self {
             Scope::Account => ACCOUNT_LIMIT,
             Scope::Address => ADDRESS_LIMIT,
+            Scope::Code => CODE_LIMIT,
         }
     }
 }
@@ -84,6 +91,40 @@ pub async fn admit(
 pub async fn succeeded(pool: &PgPool, email: &str, addr: &str) -> Result<(), sqlx::Error> {
     sqlx::query("delete from login_counters where scope = 'account' and key = $1")
         .bind(account_key(email))
+        .execute(pool)
+        .await?;
+    give_back(pool, Scope::Address, addr).await
+}
+
+/// Takes one attempt from the user's allowance of second-factor codes, then from the
+/// address's, before the code is checked; like [`admit`] for passwords.
+pub async fn admit_code(
+    pool: &PgPool,
+    user_id: i64,
+    addr: &str,
+    now: DateTime<Utc>,
+) -> Result<Verdict, sqlx::Error> {
+    let key = user_id.to_string();
+    if let Some(minutes) = take(pool, Scope::Code, &key, now).await? {
+        return Ok(Verdict::Locked {
+            minutes,
+            by_account: true,
+        });
+    }
+    if let Some(minutes) = take(pool, Scope::Address, addr, now).await? {
+        give_back(pool, Scope::Code, &key).await?;
+        return Ok(Verdict::Locked {
+            minutes,
+            by_account: false,
+        });
+    }
+    Ok(Verdict::Allowed)
+}
+
+/// A right code: the user's count restarts and the address gets its attempt back.
+pub async fn code_succeeded(pool: &PgPool, user_id: i64, addr: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("delete from login_counters where scope = 'code' and key = $1")
+        .bind(user_id.to_string())
         .execute(pool)
         .await?;
     give_back(pool, Scope::Address, addr).await

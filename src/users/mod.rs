@@ -255,6 +255,12 @@ pub fn routes() -> Routes {
         .post("/admin/users/{id}/disable", admin::disable)
         .post("/admin/users/{id}/enable", admin::enable)
         .post("/admin/users/{id}/password-link", admin::password_link)
+        .post(
+            "/admin/users/{id}/second-factor/reset",
+            admin::reset_second_factor,
+        )
+        .get("/admin/sign-in", admin::sign_in_settings)
+        .post("/admin/sign-in", admin::save_sign_in)
         .get("/admin/service-tokens", admin::service_tokens)
         .post("/admin/service-tokens", admin::create_service_token)
         .post(

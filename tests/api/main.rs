@@ -27,6 +27,7 @@ mod service_tokens;
 mod smtp;
 #[path = "../common/template.rs"]
 mod template;
+mod totp;
 mod twins;
 mod users;
 mod vendors;

@@ -139,6 +139,8 @@ struct Existing {
     link: Option<String>,
     /// The link went out by e-mail too (SMTP is configured).
     emailed: bool,
+    /// The user has a second factor (or has begun one): an admin may reset it.
+    second_factor: bool,
 }
 
 #[derive(Template)]
@@ -264,6 +266,7 @@ fn existing(record: &UserRecord, current_id: i64, link: Option<String>, zone: Tz
             .to_string(),
         emailed: false,
         link,
+        second_factor: record.has_second_factor,
     }
 }
 

@@ -1,13 +1,16 @@
 //! User administration for admins: list, create, edit, disable and enable, and
 //! set-password links instead of passwords typed by the admin. `edit` holds the user form
-//! (create, show, update), `access` what ends or restores access (disable, enable, links).
+//! (create, show, update), `access` what ends or restores access (disable, enable, links),
+//! `second_factor` the reset of a lost factor and the sign-in settings.
 
 mod access;
 mod edit;
+mod second_factor;
 mod service;
 
 pub use access::{ActionForm, disable, enable, password_link};
 pub use edit::{UserForm, UserInput, create, new, show, update};
+pub use second_factor::{reset_second_factor, save_sign_in, sign_in_settings};
 pub use service::{
     create as create_service_token, list as service_tokens, revoke as revoke_service_token,
 };
@@ -170,12 +173,15 @@ struct UserRecord {
     has_password: bool,
     service_account: bool,
     created_at: DateTime<Utc>,
+    /// A confirmed second factor, or an enrolment begun.
+    has_second_factor: bool,
 }
 
 async fn find(db: &mut PgConnection, id: i64) -> Result<UserRecord> {
     sqlx::query_as(
         "select id, email, name, role, vendor_id, time_zone, disabled_at,
-                password_hash is not null as has_password, service_account, created_at
+                password_hash is not null as has_password, service_account, created_at,
+                exists (select 1 from user_totp t where t.user_id = users.id) as has_second_factor
          from users where id = $1",
     )
     .bind(id)

@@ -1,5 +1,8 @@
 //! A signed-in user's own account: time zone and working hours, the calendar feed, personal
-//! API tokens, and the password (changing it ends their other sessions).
+//! API tokens, the password (changing it ends their other sessions) and the second factor
+//! (`second_factor`).
+
+mod second_factor;
 
 use askama::Template;
 use axum::extract::State;
@@ -162,6 +165,8 @@ struct SettingsPage {
     email: String,
     is_vendor: bool,
     has_feed: bool,
+    /// The user has a confirmed second factor.
+    has_second_factor: bool,
     /// A feed address just made: shown once.
     feed_url: Option<String>,
     /// Whether this user may hold personal API tokens (managers and vendor users).
@@ -212,6 +217,7 @@ struct Settings {
     work_start: NaiveTime,
     work_end: NaiveTime,
     has_feed: bool,
+    has_second_factor: bool,
 }
 
 fn pairs_of(s: &Settings) -> Pairs {
@@ -233,7 +239,9 @@ fn pairs_of(s: &Settings) -> Pairs {
 
 async fn settings_of(state: &AppState, user_id: i64) -> Result<Settings> {
     Ok(sqlx::query_as(
-        "select time_zone, work_days, work_start, work_end, calendar_token_hash is not null as has_feed
+        "select time_zone, work_days, work_start, work_end, calendar_token_hash is not null as has_feed,
+                exists (select 1 from user_totp t where t.user_id = users.id and t.confirmed_at is not null)
+                    as has_second_factor
          from users where id = $1",
     )
     .bind(user_id)
@@ -256,6 +264,7 @@ fn settings_page(
         email: current.user.email.clone(),
         is_vendor: current.user.role == Role::Vendor,
         has_feed,
+        has_second_factor: false,
         feed_url,
         may_hold_tokens: tokens::may_hold(&current.user),
         tokens: Vec::new(),
@@ -289,6 +298,7 @@ async fn stored_page(
         settings.has_feed,
         feed_url,
     );
+    page.has_second_factor = settings.has_second_factor;
     if page.may_hold_tokens {
         page.tokens = tokens::list(&state.pool, current.user.id).await?;
     }
@@ -518,6 +528,10 @@ pub fn routes() -> Routes {
         .post("/account/calendar", calendar)
         .post("/account/tokens", create_token)
         .post("/account/tokens/{id}/revoke", revoke_token)
+        .get("/account/second-factor", second_factor::show)
+        .post("/account/second-factor", second_factor::start)
+        .post("/account/second-factor/confirm", second_factor::confirm)
+        .post("/account/second-factor/remove", second_factor::remove)
         .get("/account/password", show)
         .post("/account/password", change)
 }
