@@ -9,13 +9,12 @@ use axum::response::Html;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use crate::auth::CurrentUser;
 use crate::checkins::{self, Assessment, CheckinRow};
+use crate::engagements::Viewing;
 use crate::engagements::{self, Agreement, WindowNow};
 use crate::feedback::{self, Balance, Win};
 use crate::state::AppState;
 use crate::web::error::Result;
-use crate::web::form::Id;
 use crate::web::layout::Layout;
 use crate::web::routes::Routes;
 
@@ -78,11 +77,9 @@ struct ShowPage {
 /// The hub for the organisation's people; a vendor user sees the agreement instead.
 pub async fn show(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Id(id): Id,
+    Viewing { current, access }: Viewing,
 ) -> Result<Html<String>> {
     let mut conn = state.pool.acquire().await?;
-    let access = engagements::access(&mut conn, &current.user, id).await?;
     if access.is_vendor {
         return engagements::render_agreement(&state, &current, &mut conn, access).await;
     }

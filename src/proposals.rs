@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 use crate::auth::CurrentUser;
 use crate::auth::policy;
@@ -157,7 +157,7 @@ struct CountedRow {
 /// `now`, and how many of them were accepted.
 pub async fn proactivity(
     cache: &Cache,
-    db: &mut PgConnection,
+    db: &PgPool,
     access: &Access,
     now: DateTime<Utc>,
 ) -> Result<Proactivity> {
@@ -243,7 +243,7 @@ async fn list_page(
 ) -> Result<ListPage> {
     let access = access(db, &current.user, id).await?;
     let rows = of_engagement(db, id).await?;
-    let proactivity = proactivity(&state.cache, db, &access, state.clock.now()).await?;
+    let proactivity = proactivity(&state.cache, &state.pool, &access, state.clock.now()).await?;
     Ok(ListPage {
         layout: Layout::new(
             &current.session,

@@ -79,7 +79,7 @@ pub fn router(state: AppState) -> (Router, Vec<(Method, &'static str)>) {
         .collect();
     let router = pages
         .into_router()
-        .layer(from_fn_with_state(state.clone(), auth::session::load))
+        .layer(from_fn(auth::session::load))
         .layer(from_fn(web::refuse_oversized))
         .merge(open.into_router())
         .merge(

@@ -235,6 +235,6 @@ pub async fn scorecard(
             period
         }
     };
-    let card = scorecard::scorecard_of(&state.cache, &mut conn, &access, period, today).await?;
+    let card = scorecard::scorecard_of(&state.cache, &state.pool, &access, period, today).await?;
     Ok(Json(view(access.id, &card)?))
 }

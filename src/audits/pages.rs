@@ -12,6 +12,7 @@ use super::{AuditOutcome, Kind, Severity, Side};
 use crate::auth::CurrentUser;
 use crate::auth::policy;
 use crate::engagements::ReviewCadence;
+use crate::engagements::Viewing;
 use crate::engagements::{self, Access, Due, access};
 use crate::period::Period;
 use crate::state::AppState;
@@ -134,11 +135,10 @@ fn new_page(
 
 pub async fn new(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Id(id): Id,
+    Viewing { current, access }: Viewing,
 ) -> Result<Html<String>> {
+    let id = access.id;
     let mut conn = state.pool.acquire().await?;
-    let access = access(&mut conn, &current.user, id).await?;
     access.require_manage()?;
     let periods = access.closed_periods(&state.clock);
     let due = engagements::next_due(&mut conn, id, Due::Audit).await?;

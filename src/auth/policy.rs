@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 
 use super::session::CurrentUser;
 use super::user::{Role, User};
+use crate::state::AppState;
 use crate::web::error::AppError;
 
 /// An administrator.
@@ -18,9 +19,9 @@ pub struct Admin(pub CurrentUser);
 #[derive(Debug, Clone)]
 pub struct Staff(pub CurrentUser);
 
-async fn require<S: Send + Sync>(
+async fn require(
     parts: &mut Parts,
-    state: &S,
+    state: &AppState,
     allowed: &[Role],
 ) -> Result<CurrentUser, AppError> {
     let current = CurrentUser::from_request_parts(parts, state).await?;
@@ -40,18 +41,24 @@ async fn require<S: Send + Sync>(
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Admin {
+impl FromRequestParts<AppState> for Admin {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         require(parts, state, &[Role::Admin]).await.map(Admin)
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Staff {
+impl FromRequestParts<AppState> for Staff {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         require(parts, state, &[Role::Admin, Role::Manager])
             .await
             .map(Staff)

@@ -1,12 +1,13 @@
 //! Server-side sessions in PostgreSQL. The cookie holds 256 random bits; the table holds
-//! only their SHA-256. One query per request learns the session and its user; the row is
-//! written back at most once a minute.
+//! only their SHA-256. One query per request learns the session and its user, on its own or
+//! joined to the statement of the page's first question ([`VIEWER`]); the row is written back
+//! at most once a minute.
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::PgExecutor;
@@ -30,33 +31,49 @@ pub struct Session {
     pub flash: Option<Flash>,
 }
 
+/// The session statement's columns: `viewer_` for the person, so that a statement joining it
+/// ([`VIEWER`]) keeps its own names.
 #[derive(sqlx::FromRow)]
-struct Row {
+pub struct Row {
     csrf_token: String,
     flash: Option<String>,
     last_seen_at: DateTime<Utc>,
     session_user_id: Option<i64>,
-    user_id: Option<i64>,
-    email: Option<String>,
-    name: Option<String>,
-    role: Option<String>,
-    vendor_id: Option<i64>,
-    vendor_name: Option<String>,
-    time_zone: Option<String>,
-    inbox: Option<i64>,
+    viewer_id: Option<i64>,
+    viewer_email: Option<String>,
+    viewer_name: Option<String>,
+    viewer_role: Option<String>,
+    viewer_vendor_id: Option<i64>,
+    viewer_vendor_name: Option<String>,
+    viewer_time_zone: Option<String>,
+    viewer_inbox: Option<i64>,
 }
 
-/// Loads the session named by the request's cookie and puts it in the request's
-/// extensions. Every response that passes here is marked `no-store`.
-pub async fn load(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let session = match cookie_value(request.headers(), COOKIE) {
-        Some(token) => match find(&state, token).await {
-            Ok(session) => session,
-            Err(e) => return AppError::from(e).into_response(),
-        },
-        None => Session::default(),
-    };
-    request.extensions_mut().insert(session);
+/// The session named by `$1` (the cookie's hash) with its person, alive by `$2` (idle since)
+/// and `$3` (born after), their inbox counted at `$4`: a statement of its own, or a CTE that
+/// another statement joins to learn who asks in the same round trip (bind [`Lookup`]'s
+/// values first).
+pub const VIEWER: &str = "select s.csrf_token, s.flash, s.last_seen_at, s.user_id as session_user_id,
+        u.id as viewer_id, u.email as viewer_email, u.name as viewer_name, u.role as viewer_role,
+        u.vendor_id as viewer_vendor_id, v.name as viewer_vendor_name, u.time_zone as viewer_time_zone,
+        (select count(*) from inbox_items i join reminders r on r.id = i.reminder_id
+         where i.user_id = u.id and i.dismissed_at is null and r.resolved_at is null
+           and (i.snoozed_until is null or i.snoozed_until <= $4)) as viewer_inbox
+ from sessions s
+ left join users u on u.id = s.user_id and u.disabled_at is null
+ left join vendors v on v.id = u.vendor_id
+ where s.id_hash = $1 and s.last_seen_at > $2 and s.created_at > $3";
+
+/// The cookie's hash, put in the request by [`load`]; the session itself is looked up when
+/// something first asks for it, and then kept in the request.
+#[derive(Clone)]
+struct Pending(Option<Vec<u8>>);
+
+/// Marks the request with its session cookie (looked up by the first extractor that asks,
+/// [`resolve`]). Every response that passes here is marked `no-store`.
+pub async fn load(mut request: Request, next: Next) -> Response {
+    let pending = Pending(cookie_value(request.headers(), COOKIE).map(token_hash));
+    request.extensions_mut().insert(pending);
     let mut response = next.run(request).await;
     response
         .headers_mut()
@@ -64,68 +81,121 @@ pub async fn load(State(state): State<AppState>, mut request: Request, next: Nex
     response
 }
 
-async fn find(state: &AppState, token: &str) -> Result<Session, sqlx::Error> {
-    let id_hash = token_hash(token);
-    let now = state.clock.now();
-    let idle_since = now
-        - chrono::Duration::from_std(state.config.session_idle)
-            .unwrap_or(chrono::Duration::hours(1));
-    let born_after = now
-        - chrono::Duration::from_std(state.config.session_absolute)
-            .unwrap_or(chrono::Duration::hours(12));
-    let row: Option<Row> = sqlx::query_as(
-        "select s.csrf_token, s.flash, s.last_seen_at, s.user_id as session_user_id,
-                u.id as user_id, u.email, u.name, u.role, u.vendor_id, v.name as vendor_name, u.time_zone,
-                (select count(*) from inbox_items i join reminders r on r.id = i.reminder_id
-                 where i.user_id = u.id and i.dismissed_at is null and r.resolved_at is null
-                   and (i.snoozed_until is null or i.snoozed_until <= $4)) as inbox
-         from sessions s
-         left join users u on u.id = s.user_id and u.disabled_at is null
-         left join vendors v on v.id = u.vendor_id
-         where s.id_hash = $1 and s.last_seen_at > $2 and s.created_at > $3",
-    )
-    .bind(&id_hash)
-    .bind(idle_since)
-    .bind(born_after)
-    .bind(now)
-    .fetch_optional(&state.pool)
-    .await?;
-    let Some(row) = row else {
-        return Ok(Session::default());
-    };
-    let user = match (row.session_user_id, row.user_id) {
-        (None, _) => None,
-        (Some(_), Some(id)) => Some(User {
-            id,
-            email: row.email.unwrap_or_default(),
-            name: row.name.unwrap_or_default(),
-            role: row
-                .role
-                .as_deref()
-                .and_then(Role::parse)
-                .unwrap_or(Role::Vendor),
-            vendor: row
-                .vendor_id
-                .map(|vid| (vid, row.vendor_name.unwrap_or_default())),
-            time_zone: row.time_zone.unwrap_or_else(|| "UTC".into()),
-            inbox: row.inbox.unwrap_or(0),
-        }),
-        // The user was disabled: the session is dead.
-        (Some(_), None) => return Ok(Session::default()),
-    };
-    if row.flash.is_some() || now - row.last_seen_at > TOUCH_AFTER {
-        sqlx::query("update sessions set last_seen_at = $2, flash = null where id_hash = $1")
-            .bind(&id_hash)
-            .bind(now)
-            .execute(&state.pool)
-            .await?;
+/// The request's session: looked up once, by its own statement, the first time it is asked.
+pub async fn resolve(extensions: &mut Extensions, state: &AppState) -> Result<Session, AppError> {
+    if let Some(session) = extensions.get::<Session>() {
+        return Ok(session.clone());
     }
-    Ok(Session {
-        id_hash: Some(id_hash),
-        csrf_token: Some(row.csrf_token),
-        user,
-        flash: row.flash.as_deref().map(Flash::decode),
-    })
+    let session = match Lookup::of(extensions, state) {
+        Some(lookup) => {
+            let row = lookup
+                .bind(sqlx::query_as(VIEWER))
+                .fetch_optional(&state.pool)
+                .await?;
+            lookup.settle(state, extensions, row).await?
+        }
+        None => Session::default(),
+    };
+    extensions.insert(session.clone());
+    Ok(session)
+}
+
+/// A session still to be looked up, with the values [`VIEWER`] is bound to.
+pub struct Lookup {
+    id_hash: Vec<u8>,
+    idle_since: DateTime<Utc>,
+    born_after: DateTime<Utc>,
+    now: DateTime<Utc>,
+}
+
+impl Lookup {
+    /// The request's session cookie when its session has not been looked up yet (`None` for
+    /// no cookie, or a session already known).
+    pub fn of(extensions: &Extensions, state: &AppState) -> Option<Lookup> {
+        if extensions.get::<Session>().is_some() {
+            return None;
+        }
+        let Some(Pending(Some(id_hash))) = extensions.get::<Pending>() else {
+            return None;
+        };
+        let now = state.clock.now();
+        let idle_since = now
+            - chrono::Duration::from_std(state.config.session_idle)
+                .unwrap_or(chrono::Duration::hours(1));
+        let born_after = now
+            - chrono::Duration::from_std(state.config.session_absolute)
+                .unwrap_or(chrono::Duration::hours(12));
+        Some(Lookup {
+            id_hash: id_hash.clone(),
+            idle_since,
+            born_after,
+            now,
+        })
+    }
+
+    /// Binds `$1`–`$4` of a statement that holds [`VIEWER`].
+    pub fn bind<'q, O>(
+        &'q self,
+        query: sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryAs<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments> {
+        query
+            .bind(&self.id_hash)
+            .bind(self.idle_since)
+            .bind(self.born_after)
+            .bind(self.now)
+    }
+
+    /// The session that `row` (the statement's answer) describes, kept in the request; a
+    /// session seen over a minute ago, or carrying a flash message, is written back.
+    pub async fn settle(
+        self,
+        state: &AppState,
+        extensions: &mut Extensions,
+        row: Option<Row>,
+    ) -> Result<Session, sqlx::Error> {
+        let session = self.session_of(state, row).await?;
+        extensions.insert(session.clone());
+        Ok(session)
+    }
+
+    async fn session_of(self, state: &AppState, row: Option<Row>) -> Result<Session, sqlx::Error> {
+        let Some(row) = row else {
+            return Ok(Session::default());
+        };
+        let user = match (row.session_user_id, row.viewer_id) {
+            (None, _) => None,
+            (Some(_), Some(id)) => Some(User {
+                id,
+                email: row.viewer_email.unwrap_or_default(),
+                name: row.viewer_name.unwrap_or_default(),
+                role: row
+                    .viewer_role
+                    .as_deref()
+                    .and_then(Role::parse)
+                    .unwrap_or(Role::Vendor),
+                vendor: row
+                    .viewer_vendor_id
+                    .map(|vid| (vid, row.viewer_vendor_name.unwrap_or_default())),
+                time_zone: row.viewer_time_zone.unwrap_or_else(|| "UTC".into()),
+                inbox: row.viewer_inbox.unwrap_or(0),
+            }),
+            // The user was disabled: the session is dead.
+            (Some(_), None) => return Ok(Session::default()),
+        };
+        if row.flash.is_some() || self.now - row.last_seen_at > TOUCH_AFTER {
+            sqlx::query("update sessions set last_seen_at = $2, flash = null where id_hash = $1")
+                .bind(&self.id_hash)
+                .bind(self.now)
+                .execute(&state.pool)
+                .await?;
+        }
+        Ok(Session {
+            id_hash: Some(self.id_hash),
+            csrf_token: Some(row.csrf_token),
+            user,
+            flash: row.flash.as_deref().map(Flash::decode),
+        })
+    }
 }
 
 /// A new session's secret parts: the cookie value and its CSRF token.
@@ -251,15 +321,14 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|value| value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Session {
+impl FromRequestParts<AppState> for Session {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<Session>()
-            .cloned()
-            .unwrap_or_default())
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        resolve(&mut parts.extensions, state).await
     }
 }
 
@@ -277,15 +346,10 @@ impl CurrentUser {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let session = parts
-            .extensions
-            .get::<Session>()
-            .cloned()
-            .unwrap_or_default();
+impl CurrentUser {
+    /// The signed-in user of `session`; an anonymous request is sent to the login page (back
+    /// to this page afterwards when it was a GET).
+    pub fn of(parts: &Parts, session: Session) -> Result<CurrentUser, AppError> {
         match session.user.clone() {
             Some(user) => Ok(CurrentUser { user, session }),
             None => Err(AppError::LoginRequired {
@@ -298,6 +362,18 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
                 }),
             }),
         }
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let session = resolve(&mut parts.extensions, state).await?;
+        CurrentUser::of(parts, session)
     }
 }
 

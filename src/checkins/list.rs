@@ -8,6 +8,7 @@ use sqlx::PgConnection;
 
 use super::{CheckinRow, ItemRow, ItemStatus, Side, Timeline, may_close_item};
 use crate::auth::{CurrentUser, User};
+use crate::engagements::Viewing;
 use crate::engagements::{Access, access};
 use crate::state::AppState;
 use crate::web::ClientAddr;
@@ -54,11 +55,10 @@ impl ListPage {
 
 pub async fn list(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Id(id): Id,
+    Viewing { current, access }: Viewing,
 ) -> Result<Html<String>> {
+    let id = access.id;
     let mut conn = state.pool.acquire().await?;
-    let access = access(&mut conn, &current.user, id).await?;
     let Timeline { checkins, items } = Timeline::load(&mut conn, id, access.is_vendor, 200).await?;
     let page = ListPage {
         layout: Layout::new(

@@ -10,6 +10,7 @@ pub mod cadence;
 pub mod kpis;
 pub mod pages;
 pub mod schedule;
+mod viewing;
 pub mod window;
 
 pub use agreement::{Agreement, EngagementFields, fields_of};
@@ -20,7 +21,10 @@ pub use cadence::{
 };
 pub use kpis::{KpiLine, change_terms, check_terms, decimal, lines as kpi_lines, with_unit};
 pub use pages::{Filter, ListKey, ListRow, render_agreement, search, search_after};
+pub use viewing::Viewing;
 pub use window::{ContactWindow, describe_days};
+
+use std::sync::LazyLock;
 
 use chrono::NaiveDate;
 use sqlx::PgConnection;
@@ -94,40 +98,58 @@ pub async fn boundaries_of(db: &mut PgConnection, engagement_id: i64) -> Result<
 /// Loads an engagement as `user` may see it: a vendor user only their own vendor's (the
 /// scope is in the query), anyone else every one. Missing and foreign are the same 404.
 pub async fn access(db: &mut PgConnection, user: &User, id: i64) -> Result<Access> {
-    let row: AccessRow = sqlx::query_as(
+    static ACCESS: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{} where e.id = $1 and ($2::bigint is null or e.vendor_id = $2)",
+            access_select("$3")
+        )
+    });
+    let row: AccessRow = sqlx::query_as(&ACCESS)
+        .bind(id)
+        .bind(vendor_scope(user))
+        .bind(user.id)
+        .fetch_optional(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(row.into_access(user))
+}
+
+/// The statement of [`Access`]'s columns over the engagement `e` joined to its vendor `v`,
+/// `viewer` the SQL expression of the viewer's id; the caller adds which engagement and
+/// the vendor scope.
+fn access_select(viewer: &str) -> String {
+    format!(
         "select e.id, e.name, e.vendor_id, v.name as vendor_name, e.time_zone, e.status, e.scorecard_period,
-                e.start_date, (e.owner_id = $3 or exists (select 1 from engagement_managers m
-                                            where m.engagement_id = e.id and m.user_id = $3)) as manages,
+                e.start_date, (e.owner_id = {viewer} or exists (select 1 from engagement_managers m
+                                            where m.engagement_id = e.id and m.user_id = {viewer})) as manages,
                 coalesce((select d.version from data_versions d where d.engagement_id = e.id), 0)
                     as engagement_version,
                 coalesce((select d.version from data_versions d where d.engagement_id = 0), 0) as names_version
-         from engagements e join vendors v on v.id = e.vendor_id
-         where e.id = $1 and ($2::bigint is null or e.vendor_id = $2)",
+         from engagements e join vendors v on v.id = e.vendor_id"
     )
-    .bind(id)
-    .bind(vendor_scope(user))
-    .bind(user.id)
-    .fetch_optional(db)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    let is_admin = user.role == Role::Admin;
-    Ok(Access {
-        id: row.id,
-        name: row.name,
-        vendor_id: row.vendor_id,
-        vendor_name: row.vendor_name,
-        time_zone: row.time_zone,
-        status: row.status,
-        scorecard_period: row.scorecard_period,
-        start_date: row.start_date,
-        can_manage: is_admin || (user.role == Role::Manager && row.manages),
-        is_admin,
-        is_vendor: user.role == Role::Vendor,
-        data_version: DataVersion {
-            engagement: row.engagement_version,
-            names: row.names_version,
-        },
-    })
+}
+
+impl AccessRow {
+    fn into_access(self, user: &User) -> Access {
+        let is_admin = user.role == Role::Admin;
+        Access {
+            id: self.id,
+            name: self.name,
+            vendor_id: self.vendor_id,
+            vendor_name: self.vendor_name,
+            time_zone: self.time_zone,
+            status: self.status,
+            scorecard_period: self.scorecard_period,
+            start_date: self.start_date,
+            can_manage: is_admin || (user.role == Role::Manager && self.manages),
+            is_admin,
+            is_vendor: user.role == Role::Vendor,
+            data_version: DataVersion {
+                engagement: self.engagement_version,
+                names: self.names_version,
+            },
+        }
+    }
 }
 
 impl Access {

@@ -16,6 +16,7 @@ use sqlx::PgConnection;
 
 use crate::auth::CurrentUser;
 use crate::choice;
+use crate::engagements::Viewing;
 use crate::engagements::{self, Access, WindowNow, access};
 use crate::state::AppState;
 use crate::web::ClientAddr;
@@ -163,11 +164,10 @@ impl ListPage {
 
 pub async fn list(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Id(id): Id,
+    Viewing { current, access }: Viewing,
 ) -> Result<Html<String>> {
+    let id = access.id;
     let mut conn = state.pool.acquire().await?;
-    let access = access(&mut conn, &current.user, id).await?;
     let rows = feedback_of(&mut conn, id, access.is_vendor).await?;
     let balance = balance(
         &mut conn,

@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgConnection;
 
 use crate::auth::CurrentUser;
+use crate::engagements::Viewing;
 use crate::engagements::{Access, access};
 use crate::state::AppState;
 use crate::web::ClientAddr;
@@ -49,11 +50,10 @@ struct Page {
 
 pub async fn list(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Id(id): Id,
+    Viewing { current, access }: Viewing,
 ) -> Result<Html<String>> {
+    let id = access.id;
     let mut conn = state.pool.acquire().await?;
-    let access = access(&mut conn, &current.user, id).await?;
     let wins = wins(&mut conn, id, 500).await?;
     let today = state.clock.today(access.zone());
     let page = Page {

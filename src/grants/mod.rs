@@ -14,6 +14,7 @@ use sqlx::PgConnection;
 use crate::auth::CurrentUser;
 use crate::auth::policy;
 use crate::choice;
+use crate::engagements::Viewing;
 use crate::engagements::{Access, access};
 use crate::state::AppState;
 use crate::web::ClientAddr;
@@ -215,11 +216,8 @@ fn new_page(current: &CurrentUser, access: Access, form: Pairs, errors: FieldErr
 
 pub async fn new(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Id(id): Id,
+    Viewing { current, access }: Viewing,
 ) -> Result<Html<String>> {
-    let mut conn = state.pool.acquire().await?;
-    let access = access(&mut conn, &current.user, id).await?;
     access.require_manage()?;
     let today = state.clock.today(access.zone());
     let form = Pairs(vec![

@@ -14,6 +14,7 @@ use super::snapshot::{Seen, take_snapshot};
 use crate::auth::CurrentUser;
 use crate::auth::policy::{self, ReviewPart};
 use crate::engagements::KpiLine;
+use crate::engagements::Viewing;
 use crate::engagements::{self, Access, Cadences, Due, access};
 use crate::engagements::{CheckinCadence, ReviewCadence};
 use crate::period::Period;
@@ -38,11 +39,10 @@ struct ListPage {
 
 pub async fn list(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Id(id): Id,
+    Viewing { current, access }: Viewing,
 ) -> Result<Html<String>> {
+    let id = access.id;
     let mut conn = state.pool.acquire().await?;
-    let access = access(&mut conn, &current.user, id).await?;
     let reviews = model::of_engagement(&mut conn, id, access.is_vendor).await?;
     let periods = if access.can_manage {
         access

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use chrono::NaiveDate;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
 use crate::cache::{Cache, Key};
 use crate::engagements::Access;
@@ -43,10 +43,11 @@ pub use snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};
 ///
 /// Computed once per data version (`crate::cache`): `access` was read with the version of
 /// what the scorecard is computed from, so a write anywhere makes the next call compute it
-/// afresh. `access` has already decided that the asker may see the engagement.
+/// afresh. `access` has already decided that the asker may see the engagement. `db` is
+/// asked for a connection only when the scorecard is computed.
 pub async fn scorecard_of(
     cache: &Cache,
-    db: &mut PgConnection,
+    db: &PgPool,
     access: &Access,
     period: Period,
     today: NaiveDate,
@@ -62,7 +63,8 @@ pub async fn scorecard_of(
         return Ok(card);
     }
     let periods = model::ending_with(period, model::TREND);
-    let data = data::load(db, access.id, periods[0].start, period.start).await?;
+    let mut conn = db.acquire().await?;
+    let data = data::load(&mut conn, access.id, periods[0].start, period.start).await?;
     let card = Arc::new(model::scorecard(&data, &periods, today));
     cache.insert(key, card.clone(), card.bytes());
     Ok(card)

@@ -10,11 +10,10 @@ use serde::Deserialize;
 use super::csv;
 use super::model::{KpiCard, Scorecard, standing_key, standing_label};
 use super::scoring::{Period, Source, ValueState};
-use crate::auth::CurrentUser;
-use crate::engagements::{Access, access, with_unit};
+use crate::engagements::{Access, Viewing, with_unit};
 use crate::state::AppState;
 use crate::web::error::Result;
-use crate::web::form::{Id, Query};
+use crate::web::form::Query;
 use crate::web::layout::Layout;
 
 /// A KPI's row as the page writes it.
@@ -214,12 +213,9 @@ pub struct PeriodQuery {
 /// The scorecard, for the vendor's users and the organisation's people alike.
 pub async fn scorecard_page(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Id(id): Id,
+    Viewing { current, access }: Viewing,
     Query(query): Query<PeriodQuery>,
 ) -> Result<Html<String>> {
-    let mut conn = state.pool.acquire().await?;
-    let access = access(&mut conn, &current.user, id).await?;
     let kind = access.period_kind();
     let today = state.clock.today(access.zone());
     let period = query
@@ -228,9 +224,10 @@ pub async fn scorecard_page(
         .and_then(|label| Period::parse(kind, label))
         .filter(|p| p.is_closed(today))
         .unwrap_or_else(|| Period::latest_closed(kind, today));
-    let card = super::scorecard_of(&state.cache, &mut conn, &access, period, today).await?;
+    let card = super::scorecard_of(&state.cache, &state.pool, &access, period, today).await?;
     let proactivity =
-        crate::proposals::proactivity(&state.cache, &mut conn, &access, state.clock.now()).await?;
+        crate::proposals::proactivity(&state.cache, &state.pool, &access, state.clock.now())
+            .await?;
     let layout = Layout::new(
         &current.session,
         format!("Scorecard: {}", access.name),
@@ -244,16 +241,13 @@ pub async fn scorecard_page(
 /// The scorecard's last 12 periods as CSV, in the columns the import reads back.
 pub async fn scorecard_csv(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Id(id): Id,
+    Viewing { access, .. }: Viewing,
 ) -> Result<Response> {
-    let mut conn = state.pool.acquire().await?;
-    let access = access(&mut conn, &current.user, id).await?;
     let today = state.clock.today(access.zone());
     let latest = Period::latest_closed(access.period_kind(), today);
-    let card = super::scorecard_of(&state.cache, &mut conn, &access, latest, today).await?;
+    let card = super::scorecard_of(&state.cache, &state.pool, &access, latest, today).await?;
     Ok(csv::response(
-        &format!("scorecard-{id}.csv"),
-        csv::scorecard(id, &access.name, &card),
+        &format!("scorecard-{}.csv", access.id),
+        csv::scorecard(access.id, &access.name, &card),
     ))
 }

@@ -1,6 +1,8 @@
 //! The portfolio: every active engagement with its current score, standing, change since
 //! the previous period and its worst KPI, for the organisation's people.
 
+use std::time::{Duration, Instant};
+
 use askama::Template;
 use axum::extract::State;
 use axum::response::Html;
@@ -208,7 +210,9 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
     .bind(now)
     .fetch_all(&mut *db)
     .await?;
+    let (mut loading, mut scoring, mut writing) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     for chunk in stale.chunks(500) {
+        let started = Instant::now();
         let periods: Vec<(NaiveDate, DateTime<Utc>, Period)> = chunk
             .iter()
             .map(|e| {
@@ -227,6 +231,8 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
         };
         let ids: Vec<i64> = chunk.iter().map(|e| e.id).collect();
         let data = load_many(db, &ids, from, to).await?;
+        loading += started.elapsed();
+        let started = Instant::now();
         let mut rows = Scored::default();
         for (e, (today, until, period)) in chunk.iter().zip(periods) {
             let (score, change, worst) = match data.get(&e.id) {
@@ -251,6 +257,8 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
             rows.changes.push(change);
             rows.worst.push(worst);
         }
+        scoring += started.elapsed();
+        let started = Instant::now();
         sqlx::query(
             "insert into engagement_scores (engagement_id, valid_until, engagement_name, vendor_name, tier, owner_id,
                                             owner_name, period_label, score, standing, change, worst)
@@ -276,7 +284,15 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
         .bind(&rows.worst)
         .execute(&mut *db)
         .await?;
+        writing += started.elapsed();
     }
+    tracing::debug!(
+        engagements = stale.len(),
+        loading_ms = loading.as_millis() as u64,
+        scoring_ms = scoring.as_millis() as u64,
+        writing_ms = writing.as_millis() as u64,
+        "portfolio scores worked out"
+    );
     Ok(())
 }
 

@@ -26,8 +26,8 @@ where
 {
     type Rejection = AppError;
 
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let sender = Sender::of(&request, state);
+    async fn from_request(mut request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let sender = Sender::of(&mut request, state).await?;
         let body = Bytes::from_request(request, state)
             .await
             .map_err(body_error)?;
@@ -51,7 +51,7 @@ pub struct UploadForm(pub Pairs);
 impl FromRequest<AppState> for UploadForm {
     type Rejection = AppError;
 
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(mut request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let multipart = request
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
@@ -61,7 +61,7 @@ impl FromRequest<AppState> for UploadForm {
             let Form(pairs) = Form::<Pairs>::from_request(request, state).await?;
             return Ok(UploadForm(pairs));
         }
-        let sender = Sender::of(&request, state);
+        let sender = Sender::of(&mut request, state).await?;
         let unreadable = || AppError::BadRequest("The form could not be read.".into());
         let mut parts = axum::extract::Multipart::from_request(request, state)
             .await
@@ -128,17 +128,13 @@ struct Sender {
 }
 
 impl Sender {
-    fn of(request: &Request, state: &AppState) -> Sender {
+    async fn of(request: &mut Request, state: &AppState) -> Result<Sender, AppError> {
         let peer = super::peer(request);
-        Sender {
-            session: request
-                .extensions()
-                .get::<Session>()
-                .cloned()
-                .unwrap_or_default(),
+        Ok(Sender {
+            session: crate::auth::session::resolve(request.extensions_mut(), state).await?,
             path: request.uri().path().to_string(),
             addr: super::client_addr(request.headers(), peer, &state.config.trusted_proxies),
-        }
+        })
     }
 
     /// Exactly one token, equal to the session's; a refusal is audited.

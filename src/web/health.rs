@@ -4,7 +4,7 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::{Role, Session};
+use crate::auth::Role;
 use crate::db::MIGRATOR;
 use crate::state::AppState;
 
@@ -35,16 +35,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 /// everyone else gets the same 404 as a missing page.
 pub async fn metrics(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
 ) -> Result<Response, AppError> {
     let direct_loopback = super::peer(&request).is_some_and(|p| p.ip().is_loopback())
         && !request.headers().contains_key("x-forwarded-for");
-    let admin = request
-        .extensions()
-        .get::<Session>()
-        .and_then(|s| s.user.as_ref())
-        .is_some_and(|u| u.role == Role::Admin);
-    if !(direct_loopback || admin) {
+    let admin = direct_loopback
+        || crate::auth::session::resolve(request.extensions_mut(), &state)
+            .await?
+            .user
+            .is_some_and(|u| u.role == Role::Admin);
+    if !admin {
         return Err(AppError::NotFound);
     }
     Ok((

@@ -7,11 +7,11 @@ use axum::response::Html;
 use sqlx::PgConnection;
 
 use crate::auth::CurrentUser;
+use crate::engagements::Viewing;
 use crate::engagements::agreement::{self, Agreement};
-use crate::engagements::{Access, access, boundaries};
+use crate::engagements::{Access, boundaries};
 use crate::state::AppState;
 use crate::web::error::Result;
-use crate::web::form::Id;
 use crate::web::layout::Layout;
 
 #[derive(Template)]
@@ -24,11 +24,9 @@ struct AgreementPage {
 
 pub async fn agreement(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Id(id): Id,
+    Viewing { current, access }: Viewing,
 ) -> Result<Html<String>> {
     let mut conn = state.pool.acquire().await?;
-    let access = access(&mut conn, &current.user, id).await?;
     render_agreement(&state, &current, &mut conn, access).await
 }
 

@@ -10,6 +10,7 @@ use sqlx::PgConnection;
 use super::input::{Choice, Choices, EngagementInput, check_activation, check_period_change};
 use crate::auth::CurrentUser;
 use crate::auth::policy::Admin;
+use crate::engagements::Viewing;
 use crate::engagements::agreement::{EngagementFields, fields_of};
 use crate::engagements::cadence::{self, CheckinCadence, ReviewCadence};
 use crate::engagements::{Access, access};
@@ -319,11 +320,10 @@ pub async fn create(
 
 pub async fn edit(
     State(state): State<AppState>,
-    current: CurrentUser,
-    Id(id): Id,
+    Viewing { current, access }: Viewing,
 ) -> Result<Response> {
+    let id = access.id;
     let mut conn = state.pool.acquire().await?;
-    let access = access(&mut conn, &current.user, id).await?;
     access.require_manage()?;
     let fields = fields_of(&mut conn, id).await?;
     let co = co_managers(&mut conn, id).await?;

@@ -1,0 +1,84 @@
+//! The signed-in person and the engagement their page names, learnt in one round trip: the
+//! session's statement joined to the access check, for the pages read most (the scorecard).
+
+use std::sync::LazyLock;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, Row as _};
+
+use super::{Access, AccessRow, access, access_select};
+use crate::auth::CurrentUser;
+use crate::auth::session::{self, Lookup, VIEWER};
+use crate::state::AppState;
+use crate::web::error::AppError;
+use crate::web::form::Id;
+
+/// The viewer of `/engagements/{id}/…` and that engagement as they may see it: a vendor
+/// user only their own vendor's, a missing and a foreign one the same 404. When the session
+/// has not been looked up yet, one statement answers both; otherwise it is the access check
+/// of [`access`].
+#[derive(Debug, Clone)]
+pub struct Viewing {
+    pub current: CurrentUser,
+    pub access: Access,
+}
+
+/// The session's row and, when the viewer may see the engagement, its access row. The
+/// vendor scope is the one of [`crate::auth::policy::vendor_scope`], told in SQL: an admin
+/// or a manager sees every engagement, anyone else (an unknown role too) only their vendor's.
+static VIEWING: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "with viewer as ({VIEWER})
+         select viewer.*, a.* from viewer
+         left join lateral ({access}
+                            where e.id = $5 and viewer.viewer_id is not null
+                              and (viewer.viewer_role in ('admin', 'manager')
+                                   or e.vendor_id = coalesce(viewer.viewer_vendor_id, -1))) a on true",
+        access = access_select("viewer.viewer_id")
+    )
+});
+
+struct Both {
+    viewer: session::Row,
+    access: Option<AccessRow>,
+}
+
+impl<'r> FromRow<'r, PgRow> for Both {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        let seen = row.try_get::<Option<i64>, _>("id")?.is_some();
+        Ok(Both {
+            viewer: session::Row::from_row(row)?,
+            access: seen.then(|| AccessRow::from_row(row)).transpose()?,
+        })
+    }
+}
+
+impl FromRequestParts<AppState> for Viewing {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let id = Id::from_request_parts(parts, state).await;
+        let (Ok(Id(id)), Some(lookup)) = (&id, Lookup::of(&parts.extensions, state)) else {
+            let current = CurrentUser::from_request_parts(parts, state).await?;
+            let Id(id) = id?;
+            let mut conn = state.pool.acquire().await?;
+            let access = access(&mut conn, &current.user, id).await?;
+            return Ok(Viewing { current, access });
+        };
+        let both: Option<Both> = lookup
+            .bind(sqlx::query_as(&VIEWING))
+            .bind(*id)
+            .fetch_optional(&state.pool)
+            .await?;
+        let (viewer, access) = both.map_or((None, None), |b| (Some(b.viewer), b.access));
+        let session = lookup.settle(state, &mut parts.extensions, viewer).await?;
+        let current = CurrentUser::of(parts, session)?;
+        let access = access.ok_or(AppError::NotFound)?.into_access(&current.user);
+        Ok(Viewing { current, access })
+    }
+}
