@@ -34,15 +34,18 @@ pub async fn pass(state: &AppState) -> anyhow::Result<PassReport> {
     .fetch_one(&state.pool)
     .await?;
     let email = state.config.smtp_url.is_some();
-    let outcome = async {
+    // The rules and the portfolio's scores read and write tables apart: they run side by
+    // side, each on a connection of its own.
+    let rules = async {
         let since = written_since(state).await?;
         crate::reminders::run(&state.pool, now, None, instance, email, since).await
-    }
-    .await;
+    };
+    let (outcome, scores) = tokio::join!(rules, refresh_scores(state, now));
     let rules_took = started.elapsed();
-    let rest = match &outcome {
-        Ok(rules) => after_rules(state, now, rules).await,
-        Err(_) => Ok(()),
+    let rest = match (&outcome, scores) {
+        (Ok(rules), Ok(())) => after_rules(state, now, rules).await,
+        (_, Err(e)) => Err(e),
+        (Err(_), Ok(())) => Ok(()),
     };
     let duration = started.elapsed();
     tracing::debug!(
@@ -100,9 +103,9 @@ async fn written_since(state: &AppState) -> anyhow::Result<Option<DateTime<Utc>>
     Ok(last.map(|at| at - chrono::Duration::minutes(1)))
 }
 
-/// Work that rides on the pass: the portfolio's stored scores (so the first person of the
-/// day does not wait for them), expired sessions, stale login counters and old pass records.
-async fn housekeeping(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
+/// The portfolio's stored scores, worked out on the pass so that the first person of the
+/// day does not wait for them.
+async fn refresh_scores(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
     let mut conn = state.pool.acquire().await?;
     let started = Instant::now();
     crate::scorecard::portfolio::refresh_scores(&mut conn, now)
@@ -112,6 +115,12 @@ async fn housekeeping(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()
         ms = started.elapsed().as_millis() as u64,
         "portfolio scores refreshed"
     );
+    Ok(())
+}
+
+/// Work that rides on the pass: expired sessions, stale login counters and old pass records.
+async fn housekeeping(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let mut conn = state.pool.acquire().await?;
     let absolute = chrono::Duration::from_std(state.config.session_absolute)
         .unwrap_or(chrono::Duration::hours(12));
     let idle =

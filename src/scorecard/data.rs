@@ -3,6 +3,7 @@
 //! into their types once.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -75,7 +76,7 @@ pub(super) async fn load(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Data> {
-    Ok(load_many(db, &[engagement_id], from, to)
+    Ok(load_many(db, &[engagement_id], from, to, Detail::Full)
         .await?
         .remove(&engagement_id)
         .unwrap_or_default())
@@ -101,8 +102,29 @@ struct KpiData {
     value_recorded_at: Option<Vec<DateTime<Utc>>>,
 }
 
-/// A KPI row with its terms history and its values between $2 and $3, as arrays.
-const KPI_DATA: &str = "select k.id, k.engagement_id, k.name, k.unit, k.direction, k.source,
+/// How much of each value a load reads: all the scorecard shows, or only what scores it (the
+/// portfolio's: no notes, no names and so no join with the people who recorded them, which
+/// halves the time of a load over thousands of engagements).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Detail {
+    Full,
+    Scores,
+}
+
+/// A KPI row with its terms history and its values between $2 and $3, as arrays; the
+/// caller adds which KPIs.
+fn kpi_data(detail: Detail) -> String {
+    let (notes, dispute_notes, recorded_by, people) = match detail {
+        Detail::Full => (
+            "v.note",
+            "v.dispute_note",
+            "u.name",
+            "join users u on u.id = v.recorded_by",
+        ),
+        Detail::Scores => ("''::text", "''::text", "''::text", ""),
+    };
+    format!(
+        "select k.id, k.engagement_id, k.name, k.unit, k.direction, k.source,
         t.froms as term_froms, t.targets as term_targets, t.thresholds as term_thresholds,
         t.weights as term_weights, t.actives as term_actives,
         v.ids as value_ids, v.starts as value_starts, v.vals as value_values, v.notes as value_notes,
@@ -118,10 +140,13 @@ const KPI_DATA: &str = "select k.id, k.engagement_id, k.name, k.unit, k.directio
      from kpi_terms where kpi_id = k.id) t
  cross join lateral (
      select array_agg(v.id) as ids, array_agg(v.period_start) as starts, array_agg(v.value) as vals,
-            array_agg(v.note) as notes, array_agg(v.state) as states, array_agg(v.dispute_note) as dispute_notes,
-            array_agg(u.name) as recorded_by, array_agg(v.recorded_at) as recorded_at
-     from kpi_values v join users u on u.id = v.recorded_by
-     where v.kpi_id = k.id and v.period_start between $2 and $3) v";
+            array_agg({notes}) as notes, array_agg(v.state) as states,
+            array_agg({dispute_notes}) as dispute_notes, array_agg({recorded_by}) as recorded_by,
+            array_agg(v.recorded_at) as recorded_at
+     from kpi_values v {people}
+     where v.kpi_id = k.id and v.period_start between $2 and $3) v"
+    )
+}
 
 /// Loads the KPIs, their terms and their values between two period starts for several
 /// engagements at once: one query, whatever their number.
@@ -130,30 +155,33 @@ pub(super) async fn load_many(
     ids: &[i64],
     from: NaiveDate,
     to: NaiveDate,
+    detail: Detail,
 ) -> Result<HashMap<i64, Data>> {
+    static FULL: LazyLock<[String; 2]> = LazyLock::new(|| statements(Detail::Full));
+    static SCORES: LazyLock<[String; 2]> = LazyLock::new(|| statements(Detail::Scores));
+    let [one, many] = match detail {
+        Detail::Full => &*FULL,
+        Detail::Scores => &*SCORES,
+    };
     // One engagement gets a query of its own: PostgreSQL plans `= any($1)` afresh for
     // every call (its estimate for an array of unknown length favours custom plans), which
     // costs more than running it; `= $1` keeps one generic plan per connection.
     let rows: Vec<KpiData> = match ids {
         [id] => {
-            sqlx::query_as(&format!(
-                "{KPI_DATA} where k.engagement_id = $1 order by lower(k.name)"
-            ))
-            .bind(id)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&mut *db)
-            .await?
+            sqlx::query_as(one)
+                .bind(id)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&mut *db)
+                .await?
         }
         _ => {
-            sqlx::query_as(&format!(
-                "{KPI_DATA} where k.engagement_id = any($1) order by lower(k.name)"
-            ))
-            .bind(ids)
-            .bind(from)
-            .bind(to)
-            .fetch_all(&mut *db)
-            .await?
+            sqlx::query_as(many)
+                .bind(ids)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&mut *db)
+                .await?
         }
     };
     let mut all: HashMap<i64, Data> = HashMap::new();
@@ -227,6 +255,15 @@ pub(super) async fn load_many(
         data.kpis.push(kpi);
     }
     Ok(all)
+}
+
+/// The load of one engagement and of several.
+fn statements(detail: Detail) -> [String; 2] {
+    let select = kpi_data(detail);
+    [
+        format!("{select} where k.engagement_id = $1 order by lower(k.name)"),
+        format!("{select} where k.engagement_id = any($1) order by lower(k.name)"),
+    ]
 }
 
 impl Data {

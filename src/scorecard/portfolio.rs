@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
 use super::csv;
-use super::data::load_many;
+use super::data::{Detail, load_many};
 use super::model::{PeriodCard, StoredStanding, is_standing_key, standing_key, standing_label};
 use super::scoring::{Period, PeriodKind, Standing};
 use crate::auth::policy::Staff;
@@ -230,7 +230,7 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
             continue;
         };
         let ids: Vec<i64> = chunk.iter().map(|e| e.id).collect();
-        let data = load_many(db, &ids, from, to).await?;
+        let data = load_many(db, &ids, from, to, Detail::Scores).await?;
         loading += started.elapsed();
         let started = Instant::now();
         let mut rows = Scored::default();
