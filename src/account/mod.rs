@@ -15,7 +15,7 @@ use crate::api::tokens::{self, NewToken, Scope, TokenRow};
 use crate::audit::{self, Outcome};
 use crate::auth::password::{self, Verified};
 use crate::auth::throttle::{self, Verdict};
-use crate::auth::{CurrentUser, Role, session};
+use crate::auth::{CurrentUser, Role, User, session};
 use crate::engagements::weekday_name;
 use crate::state::AppState;
 use crate::web::ClientAddr;
@@ -90,6 +90,31 @@ impl NewPassword {
     }
 }
 
+/// Whether `given` is the signed-in `user`'s password. A wrong one is written to the audit
+/// log under `action` at once, outside any change: the refusal itself is what the log keeps.
+async fn password_confirms(
+    state: &AppState,
+    user: &User,
+    given: String,
+    action: &'static str,
+    addr: &str,
+) -> Result<bool> {
+    let stored: Option<String> =
+        sqlx::query_scalar("select password_hash from users where id = $1")
+            .bind(user.id)
+            .fetch_one(&state.pool)
+            .await?;
+    if password::verify(given, stored).await? != Verified::No {
+        return Ok(true);
+    }
+    audit::Entry::by(user, action, Outcome::Failure)
+        .target(format!("user:{}", user.id))
+        .client_addr(addr)
+        .write(&state.pool, state.clock.now())
+        .await?;
+    Ok(false)
+}
+
 pub async fn change(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -114,18 +139,7 @@ pub async fn change(
         let page = page(&current, errors);
         return Ok((StatusCode::TOO_MANY_REQUESTS, Html(page.render()?)).into_response());
     }
-    let stored: Option<String> =
-        sqlx::query_scalar("select password_hash from users where id = $1")
-            .bind(user.id)
-            .fetch_one(&state.pool)
-            .await?;
-    if password::verify(input.current, stored).await? == Verified::No {
-        // Recorded at once, outside any change: the refusal itself is what the log keeps.
-        audit::Entry::by(user, "password.change", Outcome::Failure)
-            .target(format!("user:{}", user.id))
-            .client_addr(addr)
-            .write(&state.pool, now)
-            .await?;
+    if !password_confirms(&state, user, input.current, "password.change", &addr).await? {
         errors.add("current", "That is not your current password.");
         return refused(page(&current, errors));
     }

@@ -11,7 +11,6 @@ use serde::Deserialize;
 
 use crate::audit::{self, Outcome};
 use crate::auth::CurrentUser;
-use crate::auth::password::{self, Verified};
 use crate::auth::throttle::{self, Verdict};
 use crate::auth::totp::{self, QrSvg, Typed};
 use crate::state::AppState;
@@ -278,17 +277,8 @@ pub async fn remove(
         .await?;
         return Ok((StatusCode::TOO_MANY_REQUESTS, Html(page.render()?)).into_response());
     }
-    let stored: Option<String> =
-        sqlx::query_scalar("select password_hash from users where id = $1")
-            .bind(user.id)
-            .fetch_one(&state.pool)
-            .await?;
-    if password::verify(form.password, stored).await? == Verified::No {
-        audit::Entry::by(user, "second_factor.remove", Outcome::Failure)
-            .target(format!("user:{}", user.id))
-            .client_addr(addr)
-            .write(&state.pool, now)
-            .await?;
+    if !super::password_confirms(&state, user, form.password, "second_factor.remove", &addr).await?
+    {
         return again(one_error("password", "That is not your password.")).await;
     }
     let mut change = Change::begin(&state, &current, addr.clone()).await?;

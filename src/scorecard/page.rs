@@ -1,15 +1,19 @@
 //! The scorecard page and its CSV, for the vendor's users and the organisation's people
 //! alike: load the data, compute the scorecard value, write it out.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::extract::State;
 use axum::response::{Html, Response};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::csv;
 use super::model::{KpiCard, Scorecard, standing_key, standing_label};
 use super::scoring::{Period, Source, ValueState};
+use crate::cache::{Cache, Key};
 use crate::engagements::{Access, Viewing, with_unit};
 use crate::state::AppState;
 use crate::web::error::Result;
@@ -52,9 +56,102 @@ fn sparkline(scores: &[Option<Decimal>]) -> String {
         .join(" ")
 }
 
-pub struct Point {
-    pub label: String,
-    pub score: Option<Decimal>,
+/// The text the page writes of one scorecard, whoever reads it: computed once per cached
+/// scorecard and kept beside it (kind "scorecard text", the same key otherwise).
+struct Written {
+    lines: Vec<Line>,
+    /// The trend chart's points (x, y) on a 300×100 chart; periods without data are gaps.
+    chart: Vec<(usize, String)>,
+    polyline: String,
+    trend_text: String,
+}
+
+impl Written {
+    fn of(card: &Scorecard) -> Written {
+        let periods: Vec<Period> = card.periods.iter().map(|c| c.period).collect();
+        let lines = card
+            .current()
+            .map(|c| c.kpis.iter())
+            .into_iter()
+            .flatten()
+            .map(|kpi| line(kpi, card.history_of(kpi.id), &periods))
+            .collect();
+        let n = card.periods.len().max(2) - 1;
+        let chart: Vec<(usize, String)> = card
+            .periods
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                c.score.score.map(|s| {
+                    let x = 20 + i * 280 / n;
+                    let y = Decimal::from(95) - s * Decimal::from(90) / Decimal::from(100);
+                    (x, y.round_dp(1).to_string())
+                })
+            })
+            .collect();
+        let polyline = chart
+            .iter()
+            .map(|(x, y)| format!("{x},{y}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let trend_text = card
+            .periods
+            .iter()
+            .map(|c| match c.score.score {
+                Some(s) => format!("{} {}", c.period.label(), s),
+                None => format!("{} no data", c.period.label()),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        Written {
+            lines,
+            chart,
+            polyline,
+            trend_text,
+        }
+    }
+
+    /// About the memory it holds, for the cache's bound.
+    fn bytes(&self) -> usize {
+        let line = |l: &Line| {
+            std::mem::size_of::<Line>()
+                + l.name.len()
+                + l.target.len()
+                + l.threshold.len()
+                + l.weight.len()
+                + l.value.len()
+                + l.spark.len()
+                + l.spark_text.len()
+        };
+        std::mem::size_of::<Written>()
+            + self.lines.iter().map(line).sum::<usize>()
+            + self.chart.iter().map(|(_, y)| 16 + y.len()).sum::<usize>()
+            + self.polyline.len()
+            + self.trend_text.len()
+    }
+}
+
+/// The page's text of `card`, from the cache when the same scorecard was written before.
+fn written_of(
+    cache: &Cache,
+    access: &Access,
+    card: &Scorecard,
+    period: Period,
+    today: NaiveDate,
+) -> Arc<Written> {
+    let key = Key {
+        kind: "scorecard text",
+        engagement_id: access.id,
+        version: access.data_version,
+        period: Some(period),
+        today,
+    };
+    if let Some(written) = cache.get::<Written>(&key) {
+        return written;
+    }
+    let written = Arc::new(Written::of(card));
+    cache.insert(key, written.clone(), written.bytes());
+    written
 }
 
 #[derive(Template)]
@@ -68,32 +165,24 @@ struct ScorecardPage {
     standing_key: &'static str,
     coverage: Decimal,
     change: Option<Decimal>,
-    lines: Vec<Line>,
-    trend: Vec<Point>,
+    written: Arc<Written>,
     previous: Option<String>,
     next: Option<String>,
     proactivity: crate::proposals::Proactivity,
 }
 
 impl ScorecardPage {
-    /// The page's text for the scorecard of the periods ending with `period`.
-    fn written(
+    /// The page for the scorecard of the periods ending with `period`.
+    fn of(
         layout: Layout,
         access: Access,
         card: &Scorecard,
+        written: Arc<Written>,
         period: Period,
         next: Option<Period>,
         proactivity: crate::proposals::Proactivity,
     ) -> ScorecardPage {
-        let periods: Vec<Period> = card.periods.iter().map(|c| c.period).collect();
         let score = card.current().map(|c| c.score.clone()).unwrap_or_default();
-        let lines = card
-            .current()
-            .map(|c| c.kpis.iter())
-            .into_iter()
-            .flatten()
-            .map(|kpi| line(kpi, card.history_of(kpi.id), &periods))
-            .collect();
         // Nothing before the engagement began: no link to a period it never lived in.
         let previous = Some(period.previous())
             .filter(|p| p.end() >= access.start_date)
@@ -107,44 +196,11 @@ impl ScorecardPage {
             standing_key: standing_key(score.standing),
             coverage: score.coverage,
             change: card.change(),
-            lines,
-            trend: card
-                .periods
-                .iter()
-                .map(|c| Point {
-                    label: c.period.label(),
-                    score: c.score.score,
-                })
-                .collect(),
+            written,
             previous,
             next: next.map(|p| p.label()),
             proactivity,
         }
-    }
-
-    /// The 12-period trend as SVG points (x, y) on a 300×100 chart; periods without data
-    /// are gaps.
-    fn chart(&self) -> Vec<(usize, String)> {
-        let n = self.trend.len().max(2) - 1;
-        self.trend
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| {
-                p.score.map(|s| {
-                    let x = 20 + i * 280 / n;
-                    let y = Decimal::from(95) - s * Decimal::from(90) / Decimal::from(100);
-                    (x, y.round_dp(1).to_string())
-                })
-            })
-            .collect()
-    }
-
-    fn polyline(&self) -> String {
-        self.chart()
-            .iter()
-            .map(|(x, y)| format!("{x},{y}"))
-            .collect::<Vec<_>>()
-            .join(" ")
     }
 
     fn change_text(&self) -> String {
@@ -153,17 +209,6 @@ impl ScorecardPage {
             Some(c) => format!("{c} since the previous period"),
             None => "—".into(),
         }
-    }
-
-    fn trend_text(&self) -> String {
-        self.trend
-            .iter()
-            .map(|p| match p.score {
-                Some(s) => format!("{} {}", p.label, s),
-                None => format!("{} no data", p.label),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
     }
 }
 
@@ -234,7 +279,8 @@ pub async fn scorecard_page(
         "/engagements",
     );
     let next = Some(period.next()).filter(|p| p.is_closed(today));
-    let page = ScorecardPage::written(layout, access, &card, period, next, proactivity);
+    let written = written_of(&state.cache, &access, &card, period, today);
+    let page = ScorecardPage::of(layout, access, &card, written, period, next, proactivity);
     Ok(Html(page.render()?))
 }
 
