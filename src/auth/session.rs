@@ -86,18 +86,15 @@ pub async fn resolve(extensions: &mut Extensions, state: &AppState) -> Result<Se
     if let Some(session) = extensions.get::<Session>() {
         return Ok(session.clone());
     }
-    let session = match Lookup::of(extensions, state) {
-        Some(lookup) => {
-            let row = lookup
-                .bind(sqlx::query_as(VIEWER))
-                .fetch_optional(&state.pool)
-                .await?;
-            lookup.settle(state, extensions, row).await?
-        }
-        None => Session::default(),
+    let Some(lookup) = Lookup::of(extensions, state) else {
+        extensions.insert(Session::default());
+        return Ok(Session::default());
     };
-    extensions.insert(session.clone());
-    Ok(session)
+    let row = lookup
+        .bind(sqlx::query_as(VIEWER))
+        .fetch_optional(&state.pool)
+        .await?;
+    Ok(lookup.settle(state, extensions, row).await?)
 }
 
 /// A session still to be looked up, with the values [`VIEWER`] is bound to.
