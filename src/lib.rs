@@ -23,6 +23,7 @@ pub mod outbox;
 pub mod overview;
 pub mod period;
 pub mod proposals;
+pub mod quota;
 pub mod reminders;
 pub mod reviews;
 pub mod scheduler;

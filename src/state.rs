@@ -1,5 +1,5 @@
 //! What every request and background task shares: the database pool, the configuration, the
-//! clock, the metrics and the cache of computed values. It sits on the bottom floor so that every other module may use it.
+//! clock, the metrics, the cache of computed values and the API's request quota. It sits on the bottom floor so that every other module may use it.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::quota::Quota;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,6 +20,9 @@ pub struct AppState {
     pub allowed_origins: Arc<Vec<String>>,
     /// Computed values kept between requests, under the data version they were computed at.
     pub cache: Cache,
+    /// The API requests this instance may serve per token this minute without counting
+    /// them in PostgreSQL one by one.
+    pub quota: Quota,
 }
 
 impl AppState {
@@ -27,6 +31,7 @@ impl AppState {
             pool,
             allowed_origins: Arc::new(config.allowed_origins()),
             cache: Cache::new(config.cache_bytes),
+            quota: Quota::default(),
             config: Arc::new(config),
             clock,
             metrics: Arc::new(Metrics::default()),

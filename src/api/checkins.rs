@@ -19,7 +19,7 @@ use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use super::body::ApiJson;
-use super::caller::ApiCaller;
+use super::caller::{ApiCaller, CallerEngagement};
 use super::cursor::{PageRequest, Paged};
 use super::engagements::query_of;
 use super::problem::{ApiResult, Problem, ProblemError, id_of};
@@ -186,14 +186,12 @@ struct PageQuery {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
+    CallerEngagement { access, .. }: CallerEngagement,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Paged<CheckinView>>> {
-    let id = id_of(&id)?;
+    let id = access.id;
     let query: PageQuery = query_of(raw.as_deref())?;
     let mut conn = connection(&state).await?;
-    let access = engagements::access(&mut conn, &caller.user, id).await?;
     let page = PageRequest::new(
         format!("checkins\n{id}"),
         query.cursor.as_deref(),

@@ -1,26 +1,20 @@
 //! One engagement and its scorecard: `GET /api/v1/engagements/{id}` and
-//! `GET /api/v1/engagements/{id}/scorecard?period=<label>`. Both open the engagement with
-//! the access function the pages use, so a foreign id is the same 404 as a missing one.
+//! `GET /api/v1/engagements/{id}/scorecard?period=<label>`. Both open the engagement in the
+//! caller's statement ([`CallerEngagement`]), so a foreign id is the same 404 as a missing one.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
 
-use super::caller::ApiCaller;
-use super::problem::{ApiResult, Problem, id_of};
-use crate::engagements::{self, Access, KpiLine};
+use super::caller::CallerEngagement;
+use super::problem::{ApiResult, Problem};
+use crate::engagements::{self, KpiLine};
 use crate::period::Period;
 use crate::scorecard::{self, KpiCard, Scorecard, Standing};
 use crate::state::AppState;
-
-/// The engagement of the path as the caller may see it; anything else is the 404 problem.
-async fn opened(db: &mut PgConnection, caller: &ApiCaller, raw: &str) -> ApiResult<Access> {
-    Ok(engagements::access(db, &caller.user, id_of(raw)?).await?)
-}
 
 /// The paths of this module, for the API's document.
 #[derive(utoipa::OpenApi)]
@@ -61,15 +55,13 @@ pub struct EngagementView {
 )]
 pub async fn show(
     State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
+    CallerEngagement { access, .. }: CallerEngagement,
 ) -> ApiResult<Json<EngagementView>> {
     let mut conn = state
         .pool
         .acquire()
         .await
         .map_err(crate::web::error::AppError::from)?;
-    let access = opened(&mut conn, &caller, &id).await?;
     let today = state.clock.today(access.zone());
     let agreement = engagements::agreement_of(&mut conn, access, today).await?;
     Ok(Json(EngagementView {
@@ -200,18 +192,11 @@ fn view(engagement_id: i64, card: &Scorecard) -> ApiResult<ScorecardView> {
 )]
 pub async fn scorecard(
     State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
+    CallerEngagement { access, .. }: CallerEngagement,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<ScorecardView>> {
     let query: PeriodQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|_| Problem::new(StatusCode::BAD_REQUEST, "The query string is malformed."))?;
-    let mut conn = state
-        .pool
-        .acquire()
-        .await
-        .map_err(crate::web::error::AppError::from)?;
-    let access = opened(&mut conn, &caller, &id).await?;
     let kind = access.period_kind();
     let today = state.clock.today(access.zone());
     let period = match query.period.as_deref() {
@@ -226,6 +211,11 @@ pub async fn scorecard(
                     ),
                 )
             })?;
+            let mut conn = state
+                .pool
+                .acquire()
+                .await
+                .map_err(crate::web::error::AppError::from)?;
             if !scorecard::within_life(&mut conn, access.id, &period, today).await? {
                 return Err(Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::body::ApiJson;
-use super::caller::ApiCaller;
+use super::caller::{ApiCaller, CallerEngagement};
 use super::checkins::pairs_of;
 use super::cursor::{PageRequest, Paged};
 use super::engagements::query_of;
@@ -21,7 +21,6 @@ use super::problem::{ApiResult, Problem, id_of};
 use crate::audits::{
     self, FindingAnswer, FindingKey, FindingRow, FindingStatus, FindingsOf, Kind, Severity, Side,
 };
-use crate::engagements;
 use crate::state::AppState;
 use crate::visibility;
 use crate::web::error::AppError;
@@ -106,14 +105,12 @@ struct PageQuery {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
+    CallerEngagement { access, .. }: CallerEngagement,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Paged<FindingView>>> {
-    let id = id_of(&id)?;
+    let id = access.id;
     let query: PageQuery = query_of(raw.as_deref())?;
     let mut conn = state.pool.acquire().await.map_err(AppError::from)?;
-    let access = engagements::access(&mut conn, &caller.user, id).await?;
     let page = PageRequest::new(
         format!("findings\n{id}"),
         query.cursor.as_deref(),

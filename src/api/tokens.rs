@@ -4,13 +4,15 @@
 //! leaked one. A token has exactly its owner's rights and stops working when it expires, is
 //! revoked, or its owner is disabled.
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use std::sync::LazyLock;
 
-use sqlx::{PgConnection, PgPool};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::auth::session::token_hash;
 use crate::auth::{Role, User};
 use crate::choice;
+use crate::engagements::{self, Access};
 use crate::web::error::Result;
 use crate::web::form::{FieldErrors, Pairs};
 use crate::web::validate;
@@ -226,29 +228,32 @@ pub async fn revoke_service(
     .await?)
 }
 
-/// Who a live token speaks for, and how many requests it made in this minute's window.
+/// Who a live token speaks for, and what its statement also learnt.
 pub struct Bearer {
     pub token_id: i64,
     pub token_name: String,
     pub scope: Scope,
     pub user: User,
-    /// Requests counted in the current window, this one included.
-    pub requests: i64,
+    /// The window's count after the statement added what [`Ask::count`] asked, if it did.
+    pub requests: Option<i64>,
+    /// The engagement of [`Ask::engagement`] as the token may see it; `None` for a missing
+    /// or foreign one, and when none was asked for.
+    pub access: Option<Access>,
 }
 
 #[derive(sqlx::FromRow)]
 struct BearerRow {
-    token_id: i64,
-    token_name: String,
-    scope: Scope,
-    requests: i32,
-    user_id: i64,
-    email: String,
-    name: String,
-    role: Role,
-    vendor_id: Option<i64>,
-    vendor_name: Option<String>,
-    time_zone: String,
+    bearer_token_id: i64,
+    bearer_token_name: String,
+    bearer_scope: Scope,
+    bearer_requests: Option<i32>,
+    bearer_user_id: i64,
+    bearer_email: String,
+    bearer_name: String,
+    bearer_role: Role,
+    bearer_vendor_id: Option<i64>,
+    bearer_vendor_name: Option<String>,
+    bearer_time_zone: String,
 }
 
 /// The first instant of the fixed one-minute window `now` falls in.
@@ -264,68 +269,137 @@ pub fn seconds_to_next_window(now: DateTime<Utc>) -> i64 {
         .max(1)
 }
 
-/// The live token whose secret this is, with its enabled owner, in one statement that also
-/// counts the request in the token's window of this minute (dropping its earlier windows)
-/// and records its use from `addr` at most once a minute. `None` for an unknown, expired or
-/// revoked token or a disabled owner, and then nothing is counted or written.
-pub async fn authenticate(
-    db: &PgPool,
-    secret: &str,
-    now: DateTime<Utc>,
-    addr: &str,
-) -> Result<Option<Bearer>> {
-    // The data-modifying parts run in a fixed order (counted while the row is read, then
-    // touched, then swept), so concurrent requests with one token take their locks alike.
-    let row: Option<BearerRow> = sqlx::query_as(
-        "with bearer as (
-             select t.id as token_id, t.name as token_name, t.scope,
-                    u.id as user_id, u.email, u.name, u.role, u.vendor_id, v.name as vendor_name, u.time_zone
-             from api_tokens t
-             join users u on u.id = t.user_id and u.disabled_at is null
-             left join vendors v on v.id = u.vendor_id
-             where t.secret_hash = $1 and t.revoked_at is null and t.expires_at > $2
-         ),
-         counted as (
-             insert into api_rate_windows (token_id, window_start, requests)
-             select token_id, $4, 1 from bearer
-             on conflict (token_id, window_start)
-             do update set requests = api_rate_windows.requests + 1
-             returning requests
-         ),
-         touched as (
-             update api_tokens a set last_used_at = $2, last_used_addr = $3
-             from bearer b
-             where a.id = b.token_id
-               and (a.last_used_at is null or a.last_used_at <= $2 - interval '1 minute')
-         ),
-         swept as (
-             delete from api_rate_windows w using bearer b
-             where w.token_id = b.token_id and w.window_start < $4
-         )
-         select bearer.*, counted.requests from bearer, counted",
-    )
-    .bind(token_hash(secret))
-    .bind(now)
-    .bind(addr)
-    .bind(window_of(now))
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(|row| Bearer {
-        token_id: row.token_id,
-        token_name: row.token_name,
-        scope: row.scope,
-        requests: i64::from(row.requests),
-        user: User {
-            id: row.user_id,
-            email: row.email,
-            name: row.name,
-            role: row.role,
-            vendor: row
-                .vendor_id
-                .map(|id| (id, row.vendor_name.unwrap_or_default())),
-            time_zone: row.time_zone,
-            inbox: 0,
-        },
+/// What a request asks of its token's one statement.
+pub struct Ask<'a> {
+    /// The hash of the token's secret (`token_hash`).
+    pub hash: &'a [u8],
+    pub now: DateTime<Utc>,
+    /// The client's address, recorded as the token's last use.
+    pub addr: &'a str,
+    /// Requests to add to the token's count of this minute: a block for this instance's
+    /// quota (`crate::quota`), or none while the instance still holds some.
+    pub count: Option<u32>,
+    /// The engagement whose access to learn in the same statement.
+    pub engagement: Option<i64>,
+}
+
+/// The statement of [`authenticate`] for each combination of what it also does: counting,
+/// with the use recorded and older windows swept (index 2 and 3), and an engagement's
+/// access joined (index 1 and 3). The data-modifying parts run in a fixed order (counted,
+/// then touched, then swept), so concurrent requests with one token take their locks alike.
+static STATEMENTS: LazyLock<[String; 4]> = LazyLock::new(|| {
+    let statement = |count: bool, engagement: bool| {
+        let mut sql = String::from(
+            "with bearer as (
+                 select t.id as bearer_token_id, t.name as bearer_token_name, t.scope as bearer_scope,
+                        u.id as bearer_user_id, u.email as bearer_email, u.name as bearer_name,
+                        u.role as bearer_role, u.vendor_id as bearer_vendor_id,
+                        v.name as bearer_vendor_name, u.time_zone as bearer_time_zone
+                 from api_tokens t
+                 join users u on u.id = t.user_id and u.disabled_at is null
+                 left join vendors v on v.id = u.vendor_id
+                 where t.secret_hash = $1 and t.revoked_at is null and t.expires_at > $2
+             )",
+        );
+        if count {
+            sql.push_str(
+                ",
+             counted as (
+                 insert into api_rate_windows (token_id, window_start, requests)
+                 select bearer_token_id, $4, $5 from bearer
+                 on conflict (token_id, window_start)
+                 do update set requests = least(api_rate_windows.requests::bigint + excluded.requests,
+                                                2147483647)
+                 returning requests
+             ),
+             touched as (
+                 update api_tokens a set last_used_at = $2, last_used_addr = $3
+                 from bearer b
+                 where a.id = b.bearer_token_id
+                   and (a.last_used_at is null or a.last_used_at <= $2 - interval '1 minute')
+             ),
+             swept as (
+                 delete from api_rate_windows w using bearer b
+                 where w.token_id = b.bearer_token_id and w.window_start < $4
+             )
+             select bearer.*, counted.requests as bearer_requests",
+            );
+        } else {
+            sql.push_str(" select bearer.*, null::int as bearer_requests");
+        }
+        if engagement {
+            sql.push_str(", a.*");
+        }
+        sql.push_str(if count {
+            " from bearer, counted"
+        } else {
+            " from bearer"
+        });
+        if engagement {
+            let id = if count { "$6" } else { "$3" };
+            let access = engagements::scoped_access_select(
+                "bearer.bearer_user_id",
+                "bearer.bearer_role",
+                "bearer.bearer_vendor_id",
+                id,
+            );
+            sql.push_str(&format!(" left join lateral ({access}) a on true"));
+        }
+        sql
+    };
+    [
+        statement(false, false),
+        statement(false, true),
+        statement(true, false),
+        statement(true, true),
+    ]
+});
+
+/// The live token whose secret hash this is, with its enabled owner, in one statement that
+/// also does what `ask` asks: counts requests in the token's window of this minute
+/// (dropping its earlier windows) and records its use from `addr` at most once a minute;
+/// opens an engagement as the token may see it. `None` for an unknown, expired or revoked
+/// token or a disabled owner, and then nothing is counted or written.
+pub async fn authenticate(db: &PgPool, ask: Ask<'_>) -> Result<Option<Bearer>> {
+    let statement =
+        &STATEMENTS[usize::from(ask.count.is_some()) * 2 + usize::from(ask.engagement.is_some())];
+    let mut query = sqlx::query(statement).bind(ask.hash).bind(ask.now);
+    if let Some(count) = ask.count {
+        query = query
+            .bind(ask.addr)
+            .bind(window_of(ask.now))
+            .bind(i32::try_from(count).unwrap_or(i32::MAX));
+    }
+    if let Some(id) = ask.engagement {
+        query = query.bind(id);
+    }
+    let Some(row) = query.fetch_optional(db).await? else {
+        return Ok(None);
+    };
+    let bearer = BearerRow::from_row(&row)?;
+    let user = User {
+        id: bearer.bearer_user_id,
+        email: bearer.bearer_email,
+        name: bearer.bearer_name,
+        role: bearer.bearer_role,
+        vendor: bearer
+            .bearer_vendor_id
+            .map(|id| (id, bearer.bearer_vendor_name.unwrap_or_default())),
+        time_zone: bearer.bearer_time_zone,
+        inbox: 0,
+    };
+    let access = if ask.engagement.is_some() {
+        engagements::access_of_row(&row, &user)?
+    } else {
+        None
+    };
+    Ok(Some(Bearer {
+        token_id: bearer.bearer_token_id,
+        token_name: bearer.bearer_token_name,
+        scope: bearer.bearer_scope,
+        requests: bearer.bearer_requests.map(i64::from),
+        user,
+        access,
     }))
 }
 

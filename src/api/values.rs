@@ -5,7 +5,7 @@
 //! `Idempotency-Key` header makes a retried push answer what the first one did.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -16,9 +16,8 @@ use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 
 use super::body::ApiJsonRaw;
-use super::caller::ApiCaller;
-use super::problem::{ApiResult, Problem, ProblemError, id_of};
-use crate::engagements;
+use super::caller::{ApiCaller, CallerEngagement};
+use super::problem::{ApiResult, Problem, ProblemError};
 use crate::period::Period;
 use crate::scorecard::{self, Line};
 use crate::state::AppState;
@@ -117,15 +116,12 @@ fn bad_query(detail: impl Into<String>) -> Problem {
 )]
 pub async fn list(
     State(state): State<AppState>,
-    caller: ApiCaller,
-    Path(id): Path<String>,
+    CallerEngagement { access, .. }: CallerEngagement,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<KpiValuesView>> {
     let query: RangeQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|_| bad_query("The query string is malformed."))?;
-    let id = id_of(&id)?;
     let mut conn = state.pool.acquire().await.map_err(AppError::from)?;
-    let access = engagements::access(&mut conn, &caller.user, id).await?;
     let kind = access.period_kind();
     let label = |name: &str, raw: Option<&str>| -> ApiResult<Option<Period>> {
         // Only a missing parameter takes the default; an empty one is no label.

@@ -114,6 +114,29 @@ pub async fn access(db: &mut PgConnection, user: &User, id: i64) -> Result<Acces
     Ok(row.into_access(user))
 }
 
+/// The access row of engagement `id` (an SQL expression) for the viewer whose id, role and
+/// vendor are the SQL expressions given, to join laterally into a statement that learns the
+/// viewer itself (a bearer token's). The vendor scope is the one of [`vendor_scope`], told in
+/// SQL: an admin or a manager sees every engagement, anyone else (an unknown role too) only
+/// their vendor's. [`access_of_row`] reads it back.
+pub fn scoped_access_select(viewer: &str, role: &str, vendor: &str, id: &str) -> String {
+    format!(
+        "{} where e.id = {id} and {viewer} is not null
+             and ({role} in ('admin', 'manager') or e.vendor_id = coalesce({vendor}, -1))",
+        access_select(viewer)
+    )
+}
+
+/// The access of a row that joined [`scoped_access_select`] for `user`: `None` when its
+/// columns are null, an engagement missing or not theirs to see.
+pub fn access_of_row(row: &sqlx::postgres::PgRow, user: &User) -> sqlx::Result<Option<Access>> {
+    use sqlx::{FromRow, Row};
+    if row.try_get::<Option<i64>, _>("id")?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(AccessRow::from_row(row)?.into_access(user)))
+}
+
 /// The statement of [`Access`]'s columns over the engagement `e` joined to its vendor `v`,
 /// `viewer` the SQL expression of the viewer's id; the caller adds which engagement and
 /// the vendor scope.

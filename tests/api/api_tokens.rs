@@ -511,6 +511,74 @@ async fn concurrent_requests_cannot_slip_past_the_limit() {
     );
 }
 
+async fn get_at(address: &str, secret: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{address}/api/v1/engagements"))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn an_instance_counts_most_requests_in_memory_and_writes_one_in_a_block() {
+    // 600 a minute: an instance takes blocks of 10 from the shared count.
+    let app = crate::helpers::spawn_app_with(|config| config.api_rate_limit = 600).await;
+    app.clock.set("2026-06-01T10:00:05Z".parse().unwrap());
+    let (client, _) = app.signed_in(Role::Manager).await;
+    let secret = create_token(&client, "Steady").await;
+    let counted = || {
+        app.count(
+            "select coalesce(sum(requests), 0) from api_rate_windows w
+             join api_tokens t on t.id = w.token_id where t.name = 'Steady'",
+        )
+    };
+    assert_eq!(get_at(&app.address, &secret).await, 200);
+    assert_eq!(counted().await, 10, "the first request takes a block");
+    for _ in 0..9 {
+        assert_eq!(get_at(&app.address, &secret).await, 200);
+    }
+    assert_eq!(counted().await, 10, "the block serves ten requests");
+    assert_eq!(get_at(&app.address, &secret).await, 200);
+    assert_eq!(counted().await, 20, "the eleventh takes the next block");
+
+    app.clock.advance(Duration::minutes(1));
+    assert_eq!(get_at(&app.address, &secret).await, 200);
+    assert_eq!(
+        counted().await,
+        10,
+        "a new minute starts a new count, not what was left of the last block"
+    );
+}
+
+#[tokio::test]
+async fn instances_together_never_pass_a_tokens_limit() {
+    // 120 a minute: blocks of 2, shared by two instances taking turns.
+    let app = crate::helpers::spawn_app_with(|config| config.api_rate_limit = 120).await;
+    app.clock.set("2026-06-01T10:00:05Z".parse().unwrap());
+    let other = app.another_instance().await;
+    let (client, _) = app.signed_in(Role::Vendor).await;
+    let secret = create_token(&client, "Shared").await;
+    let mut served = 0;
+    for i in 0..140 {
+        let address = if i % 3 == 0 { &other } else { &app.address };
+        match get_at(address, &secret).await {
+            200 => served += 1,
+            429 => {}
+            status => panic!("request {i}: {status}"),
+        }
+    }
+    assert!(served <= 120, "served {served} past the limit of 120");
+    assert!(
+        served >= 118,
+        "served {served}: at most one block of another instance may go unused"
+    );
+    assert_eq!(get_at(&app.address, &secret).await, 429);
+    assert_eq!(get_at(&other, &secret).await, 429);
+}
+
 #[tokio::test]
 async fn the_api_answers_503_problems_with_retry_after_while_the_pool_cannot_connect() {
     let app = spawn_app().await;
