@@ -1,9 +1,15 @@
 //! The home page of each role: where their work starts.
 
+use std::sync::LazyLock;
+
 use askama::Template;
 use axum::extract::State;
 use axum::response::Html;
 use chrono::NaiveDate;
+use serde::Deserialize;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::{FromRow, Row as _};
 
 use crate::auth::policy::vendor_scope;
 use crate::auth::{CurrentUser, Role};
@@ -47,7 +53,7 @@ impl EngagementRow {
 }
 
 /// An open action item of the user's side, on the dashboard.
-#[derive(sqlx::FromRow)]
+#[derive(Deserialize)]
 struct MyItem {
     engagement_id: i64,
     engagement: String,
@@ -57,7 +63,7 @@ struct MyItem {
     overdue: bool,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(Deserialize)]
 struct Win {
     engagement_id: i64,
     engagement: String,
@@ -116,7 +122,7 @@ macro_rules! cards_sql {
             $proposal,
             "') as proposals, ",
             $access_reviews,
-            " as access_reviews
+            " as access_reviews, e.vendor_key, e.name_key
              from (select e.id, e.name, v.name as vendor_name, e.status, e.time_zone, e.next_review_due,
                           e.next_audit_due, lower(v.name) as vendor_key, lower(e.name) as name_key
                    from engagements e join vendors v on v.id = e.vendor_id
@@ -175,7 +181,7 @@ const ADMIN_CARDS: &str = cards_sql!(
 macro_rules! items_sql {
     ($for_vendor:literal, $side:literal, $now:literal, $where:literal) => {
         concat!(
-            "select a.engagement_id, e.name as engagement, a.title, a.assignee, a.due_on,
+            "select a.id, a.engagement_id, e.name as engagement, a.title, a.assignee, a.due_on,
                     coalesce(a.due_on < (",
             $now,
             "::timestamptz at time zone e.time_zone)::date, false) as overdue
@@ -209,46 +215,103 @@ const MANAGER_ITEMS: &str = items_sql!(
 /// An admin's items ($1 now).
 const ADMIN_ITEMS: &str = items_sql!("false", "ours", "$1", "");
 
+/// A vendor user's wins: the latest successes of their vendor's engagements ($1 the vendor).
+const VENDOR_WINS: &str = "select json_agg(w order by w.happened_on desc, w.id desc)
+     from (select s.id, s.engagement_id, e.name as engagement, s.title, s.happened_on
+           from successes s join engagements e on e.id = s.engagement_id
+           where e.vendor_id = $1 order by s.happened_on desc, s.id desc limit 5) w";
+
+/// The organisation's counts on an admin's home.
+const ADMIN_COUNTS: &str = "(select count(*) from vendors) as vendors,
+        (select count(*) from vendors where status = 'active') as active_vendors,
+        (select count(*) from engagements) as engagements,
+        (select count(*) from engagements where status = 'active') as active_engagements,
+        (select count(*) from users where disabled_at is null and not service_account) as users";
+
+const NO_COUNTS: &str =
+    "0::bigint as vendors, 0::bigint as active_vendors, 0::bigint as engagements,
+        0::bigint as active_engagements, 0::bigint as users";
+
+/// A role's whole home in one statement: its action items and wins as JSON, its counts, and
+/// one row per card (one row without a card when there is none). The parameters are the
+/// cards' and the items' own, which every role's pair shares.
+fn page_sql(items: &str, wins: &str, counts: &str, cards: &str) -> String {
+    format!(
+        "select coalesce((select json_agg(i order by i.due_on nulls last, i.id) from ({items}) i), '[]') as items,
+                coalesce(({wins}), '[]') as wins, {counts}, c.*
+         from (select 1) x left join lateral ({cards}) c on true
+         order by c.status <> 'active', c.vendor_key, c.name_key"
+    )
+}
+
+/// A vendor user's home ($1 the vendor, $2 now).
+static VENDOR_PAGE: LazyLock<String> =
+    LazyLock::new(|| page_sql(VENDOR_ITEMS, VENDOR_WINS, NO_COUNTS, VENDOR_CARDS));
+/// A manager's home ($1 the manager, $2 now).
+static MANAGER_PAGE: LazyLock<String> =
+    LazyLock::new(|| page_sql(MANAGER_ITEMS, "select null::json", NO_COUNTS, MANAGER_CARDS));
+/// An admin's home ($1 now).
+static ADMIN_PAGE: LazyLock<String> =
+    LazyLock::new(|| page_sql(ADMIN_ITEMS, "select null::json", ADMIN_COUNTS, ADMIN_CARDS));
+
+/// A row of a page statement: the items, wins and counts (the same on every row) and a card.
+struct PageRow {
+    items: Vec<MyItem>,
+    wins: Vec<Win>,
+    counts: Counts,
+    card: Option<EngagementRow>,
+}
+
+impl<'r> FromRow<'r, PgRow> for PageRow {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        let card = row.try_get::<Option<i64>, _>("id")?.is_some();
+        Ok(PageRow {
+            items: row.try_get::<Json<Vec<MyItem>>, _>("items")?.0,
+            wins: row.try_get::<Json<Vec<Win>>, _>("wins")?.0,
+            counts: Counts::from_row(row)?,
+            card: card.then(|| EngagementRow::from_row(row)).transpose()?,
+        })
+    }
+}
+
 pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result<Html<String>> {
     let user = &current.user;
     let mut conn = state.pool.acquire().await?;
-    // Vendor users see their vendor's engagements; managers the ones they manage; admins all
-    // that are not closed.
+    // Vendor users see their vendor's engagements and act on their side's items of shared
+    // check-ins; managers the engagements they manage and our items in them; admins every
+    // engagement that is not closed, and our items everywhere.
     let now = state.clock.now();
-    let rows: Vec<EngagementRow> = match user.role {
+    let page: Vec<PageRow> = match user.role {
         Role::Vendor => {
-            sqlx::query_as(VENDOR_CARDS)
+            sqlx::query_as(&VENDOR_PAGE)
                 .bind(vendor_scope(user))
+                .bind(now)
                 .fetch_all(&mut *conn)
                 .await?
         }
         Role::Manager => {
-            sqlx::query_as(MANAGER_CARDS)
+            sqlx::query_as(&MANAGER_PAGE)
                 .bind(user.id)
                 .bind(now)
                 .fetch_all(&mut *conn)
                 .await?
         }
         Role::Admin => {
-            sqlx::query_as(ADMIN_CARDS)
+            sqlx::query_as(&ADMIN_PAGE)
                 .bind(now)
                 .fetch_all(&mut *conn)
                 .await?
         }
     };
-    let counts = if user.role == Role::Admin {
-        sqlx::query_as(
-            "select (select count(*) from vendors) as vendors,
-                    (select count(*) from vendors where status = 'active') as active_vendors,
-                    (select count(*) from engagements) as engagements,
-                    (select count(*) from engagements where status = 'active') as active_engagements,
-                    (select count(*) from users where disabled_at is null and not service_account) as users",
-        )
-        .fetch_one(&mut *conn)
-        .await?
-    } else {
-        Counts::default()
+    let mut page = page.into_iter();
+    let (my_items, wins, counts, first) = match page.next() {
+        Some(row) => (row.items, row.wins, row.counts, row.card),
+        None => (Vec::new(), Vec::new(), Counts::default(), None),
     };
+    let rows: Vec<EngagementRow> = first
+        .into_iter()
+        .chain(page.filter_map(|row| row.card))
+        .collect();
     let mut oversight = if user.role == Role::Vendor {
         Vec::new()
     } else {
@@ -258,42 +321,6 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
             .map(|r| r.id)
             .collect();
         checkins::assess_many(&mut conn, &ids, now).await?
-    };
-    let wins: Vec<Win> = if user.role == Role::Vendor {
-        sqlx::query_as(
-            "select s.engagement_id, e.name as engagement, s.title, s.happened_on
-             from successes s join engagements e on e.id = s.engagement_id
-             where e.vendor_id = $1 order by s.happened_on desc, s.id desc limit 5",
-        )
-        .bind(vendor_scope(user))
-        .fetch_all(&mut *conn)
-        .await?
-    } else {
-        Vec::new()
-    };
-    // Vendor users act on their side's items of shared check-ins; managers on ours, in the
-    // engagements they manage; admins see ours everywhere.
-    let my_items: Vec<MyItem> = match user.role {
-        Role::Vendor => {
-            sqlx::query_as(VENDOR_ITEMS)
-                .bind(vendor_scope(user))
-                .bind(now)
-                .fetch_all(&mut *conn)
-                .await?
-        }
-        Role::Manager => {
-            sqlx::query_as(MANAGER_ITEMS)
-                .bind(user.id)
-                .bind(now)
-                .fetch_all(&mut *conn)
-                .await?
-        }
-        Role::Admin => {
-            sqlx::query_as(ADMIN_ITEMS)
-                .bind(now)
-                .fetch_all(&mut *conn)
-                .await?
-        }
     };
     let cards = rows
         .into_iter()

@@ -10,7 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgConnection, Row as _};
 
 use super::csv;
 use super::data::{Detail, load_many};
@@ -90,7 +91,6 @@ fn worst_parts(worst: &str) -> Option<(&str, Decimal)> {
     Some((name, score.parse().ok()?))
 }
 
-#[derive(sqlx::FromRow)]
 struct ManagerChoice {
     id: i64,
     name: String,
@@ -200,6 +200,11 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
     if current {
         return Ok(());
     }
+    refresh_stale(db, now).await
+}
+
+/// Works out the scores [`refresh_scores`] finds missing or stale, once it knows some are.
+async fn refresh_stale(db: &mut PgConnection, now: DateTime<Utc>) -> Result<()> {
     let stale: Vec<Stale> = sqlx::query_as(
         "select e.id, e.name, v.name as vendor_name, v.tier, e.owner_id, o.name as owner_name, e.scorecard_period,
                 e.time_zone
@@ -473,39 +478,78 @@ impl Filters {
     }
 }
 
-/// The active engagements matching the filters, sorted, from `offset` on (at most `limit`),
-/// and how many match in all.
-async fn rows(
+/// What the page learns before its rows, in one statement: whether every active
+/// engagement's stored score is current (else [`refresh_scores`] first), and the managers to
+/// filter by.
+#[derive(sqlx::FromRow)]
+struct Head {
+    current: bool,
+    managers: sqlx::types::Json<Vec<(i64, String)>>,
+}
+
+async fn head(db: &mut PgConnection, now: DateTime<Utc>) -> Result<Head> {
+    Ok(sqlx::query_as(
+        "select (select count(*) from engagement_scores where valid_until > $1)
+                  = (select count(*) from engagements where status = 'active') as current,
+                coalesce((select json_agg(json_build_array(u.id, u.name) order by lower(u.name)) from users u
+                          where u.role = 'manager' and u.disabled_at is null), '[]') as managers",
+    )
+    .bind(now)
+    .fetch_one(db)
+    .await?)
+}
+
+/// A row of [`page_rows`]: how many match, and one row of the page (none past its end).
+struct Counted {
+    total: i64,
+    row: Option<StoredRow>,
+}
+
+impl<'r> FromRow<'r, PgRow> for Counted {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        let seen = row.try_get::<Option<i64>, _>("id")?.is_some();
+        Ok(Counted {
+            total: row.try_get("total")?,
+            row: seen.then(|| StoredRow::from_row(row)).transpose()?,
+        })
+    }
+}
+
+/// One page of the active engagements matching the filters, sorted, from `offset` on, and
+/// how many match in all, in one statement: the count, then the page's rows through the
+/// sort's index.
+async fn page_rows(
     db: &mut PgConnection,
     filters: &Filters,
     offset: i64,
-    limit: Option<i64>,
+    limit: i64,
 ) -> Result<(Vec<PortfolioRow>, i64)> {
     let (conditions, taken) = filters.conditions();
-    // Counting apart is cheaper than a window over every row: the page itself then reads
-    // only its rows through the sort's index.
-    let count_sql = format!("select count(*) from engagement_scores s where {conditions}");
-    let (total,): (i64,) = filters
-        .bind(sqlx::query_as(&count_sql))
-        .fetch_one(&mut *db)
-        .await?;
-    let rows_sql = format!(
-        "select {COLUMNS}
-         from engagement_scores s
-         where {conditions}
-         order by {}
-         offset ${} limit ${}",
-        filters.order(),
+    let sql = format!(
+        "select t.total, r.*
+         from (select count(*) as total from engagement_scores s where {conditions}) t
+         left join lateral (select {COLUMNS}, row_number() over (order by {order}) as place
+                            from engagement_scores s
+                            where {conditions}
+                            order by {order}
+                            offset ${} limit ${}) r on true
+         order by r.place",
         taken + 1,
-        taken + 2
+        taken + 2,
+        order = filters.order()
     );
-    let stored: Vec<StoredRow> = filters
-        .bind(sqlx::query_as(&rows_sql))
+    let counted: Vec<Counted> = filters
+        .bind(sqlx::query_as(&sql))
         .bind(offset)
         .bind(limit)
         .fetch_all(db)
         .await?;
-    Ok((stored.into_iter().map(PortfolioRow::from).collect(), total))
+    let total = counted.first().map_or(0, |c| c.total);
+    let rows = counted
+        .into_iter()
+        .filter_map(|c| c.row.map(PortfolioRow::from))
+        .collect();
+    Ok((rows, total))
 }
 
 pub async fn portfolio(
@@ -516,19 +560,24 @@ pub async fn portfolio(
     let page = paging::page_number(query.page.as_deref());
     let filters = Filters::from(query);
     let mut conn = state.pool.acquire().await?;
-    refresh_scores(&mut conn, state.clock.now()).await?;
-    let (rows, total) = rows(
+    let now = state.clock.now();
+    let known = head(&mut conn, now).await?;
+    if !known.current {
+        refresh_stale(&mut conn, now).await?;
+    }
+    let (rows, total) = page_rows(
         &mut conn,
         &filters,
         paging::offset(page, PER_PAGE as i64),
-        Some(PER_PAGE as i64),
+        PER_PAGE as i64,
     )
     .await?;
-    let managers: Vec<ManagerChoice> = sqlx::query_as(
-        "select id, name from users where role = 'manager' and disabled_at is null order by lower(name)",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let managers = known
+        .managers
+        .0
+        .into_iter()
+        .map(|(id, name)| ManagerChoice { id, name })
+        .collect();
     let Filters {
         tier,
         standing,
@@ -570,7 +619,7 @@ pub async fn portfolio_csv(
     let filters = Filters::from(query);
     let mut conn = state.pool.acquire().await?;
     refresh_scores(&mut conn, state.clock.now()).await?;
-    let (all, _) = rows(&mut conn, &filters, 0, None).await?;
+    let (all, _) = page_rows(&mut conn, &filters, 0, i64::MAX).await?;
     let mut out = csv::line(
         &[
             "engagement_id",
