@@ -103,12 +103,12 @@ async fn written_since(state: &AppState) -> anyhow::Result<Option<DateTime<Utc>>
     Ok(last.map(|at| at - chrono::Duration::minutes(1)))
 }
 
-/// The portfolio's stored scores, worked out on the pass so that the first person of the
-/// day does not wait for them.
+/// The portfolio's stored scores, a batch of them worked out on each pass so that the first
+/// person of the day seldom waits for them; the portfolio refreshes whatever is still stale.
 async fn refresh_scores(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
     let mut conn = state.pool.acquire().await?;
     let started = Instant::now();
-    crate::scorecard::portfolio::refresh_scores(&mut conn, now)
+    crate::scorecard::refresh_some_scores(&mut conn, now)
         .await
         .map_err(|e| anyhow::anyhow!("refreshing the portfolio's scores: {e:?}"))?;
     tracing::debug!(

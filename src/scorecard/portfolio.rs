@@ -200,23 +200,40 @@ pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result
     if current {
         return Ok(());
     }
-    refresh_stale(db, now).await
+    refresh_stale(db, now, None).await
 }
 
-/// Works out the scores [`refresh_scores`] finds missing or stale, once it knows some are.
-async fn refresh_stale(db: &mut PgConnection, now: DateTime<Utc>) -> Result<()> {
+/// Works out at most one batch of the stale scores [`refresh_scores`] would: what a
+/// scheduler pass does, so that a pass after a mass write stays short; whoever reads the
+/// portfolio next refreshes the rest.
+pub async fn refresh_some_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result<()> {
+    refresh_stale(db, now, Some(BATCH)).await
+}
+
+/// How many engagements' scores are loaded, scored and written together.
+const BATCH: usize = 500;
+
+/// Works out the scores [`refresh_scores`] finds missing or stale, at most `limit` of them.
+async fn refresh_stale(
+    db: &mut PgConnection,
+    now: DateTime<Utc>,
+    limit: Option<usize>,
+) -> Result<()> {
     let stale: Vec<Stale> = sqlx::query_as(
         "select e.id, e.name, v.name as vendor_name, v.tier, e.owner_id, o.name as owner_name, e.scorecard_period,
                 e.time_zone
          from engagements e join vendors v on v.id = e.vendor_id join users o on o.id = e.owner_id
          where e.status = 'active'
-           and not exists (select 1 from engagement_scores s where s.engagement_id = e.id and s.valid_until > $1)",
+           and not exists (select 1 from engagement_scores s where s.engagement_id = e.id and s.valid_until > $1)
+         order by e.id
+         limit $2",
     )
     .bind(now)
+    .bind(limit.map(|n| n as i64))
     .fetch_all(&mut *db)
     .await?;
     let (mut loading, mut scoring, mut writing) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    for chunk in stale.chunks(500) {
+    for chunk in stale.chunks(BATCH) {
         let started = Instant::now();
         let periods: Vec<(NaiveDate, DateTime<Utc>, Period)> = chunk
             .iter()
@@ -563,7 +580,7 @@ pub async fn portfolio(
     let now = state.clock.now();
     let known = head(&mut conn, now).await?;
     if !known.current {
-        refresh_stale(&mut conn, now).await?;
+        refresh_stale(&mut conn, now, None).await?;
     }
     let (rows, total) = page_rows(
         &mut conn,

@@ -1298,3 +1298,35 @@ async fn missing_values_are_asked_for_only_within_the_engagement_s_life() {
         "October is after its end: the reminder is resolved"
     );
 }
+
+#[tokio::test]
+async fn a_pass_works_out_one_batch_of_stale_scores_and_the_portfolio_the_rest() {
+    let app = spawn_app_with(|_| {}).await;
+    app.clock.set(wednesday());
+    let vendor = app
+        .create_user(Role::Vendor, Some("Acme Outsourcing"))
+        .await;
+    let (manager, user) = app.signed_in(Role::Manager).await;
+    sqlx::query(
+        "insert into engagements (vendor_id, name, time_zone, start_date, owner_id, status)
+         select $1, 'Service desk ' || n, 'Europe/Berlin', '2026-01-01', $2, 'active'
+         from generate_series(1, 520) n",
+    )
+    .bind(vendor.vendor_id.unwrap())
+    .bind(user.id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let scored = "select count(*) from engagement_scores";
+    scheduler::pass(&app.state).await.unwrap();
+    assert_eq!(app.count(scored).await, 500, "one batch a pass");
+    let page = manager.get("/portfolio").await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(
+        app.count(scored).await,
+        520,
+        "the portfolio works out the rest"
+    );
+    scheduler::pass(&app.state).await.unwrap();
+    assert_eq!(app.count(scored).await, 520);
+}
