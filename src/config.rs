@@ -80,7 +80,7 @@ impl std::fmt::Debug for OidcConfig {
 impl OidcConfig {
     /// Whether the provider serves `email`'s domain.
     pub fn serves(&self, email: &str) -> bool {
-        domain_of(email).is_some_and(|d| self.domains.iter().any(|own| *own == d))
+        domain_of(email).is_some_and(|d| self.domains.contains(&d))
     }
 }
 

@@ -413,7 +413,7 @@ pub async fn logout(
     let mut tx = state.pool.begin().await?;
     let mut id_token = None;
     if let Some(id_hash) = &session.id_hash {
-        id_token = super::oidc::id_token_of(&mut *tx, id_hash).await?;
+        id_token = super::oidc::provider::id_token_of(&mut *tx, id_hash).await?;
         session::delete(&mut *tx, id_hash).await?;
     }
     if let Some(user) = &session.user {
@@ -434,7 +434,7 @@ pub async fn logout(
     tx.commit().await?;
     // Signed in through the provider: signed out there too, when it offers that.
     let to = match id_token {
-        Some(token) => super::oidc::logout_url(&state, &token).await,
+        Some(token) => super::oidc::provider::logout_url(&state, &token).await,
         None => None,
     };
     let mut response = Redirect::to(to.as_deref().unwrap_or("/login")).into_response();
