@@ -46,9 +46,106 @@ pub struct Config {
     /// At most this many bytes of computed values (scorecards) are kept in memory
     /// (`TRELLIS_CACHE_MB`; 0 keeps none).
     pub cache_bytes: u64,
+    /// Single sign-on with an OpenID provider, when configured (`TRELLIS_OIDC_*`).
+    pub oidc: Option<OidcConfig>,
     /// Routes that exist only for the tests (a handler that panics); never from the
     /// environment.
     pub test_routes: bool,
+}
+
+/// The OpenID provider: where to discover it, Trellis's client there, the button's label and
+/// the e-mail domains whose people it signs in.
+#[derive(Clone)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub label: String,
+    /// Lowercase, without `@`.
+    pub domains: Vec<String>,
+}
+
+impl std::fmt::Debug for OidcConfig {
+    // The secret stays out of logs and panics.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("label", &self.label)
+            .field("domains", &self.domains)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OidcConfig {
+    /// Whether the provider serves `email`'s domain.
+    pub fn serves(&self, email: &str) -> bool {
+        domain_of(email).is_some_and(|d| self.domains.contains(&d))
+    }
+}
+
+/// The lowercase domain of an e-mail address.
+pub fn domain_of(email: &str) -> Option<String> {
+    let (_, domain) = email.rsplit_once('@')?;
+    let domain = domain.trim().to_ascii_lowercase();
+    (!domain.is_empty()).then_some(domain)
+}
+
+/// `TRELLIS_OIDC_*`: all four of issuer, client id, secret and domains, or none of them.
+fn oidc_from(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OidcConfig>, ConfigError> {
+    let issuer = get("TRELLIS_OIDC_ISSUER");
+    let client_id = get("TRELLIS_OIDC_CLIENT_ID");
+    let client_secret = get("TRELLIS_OIDC_CLIENT_SECRET");
+    let domains = get("TRELLIS_OIDC_DOMAINS");
+    if issuer.is_none() && client_id.is_none() && client_secret.is_none() && domains.is_none() {
+        return Ok(None);
+    }
+    let missing = |name: &'static str| ConfigError {
+        name,
+        value: String::new(),
+        expected: "single sign-on needs TRELLIS_OIDC_ISSUER, TRELLIS_OIDC_CLIENT_ID, \
+                   TRELLIS_OIDC_CLIENT_SECRET and TRELLIS_OIDC_DOMAINS together",
+    };
+    let issuer = issuer.ok_or_else(|| missing("TRELLIS_OIDC_ISSUER"))?;
+    if !(issuer.starts_with("https://") || issuer.starts_with("http://"))
+        || issuer.len() <= "https://".len()
+        || issuer.chars().any(char::is_whitespace)
+    {
+        return Err(ConfigError {
+            name: "TRELLIS_OIDC_ISSUER",
+            value: issuer,
+            expected: "it must be the provider's issuer URL, like https://login.example.com/realms/staff",
+        });
+    }
+    let client_id = client_id.ok_or_else(|| missing("TRELLIS_OIDC_CLIENT_ID"))?;
+    let client_secret = client_secret.ok_or_else(|| missing("TRELLIS_OIDC_CLIENT_SECRET"))?;
+    let list = domains.ok_or_else(|| missing("TRELLIS_OIDC_DOMAINS"))?;
+    let mut domains = Vec::new();
+    for part in list.split(',') {
+        let domain = part.trim().trim_start_matches('@').to_ascii_lowercase();
+        let valid = !domain.is_empty()
+            && domain.contains('.')
+            && domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+        if !valid {
+            return Err(ConfigError {
+                name: "TRELLIS_OIDC_DOMAINS",
+                value: list.clone(),
+                expected: "it must be a comma-separated list of e-mail domains like example.com",
+            });
+        }
+        if !domains.contains(&domain) {
+            domains.push(domain);
+        }
+    }
+    Ok(Some(OidcConfig {
+        issuer: issuer.trim_end_matches('/').to_string(),
+        client_id,
+        client_secret,
+        label: get("TRELLIS_OIDC_LABEL").unwrap_or_else(|| "single sign-on".into()),
+        domains,
+    }))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +267,7 @@ impl Config {
             });
         }
         let instance = get("TRELLIS_INSTANCE").unwrap_or_else(default_instance);
+        let oidc = oidc_from(&get)?;
         Ok(Config {
             database_url: get("DATABASE_URL"),
             bind,
@@ -190,6 +288,7 @@ impl Config {
             header_timeout: Duration::from_secs(header_seconds.max(1)),
             api_rate_limit: api_rate_limit.max(1),
             cache_bytes: cache_mb.saturating_mul(1024 * 1024),
+            oidc,
             test_routes: false,
         })
     }
@@ -318,6 +417,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("TRELLIS_HEADER_TIMEOUT_SECONDS"), "{err}");
+    }
+
+    #[test]
+    fn single_sign_on_needs_its_four_settings_together_and_valid_domains() {
+        assert!(config(&[]).unwrap().oidc.is_none());
+        let full = [
+            ("TRELLIS_OIDC_ISSUER", "https://login.example.com/"),
+            ("TRELLIS_OIDC_CLIENT_ID", "trellis"),
+            ("TRELLIS_OIDC_CLIENT_SECRET", "s3cret"),
+            ("TRELLIS_OIDC_DOMAINS", "Example.com, @vendor.example"),
+        ];
+        let oidc = config(&full).unwrap().oidc.unwrap();
+        assert_eq!(oidc.issuer, "https://login.example.com");
+        assert_eq!(oidc.domains, ["example.com", "vendor.example"]);
+        assert!(oidc.serves("Ann@EXAMPLE.com") && !oidc.serves("ann@other.example"));
+        assert!(!format!("{oidc:?}").contains("s3cret"));
+        let err = config(&full[..3]).unwrap_err().to_string();
+        assert!(err.contains("TRELLIS_OIDC_DOMAINS"), "{err}");
+        let mut bad = full;
+        bad[3] = ("TRELLIS_OIDC_DOMAINS", "example.com, not a domain");
+        let err = config(&bad).unwrap_err().to_string();
+        assert!(err.contains("TRELLIS_OIDC_DOMAINS"), "{err}");
+        bad = full;
+        bad[0] = ("TRELLIS_OIDC_ISSUER", "login.example.com");
+        let err = config(&bad).unwrap_err().to_string();
+        assert!(err.contains("TRELLIS_OIDC_ISSUER"), "{err}");
     }
 
     #[test]

@@ -24,6 +24,8 @@ use crate::web::layout::{Flash, Layout};
 const MAX_EMAIL_CHARS: usize = 254;
 const MAX_PASSWORD_CHARS: usize = 1024;
 
+const SSO_REQUIRED_START: &str = "People of that e-mail domain sign in with ";
+
 const WRONG_CREDENTIALS: &str = "That e-mail and password do not match an active account.";
 
 #[derive(Template)]
@@ -34,6 +36,10 @@ struct LoginPage {
     next: String,
     errors: FieldErrors,
     message: Option<String>,
+    /// The single sign-on button's label, when the provider is configured.
+    sso_label: Option<String>,
+    /// The message says the e-mail's domain signs in with the provider, and links to it.
+    sso_required: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,8 +87,12 @@ async fn render_form(
         layout: Layout::new(&session, "Sign in", "/login"),
         email: form.email.trim().to_string(),
         next: safe_next(Some(&form.next)).to_string(),
+        sso_required: message
+            .as_deref()
+            .is_some_and(|m| m.starts_with(SSO_REQUIRED_START)),
         errors,
         message,
+        sso_label: state.config.oidc.as_ref().map(|o| o.label.clone()),
     };
     Ok((status, headers, Html(page.render()?)).into_response())
 }
@@ -184,6 +194,36 @@ pub async fn submit(
     .bind(&email)
     .fetch_optional(&state.pool)
     .await?;
+    // A domain that requires single sign-on refuses every password but the break-glass
+    // admin's, the same for an unknown e-mail as for a known one.
+    let mut conn = state.pool.acquire().await?;
+    if super::oidc::rules::password_refused(
+        &mut conn,
+        state.config.oidc.as_ref(),
+        &email,
+        account.as_ref().map(|a| a.id),
+    )
+    .await?
+    {
+        drop(conn);
+        audit::Entry::anonymous("login.sso_required", Outcome::Refused)
+            .claimed_email(&email)
+            .client_addr(addr)
+            .write(&state.pool, now)
+            .await?;
+        let label = state.config.oidc.as_ref().map_or("", |o| o.label.as_str());
+        let message = format!("{SSO_REQUIRED_START}{label}, not with a password.");
+        return render_form(
+            &state,
+            session,
+            form,
+            FieldErrors::default(),
+            Some(message),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    drop(conn);
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
     let verified = password::verify(form.password.clone(), stored).await?;
 
@@ -371,7 +411,9 @@ pub async fn logout(
 ) -> Result<Response> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
+    let mut id_token = None;
     if let Some(id_hash) = &session.id_hash {
+        id_token = super::oidc::provider::id_token_of(&mut *tx, id_hash).await?;
         session::delete(&mut *tx, id_hash).await?;
     }
     if let Some(user) = &session.user {
@@ -390,7 +432,12 @@ pub async fn logout(
     )
     .await?;
     tx.commit().await?;
-    let mut response = Redirect::to("/login").into_response();
+    // Signed in through the provider: signed out there too, when it offers that.
+    let to = match id_token {
+        Some(token) => super::oidc::provider::logout_url(&state, &token).await,
+        None => None,
+    };
+    let mut response = Redirect::to(to.as_deref().unwrap_or("/login")).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         session::set_cookie(&new.token, state.config.secure_cookies()),

@@ -2,6 +2,7 @@
 
 pub mod frame;
 pub mod login;
+pub mod oidc;
 pub mod password;
 pub mod policy;
 pub mod second_step;
@@ -24,5 +25,7 @@ pub fn routes() -> Routes {
         .post("/login/code", second_step::code_submit)
         .get("/login/enrol", second_step::enrol_show)
         .post("/login/enrol", second_step::enrol_submit)
+        .get("/login/sso", oidc::start)
+        .get(oidc::CALLBACK_PATH, oidc::callback)
         .post("/logout", login::logout)
 }

@@ -15,6 +15,7 @@ mod engagements;
 mod grants;
 mod helpers;
 mod hostile;
+mod oidc;
 mod platform;
 mod proposals;
 mod queries;
