@@ -284,9 +284,10 @@ pub struct Ask<'a> {
 }
 
 /// The statement of [`authenticate`] for each combination of what it also does: counting,
-/// with the use recorded and older windows swept (index 2 and 3), and an engagement's
-/// access joined (index 1 and 3). The data-modifying parts run in a fixed order (counted,
-/// then touched, then swept), so concurrent requests with one token take their locks alike.
+/// with older windows swept (index 2 and 3), and an engagement's access joined (index 1
+/// and 3). Each records the use at most once a minute. The data-modifying parts run in a
+/// fixed order (touched, then counted, then swept), so concurrent requests with one token
+/// take their locks alike.
 static STATEMENTS: LazyLock<[String; 4]> = LazyLock::new(|| {
     let statement = |count: bool, engagement: bool| {
         let mut sql = String::from(
@@ -299,6 +300,12 @@ static STATEMENTS: LazyLock<[String; 4]> = LazyLock::new(|| {
                  join users u on u.id = t.user_id and u.disabled_at is null
                  left join vendors v on v.id = u.vendor_id
                  where t.secret_hash = $1 and t.revoked_at is null and t.expires_at > $2
+             ),
+             touched as (
+                 update api_tokens a set last_used_at = $2, last_used_addr = $3
+                 from bearer b
+                 where a.id = b.bearer_token_id
+                   and (a.last_used_at is null or a.last_used_at <= $2 - interval '1 minute')
              )",
         );
         if count {
@@ -311,12 +318,6 @@ static STATEMENTS: LazyLock<[String; 4]> = LazyLock::new(|| {
                  do update set requests = least(api_rate_windows.requests::bigint + excluded.requests,
                                                 2147483647)
                  returning requests
-             ),
-             touched as (
-                 update api_tokens a set last_used_at = $2, last_used_addr = $3
-                 from bearer b
-                 where a.id = b.bearer_token_id
-                   and (a.last_used_at is null or a.last_used_at <= $2 - interval '1 minute')
              ),
              swept as (
                  delete from api_rate_windows w using bearer b
@@ -336,7 +337,7 @@ static STATEMENTS: LazyLock<[String; 4]> = LazyLock::new(|| {
             " from bearer"
         });
         if engagement {
-            let id = if count { "$6" } else { "$3" };
+            let id = if count { "$6" } else { "$4" };
             let access = engagements::scoped_access_select(
                 "bearer.bearer_user_id",
                 "bearer.bearer_role",
@@ -363,10 +364,12 @@ static STATEMENTS: LazyLock<[String; 4]> = LazyLock::new(|| {
 pub async fn authenticate(db: &PgPool, ask: Ask<'_>) -> Result<Option<Bearer>> {
     let statement =
         &STATEMENTS[usize::from(ask.count.is_some()) * 2 + usize::from(ask.engagement.is_some())];
-    let mut query = sqlx::query(statement).bind(ask.hash).bind(ask.now);
+    let mut query = sqlx::query(statement)
+        .bind(ask.hash)
+        .bind(ask.now)
+        .bind(ask.addr);
     if let Some(count) = ask.count {
         query = query
-            .bind(ask.addr)
             .bind(window_of(ask.now))
             .bind(i32::try_from(count).unwrap_or(i32::MAX));
     }

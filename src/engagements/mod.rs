@@ -116,7 +116,7 @@ pub async fn access(db: &mut PgConnection, user: &User, id: i64) -> Result<Acces
 
 /// The access row of engagement `id` (an SQL expression) for the viewer whose id, role and
 /// vendor are the SQL expressions given, to join laterally into a statement that learns the
-/// viewer itself (a bearer token's). The vendor scope is the one of [`vendor_scope`], told in
+/// viewer itself (the session's, a bearer token's). The vendor scope is the one of [`vendor_scope`], told in
 /// SQL: an admin or a manager sees every engagement, anyone else (an unknown role too) only
 /// their vendor's. [`access_of_row`] reads it back.
 pub fn scoped_access_select(viewer: &str, role: &str, vendor: &str, id: &str) -> String {

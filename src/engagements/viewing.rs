@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Row as _};
 
-use super::{Access, AccessRow, access, access_select};
+use super::{Access, AccessRow, access, scoped_access_select};
 use crate::auth::CurrentUser;
 use crate::auth::session::{self, Lookup, VIEWER};
 use crate::state::AppState;
@@ -25,18 +25,20 @@ pub struct Viewing {
     pub access: Access,
 }
 
-/// The session's row and, when the viewer may see the engagement, its access row. The
-/// vendor scope is the one of [`crate::auth::policy::vendor_scope`], told in SQL: an admin
-/// or a manager sees every engagement, anyone else (an unknown role too) only their vendor's.
+/// The session's row and, when the viewer may see the engagement, its access row, with the
+/// vendor scope of [`crate::auth::policy::vendor_scope`] told in SQL by
+/// [`scoped_access_select`].
 static VIEWING: LazyLock<String> = LazyLock::new(|| {
     format!(
         "with viewer as ({VIEWER})
          select viewer.*, a.* from viewer
-         left join lateral ({access}
-                            where e.id = $5 and viewer.viewer_id is not null
-                              and (viewer.viewer_role in ('admin', 'manager')
-                                   or e.vendor_id = coalesce(viewer.viewer_vendor_id, -1))) a on true",
-        access = access_select("viewer.viewer_id")
+         left join lateral ({access}) a on true",
+        access = scoped_access_select(
+            "viewer.viewer_id",
+            "viewer.viewer_role",
+            "viewer.viewer_vendor_id",
+            "$5"
+        )
     )
 });
 

@@ -426,8 +426,13 @@ async fn unknown_api_paths_and_methods_answer_problems() {
 }
 
 async fn get_with(app: &TestApp, secret: &str) -> reqwest::Response {
+    get_on(&app.address, secret).await
+}
+
+/// The engagements list from the instance at `address`.
+async fn get_on(address: &str, secret: &str) -> reqwest::Response {
     reqwest::Client::new()
-        .get(format!("{}/api/v1/engagements", app.address))
+        .get(format!("{address}/api/v1/engagements"))
         .bearer_auth(secret)
         .send()
         .await
@@ -512,14 +517,7 @@ async fn concurrent_requests_cannot_slip_past_the_limit() {
 }
 
 async fn get_at(address: &str, secret: &str) -> u16 {
-    reqwest::Client::new()
-        .get(format!("{address}/api/v1/engagements"))
-        .bearer_auth(secret)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    get_on(address, secret).await.status().as_u16()
 }
 
 #[tokio::test]

@@ -39,7 +39,7 @@ fn hostile_values() -> Vec<(&'static str, String)> {
 /// Every query parameter a handler's query struct reads, and a few that none does.
 const QUERY_PARAMETERS: &[&str] = &[
     "q", "status", "mine", "page", "vendor", "tier", "sort", "role", "next", "actor", "action",
-    "entity", "from", "to", "period", "standing", "manager",
+    "entity", "from", "to", "period", "standing", "manager", "code", "state", "error",
 ];
 
 /// The parameters in groups whose query string stays within what an address may carry
