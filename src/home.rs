@@ -264,12 +264,11 @@ struct PageRow {
 
 impl<'r> FromRow<'r, PgRow> for PageRow {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
-        let card = row.try_get::<Option<i64>, _>("id")?.is_some();
         Ok(PageRow {
             items: row.try_get::<Json<Vec<MyItem>>, _>("items")?.0,
             wins: row.try_get::<Json<Vec<Win>>, _>("wins")?.0,
             counts: Counts::from_row(row)?,
-            card: card.then(|| EngagementRow::from_row(row)).transpose()?,
+            card: crate::db::joined(row, "id")?,
         })
     }
 }

@@ -196,16 +196,14 @@ pub async fn submit(
     .await?;
     // A domain that requires single sign-on refuses every password but the break-glass
     // admin's, the same for an unknown e-mail as for a known one.
-    let mut conn = state.pool.acquire().await?;
     if super::oidc::rules::password_refused(
-        &mut conn,
+        &state.pool,
         state.config.oidc.as_ref(),
         &email,
         account.as_ref().map(|a| a.id),
     )
     .await?
     {
-        drop(conn);
         audit::Entry::anonymous("login.sso_required", Outcome::Refused)
             .claimed_email(&email)
             .client_addr(addr)
@@ -223,7 +221,6 @@ pub async fn submit(
         )
         .await;
     }
-    drop(conn);
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
     let verified = password::verify(form.password.clone(), stored).await?;
 

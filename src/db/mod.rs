@@ -4,8 +4,8 @@ pub mod embedded;
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{ConnectOptions, FromRow, PgPool, Row};
 
 use crate::config::Config;
 use embedded::Cluster;
@@ -63,6 +63,15 @@ const STATEMENT_TIMEOUT: &str = "5s";
 
 /// A pool that fails fast: a bounded wait for a connection, and statements cut off well
 /// before the request timeout.
+/// The part `T` of a row that a left join may have left empty: `None` when its `key` column
+/// is null.
+pub fn joined<'r, T: FromRow<'r, PgRow>>(row: &'r PgRow, key: &str) -> sqlx::Result<Option<T>> {
+    if row.try_get::<Option<i64>, _>(key)?.is_none() {
+        return Ok(None);
+    }
+    T::from_row(row).map(Some)
+}
+
 pub async fn pool(options: PgConnectOptions, max: u32) -> Result<PgPool, sqlx::Error> {
     let options = options.options([("statement_timeout", STATEMENT_TIMEOUT)]);
     PgPoolOptions::new()

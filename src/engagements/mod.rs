@@ -130,11 +130,7 @@ pub fn scoped_access_select(viewer: &str, role: &str, vendor: &str, id: &str) ->
 /// The access of a row that joined [`scoped_access_select`] for `user`: `None` when its
 /// columns are null, an engagement missing or not theirs to see.
 pub fn access_of_row(row: &sqlx::postgres::PgRow, user: &User) -> sqlx::Result<Option<Access>> {
-    use sqlx::{FromRow, Row};
-    if row.try_get::<Option<i64>, _>("id")?.is_none() {
-        return Ok(None);
-    }
-    Ok(Some(AccessRow::from_row(row)?.into_access(user)))
+    Ok(crate::db::joined::<AccessRow>(row, "id")?.map(|access| access.into_access(user)))
 }
 
 /// The statement of [`Access`]'s columns over the engagement `e` joined to its vendor `v`,

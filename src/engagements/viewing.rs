@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use sqlx::FromRow;
 use sqlx::postgres::PgRow;
-use sqlx::{FromRow, Row as _};
 
 use super::{Access, AccessRow, access, scoped_access_select};
 use crate::auth::CurrentUser;
@@ -49,10 +49,9 @@ struct Both {
 
 impl<'r> FromRow<'r, PgRow> for Both {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
-        let seen = row.try_get::<Option<i64>, _>("id")?.is_some();
         Ok(Both {
             viewer: session::Row::from_row(row)?,
-            access: seen.then(|| AccessRow::from_row(row)).transpose()?,
+            access: crate::db::joined(row, "id")?,
         })
     }
 }

@@ -524,10 +524,9 @@ struct Counted {
 
 impl<'r> FromRow<'r, PgRow> for Counted {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
-        let seen = row.try_get::<Option<i64>, _>("id")?.is_some();
         Ok(Counted {
             total: row.try_get("total")?,
-            row: seen.then(|| StoredRow::from_row(row)).transpose()?,
+            row: crate::db::joined(row, "id")?,
         })
     }
 }

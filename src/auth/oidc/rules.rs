@@ -116,18 +116,19 @@ pub async fn break_glass_admin(db: &mut PgConnection) -> Result<Option<i64>, sql
 /// Whether a password sign-in as `email` (the account `account_id`, when there is one) is
 /// refused because the domain requires single sign-on.
 pub async fn password_refused(
-    db: &mut PgConnection,
+    pool: &sqlx::PgPool,
     oidc: Option<&OidcConfig>,
     email: &str,
     account_id: Option<i64>,
 ) -> Result<bool, sqlx::Error> {
     let Some(oidc) = oidc else { return Ok(false) };
-    let Some(rule) = of_email(&mut *db, oidc, email).await? else {
+    let mut db = pool.acquire().await?;
+    let Some(rule) = of_email(&mut db, oidc, email).await? else {
         return Ok(false);
     };
     if !rule.required {
         return Ok(false);
     }
-    let keeper = break_glass_admin(&mut *db).await?;
+    let keeper = break_glass_admin(&mut db).await?;
     Ok(account_id.is_none() || keeper != account_id)
 }
