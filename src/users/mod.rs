@@ -261,6 +261,7 @@ pub fn routes() -> Routes {
         )
         .get("/admin/sign-in", admin::sign_in_settings)
         .post("/admin/sign-in", admin::save_sign_in)
+        .post("/admin/sign-in/sso", admin::save_sso_rules)
         .get("/admin/service-tokens", admin::service_tokens)
         .post("/admin/service-tokens", admin::create_service_token)
         .post(

@@ -12,7 +12,7 @@ use serde_json::json;
 use trellis::auth::Role;
 use trellis::config::OidcConfig;
 
-use crate::helpers::{PASSWORD, TestApp, TestClient, location, spawn_app_with, texts};
+use crate::helpers::{PASSWORD, TestApp, TestClient, location, spawn_app, spawn_app_with, texts};
 
 const CLIENT_ID: &str = "trellis-test";
 const CLIENT_SECRET: &str = "a-test-secret-of-the-test-client";
@@ -55,7 +55,7 @@ fn ensure_packages() {
 }
 
 /// The provider's process; it ends when the test drops it.
-struct Provider {
+pub(crate) struct Provider {
     child: Child,
     issuer: String,
     http: TestClient,
@@ -69,7 +69,7 @@ impl Drop for Provider {
 }
 
 impl Provider {
-    fn start() -> Provider {
+    pub(crate) fn start() -> Provider {
         ensure_packages();
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
         let mut child = Command::new("node")
@@ -122,22 +122,21 @@ impl Provider {
     }
 }
 
-/// Trellis with single sign-on through a fresh provider, its client registered there.
-async fn sso_app() -> (TestApp, Provider) {
-    let provider = Provider::start();
-    let issuer = provider.issuer.clone();
-    let app = spawn_app_with(|config| {
-        config.oidc = Some(OidcConfig {
-            issuer,
+impl Provider {
+    /// Trellis's configuration for this provider.
+    pub(crate) fn config(&self) -> OidcConfig {
+        OidcConfig {
+            issuer: self.issuer.clone(),
             client_id: CLIENT_ID.into(),
             client_secret: CLIENT_SECRET.into(),
             label: "Test Login".into(),
             domains: vec![DOMAIN.into(), "vendor.example".into()],
-        });
-    })
-    .await;
-    provider
-        .put(
+        }
+    }
+
+    /// Registers `app` as the provider's client.
+    pub(crate) async fn register(&self, app: &TestApp) {
+        self.put(
             "/_test/client",
             json!({
                 "client_id": CLIENT_ID,
@@ -147,6 +146,15 @@ async fn sso_app() -> (TestApp, Provider) {
             }),
         )
         .await;
+    }
+}
+
+/// Trellis with single sign-on through a fresh provider, its client registered there.
+async fn sso_app() -> (TestApp, Provider) {
+    let provider = Provider::start();
+    let oidc = provider.config();
+    let app = spawn_app_with(|config| config.oidc = Some(oidc)).await;
+    provider.register(&app).await;
     (app, provider)
 }
 
@@ -401,6 +409,130 @@ async fn a_required_domain_refuses_passwords_but_the_break_glass_admins() {
     );
     // The first admin keeps the password: the way in when the provider is gone.
     assert_eq!(client.login(&admin.email, PASSWORD).await.status(), 303);
+}
+
+#[tokio::test]
+async fn admins_set_each_domains_rule_on_the_sign_in_settings_page() {
+    let (app, _provider) = sso_app().await;
+    let admin = app.create_user(Role::Admin, None).await;
+    let manager = app.create_user(Role::Manager, None).await;
+    let vendor = app
+        .create_user(Role::Vendor, Some("Acme Outsourcing"))
+        .await;
+    let vendor_id = vendor.vendor_id.unwrap().to_string();
+    let client = app.client_for(&admin).await;
+    let html = client.get_html("/admin/sign-in").await;
+    assert_eq!(
+        texts(&html, "h2"),
+        ["Second factor", "Single sign-on with Test Login"]
+    );
+    assert_eq!(
+        texts(&html, "tbody th[scope=row]"),
+        ["@test.example", "@vendor.example"]
+    );
+    // The break-glass admin is named, and nobody is created until an admin says so.
+    assert!(html.contains(&format!(
+        "({}) always keeps a password sign-in",
+        admin.email
+    )));
+    assert!(html.contains("value=\"none\" checked"));
+
+    // Refusals keep what was chosen and store nothing.
+    let refusals: [(&[(&str, &str)], &str); 3] = [
+        (
+            &[("whose_1", &vendor_id), ("create_managers", "1")],
+            "@vendor.example is a vendor",
+        ),
+        (
+            &[("whose_0", "999999"), ("create_managers", "none")],
+            "Choose the organisation or one of the vendors listed.",
+        ),
+        (
+            &[("create_managers", "7")],
+            "Choose one of the domains listed, or no domain.",
+        ),
+    ];
+    for (fields, message) in refusals {
+        let response = client
+            .post_form("/admin/sign-in", "/admin/sign-in/sso", fields)
+            .await;
+        assert_eq!(response.status(), 422, "{fields:?}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains(message), "{fields:?}: {message}");
+        assert_eq!(app.count("select count(*) from sso_domains").await, 0);
+    }
+    let response = client
+        .post_form(
+            "/admin/sign-in",
+            "/admin/sign-in/sso",
+            &[("whose_1", &vendor_id), ("create_managers", "1")],
+        )
+        .await;
+    let html = response.text().await.unwrap();
+    assert_eq!(
+        texts(&html, "option[selected]"),
+        ["The organisation", "Vendor: Acme Outsourcing"]
+    );
+
+    let rules = [
+        ("whose_0", ""),
+        ("required_0", "on"),
+        ("whose_1", vendor_id.as_str()),
+        ("create_managers", "0"),
+    ];
+    let response = client
+        .post_form("/admin/sign-in", "/admin/sign-in/sso", &rules)
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/admin/sign-in#sso");
+    let stored: Vec<(String, bool, Option<i64>, bool)> = sqlx::query_as(
+        "select domain, required, vendor_id, create_managers from sso_domains order by domain",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        stored,
+        [
+            ("test.example".to_string(), true, None, true),
+            ("vendor.example".to_string(), false, vendor.vendor_id, false),
+        ]
+    );
+    let html = client.get_html("/admin/sign-in").await;
+    assert!(html.contains("The rules for signing in with Test Login are saved."));
+    assert!(html.contains("name=\"required_0\" value=\"on\" checked"));
+    // Saving the same rules again changes nothing and logs nothing more.
+    client
+        .post_form("/admin/sign-in", "/admin/sign-in/sso", &rules)
+        .await;
+    assert_eq!(
+        app.count("select count(*) from audit_log where action = 'settings.sso_domains'")
+            .await,
+        1
+    );
+    // The rule holds: the manager's password is refused, the break-glass admin's is not.
+    let response = app.client().login(&manager.email, PASSWORD).await;
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        app.client().login(&admin.email, PASSWORD).await.status(),
+        303
+    );
+}
+
+#[tokio::test]
+async fn without_single_sign_on_the_settings_page_has_no_domain_rules() {
+    let app = spawn_app().await;
+    let (client, _) = app.signed_in(Role::Admin).await;
+    let html = client.get_html("/admin/sign-in").await;
+    assert_eq!(texts(&html, "h2"), ["Second factor"]);
+    let response = client
+        .post_form(
+            "/admin/sign-in",
+            "/admin/sign-in/sso",
+            &[("create_managers", "none")],
+        )
+        .await;
+    assert_eq!(response.status(), 404);
 }
 
 #[tokio::test]

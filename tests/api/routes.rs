@@ -86,6 +86,8 @@ pub(crate) const TABLE: &[(&str, &str, [Get; 4])] = &[
     ),
     ("GET", "/admin/sign-in", [L, F, F, P]),
     ("POST", "/admin/sign-in", [L, F, F, P]),
+    // Single sign-on is not configured here (tests/api/oidc.rs has the page with it).
+    ("POST", "/admin/sign-in/sso", [L, F, F, N]),
     ("GET", "/admin/service-tokens", [L, F, F, P]),
     ("POST", "/admin/service-tokens", [L, F, F, P]),
     // The fixture path names no service token.

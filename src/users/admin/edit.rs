@@ -115,12 +115,12 @@ impl UserInput {
 }
 
 #[derive(sqlx::FromRow, Clone)]
-struct VendorOption {
-    id: i64,
-    name: String,
+pub(super) struct VendorOption {
+    pub id: i64,
+    pub name: String,
 }
 
-async fn vendor_options(db: &mut PgConnection) -> Result<Vec<VendorOption>> {
+pub(super) async fn vendor_options(db: &mut PgConnection) -> Result<Vec<VendorOption>> {
     Ok(
         sqlx::query_as("select id, name from vendors order by lower(name)")
             .fetch_all(db)

@@ -1,18 +1,23 @@
 //! User administration for admins: list, create, edit, disable and enable, and
 //! set-password links instead of passwords typed by the admin. `edit` holds the user form
 //! (create, show, update), `access` what ends or restores access (disable, enable, links),
-//! `second_factor` the reset of a lost factor and the sign-in settings.
+//! `second_factor` the reset of a lost factor, `sign_in` the sign-in settings (the second
+//! factor rule and single sign-on's domain rules).
 
 mod access;
 mod edit;
 mod second_factor;
 mod service;
+mod sign_in;
 
 pub use access::{ActionForm, disable, enable, password_link};
 pub use edit::{UserForm, UserInput, create, new, show, update};
-pub use second_factor::{reset_second_factor, save_sign_in, sign_in_settings};
+pub use second_factor::reset_second_factor;
 pub use service::{
     create as create_service_token, list as service_tokens, revoke as revoke_service_token,
+};
+pub use sign_in::{
+    save_second_factor as save_sign_in, save_sso as save_sso_rules, show as sign_in_settings,
 };
 
 use askama::Template;

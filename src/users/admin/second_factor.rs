@@ -1,9 +1,8 @@
 //! The second factor as admins see it: resetting a user's lost factor (which ends their
-//! sessions), and the sign-in settings page with the rule that admins and managers need one.
+//! sessions). The rule that admins and managers need one is on the sign-in settings page.
 
-use askama::Template;
 use axum::extract::State;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::find;
@@ -11,10 +10,10 @@ use crate::auth::policy::Admin;
 use crate::auth::{session, totp};
 use crate::state::AppState;
 use crate::web::ClientAddr;
-use crate::web::change::{Change, refused};
+use crate::web::change::Change;
 use crate::web::error::{AppError, Result};
-use crate::web::form::{FieldErrors, Form, Id};
-use crate::web::layout::{Flash, Layout};
+use crate::web::form::{Form, Id};
+use crate::web::layout::Flash;
 
 #[derive(Debug, Deserialize)]
 pub struct ResetForm {}
@@ -67,89 +66,4 @@ pub async fn reset_second_factor(
         format!("/admin/users/{id}")
     };
     Ok(Redirect::to(&back).into_response())
-}
-
-#[derive(Template)]
-#[template(path = "users/sign_in.html")]
-struct SignInPage {
-    layout: Layout,
-    require_second_factor: bool,
-    errors: FieldErrors,
-}
-
-pub async fn sign_in_settings(
-    State(state): State<AppState>,
-    Admin(current): Admin,
-) -> Result<Response> {
-    let page = SignInPage {
-        layout: Layout::new(&current.session, "Sign-in settings", "/admin/users"),
-        require_second_factor: totp::required(&state.pool).await?,
-        errors: FieldErrors::default(),
-    };
-    Ok(Html(page.render()?).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-pub struct SignInForm {
-    #[serde(default)]
-    require_second_factor: Option<String>,
-}
-
-pub async fn save_sign_in(
-    State(state): State<AppState>,
-    Admin(current): Admin,
-    ClientAddr(addr): ClientAddr,
-    Form(form): Form<SignInForm>,
-) -> Result<Response> {
-    let layout = || Layout::new(&current.session, "Sign-in settings", "/admin/users");
-    let require = match form.require_second_factor.as_deref() {
-        None => false,
-        Some("on") => true,
-        Some(_) => {
-            let mut errors = FieldErrors::default();
-            errors.add("require_second_factor", "Tick the box or leave it empty.");
-            return refused(SignInPage {
-                layout: layout(),
-                require_second_factor: false,
-                errors,
-            });
-        }
-    };
-    let mut change = Change::begin(&state, &current, addr).await?;
-    let was = totp::required(change.db()).await?;
-    if require && !was {
-        // Otherwise the admin who turns it on is the first one it locks out.
-        let own = totp::factor_of(change.db(), current.user.id).await?;
-        if !own.is_some_and(|f| f.confirmed()) {
-            let mut errors = FieldErrors::default();
-            errors.add(
-                "require_second_factor",
-                "Set up your own second factor first (on your account page), then require one.",
-            );
-            return refused(SignInPage {
-                layout: layout(),
-                require_second_factor: false,
-                errors,
-            });
-        }
-    }
-    let now = change.now;
-    if require != was {
-        let ended = totp::set_required(change.db(), require, now).await?;
-        change
-            .audit(
-                "settings.require_second_factor",
-                "settings:sign-in",
-                serde_json::json!({ "required": require, "sessions_ended": ended }),
-            )
-            .await?;
-    }
-    let message = if require {
-        "Admins and managers now need a second factor; those without one set it up at their next sign-in."
-    } else {
-        "A second factor is optional for everyone."
-    };
-    change.flash(Flash::success(message)).await?;
-    change.commit().await?;
-    Ok(Redirect::to("/admin/sign-in").into_response())
 }
