@@ -166,6 +166,11 @@ impl Application {
     ) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let scheduler = tokio::spawn(scheduler::run(self.state.clone(), stopped));
+        if let Some(oidc) = self.state.config.oidc.clone() {
+            tokio::spawn(
+                async move { crate::auth::oidc::provider::discover_at_start(&oidc).await },
+            );
+        }
         let header_timeout = self.state.config.header_timeout;
         let served = serve(self.listener, self.router, header_timeout, shutdown).await;
         // The scheduler finishes the pass it is in, then stops.

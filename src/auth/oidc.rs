@@ -3,8 +3,8 @@
 //! application clock). The flow in flight lives in PostgreSQL (`sso_flows`), bound to the
 //! browser's session, so any instance may take the callback. An account is found by its
 //! stored subject (`iss` + `sub`), else once by the provider's verified e-mail, which links
-//! it. Discovery is lazy: with the provider down, passwords keep working and the button
-//! answers a page that says so.
+//! it; an e-mail the ID token lacks is asked at the userinfo endpoint. With the provider
+//! down, passwords keep working and the button answers a page that says so.
 
 pub mod provider;
 pub mod rules;
@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreGenderClaim};
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IdTokenClaims,
-    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    TokenResponse,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, TokenResponse, UserInfoError,
 };
 use serde::Deserialize;
 
@@ -235,6 +235,13 @@ pub async fn callback(
     }
 }
 
+/// Who the provider says the person is.
+struct Person {
+    email: Option<String>,
+    email_verified: Option<bool>,
+    name: Option<String>,
+}
+
 enum Finished {
     SignedIn(Response),
     Refused(Refusal),
@@ -341,14 +348,57 @@ async fn finish(
     };
     let issuer = claims.issuer().as_str().to_string();
     let subject = claims.subject().as_str().to_string();
-    let Some(email) = claims.email().map(|e| e.as_str().trim().to_string()) else {
+    let mut person = Person {
+        email: claims.email().map(|e| e.as_str().trim().to_string()),
+        email_verified: claims.email_verified(),
+        name: claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str().to_string()),
+    };
+    if person.email.is_none() {
+        // Some providers keep the e-mail out of the ID token and tell it at their userinfo
+        // endpoint instead, for the same subject (checked by the crate).
+        if let Ok(request) =
+            client.user_info(token.access_token().clone(), Some(claims.subject().clone()))
+        {
+            match request
+                .request_async::<openidconnect::EmptyAdditionalClaims, _, CoreGenderClaim>(&*HTTP)
+                .await
+            {
+                Ok(info) => {
+                    person = Person {
+                        email: info.email().map(|e| e.as_str().trim().to_string()),
+                        email_verified: info.email_verified(),
+                        name: info
+                            .name()
+                            .and_then(|n| n.get(None))
+                            .map(|n| n.as_str().to_string()),
+                    };
+                }
+                Err(UserInfoError::ClaimsVerification(_)) => {
+                    return Ok(Refused(Refusal::new("bad_userinfo", bad, START_AGAIN)));
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "the OpenID provider's userinfo endpoint failed");
+                    return Ok(Finished::Unreachable);
+                }
+            }
+        }
+    }
+    let Person {
+        email,
+        email_verified,
+        name,
+    } = person;
+    let Some(email) = email else {
         return Ok(Refused(Refusal::new(
             "no_email",
             forbidden,
             format!("{} did not tell Trellis your e-mail address.", oidc.label),
         )));
     };
-    if claims.email_verified() != Some(true) {
+    if email_verified != Some(true) {
         return Ok(Refused(
             Refusal::new(
                 "unverified_email",
@@ -361,10 +411,6 @@ async fn finish(
             .of(&email, None),
         ));
     }
-    let name = claims
-        .name()
-        .and_then(|n| n.get(None))
-        .map(|n| n.as_str().to_string());
     let mut tx = state.pool.begin().await?;
     let rule = match rules::of_email(&mut tx, oidc, &email).await? {
         Some(rule) => rule,

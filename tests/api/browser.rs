@@ -11,7 +11,8 @@ use std::process::Command;
 use trellis::auth::Role;
 use trellis::seed::DEMO_ACCOUNTS;
 
-use crate::helpers::spawn_app;
+use crate::helpers::spawn_app_with;
+use crate::oidc::Provider;
 
 /// The pages each role is checked on; every new page joins this list. `{user}`, `{vendor}`,
 /// `{evaluation}`, `{engagement}`, `{kpi}`, `{audit}` (a completed one), `{planned_audit}`,
@@ -28,6 +29,7 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/admin/criteria",
             "/admin/scheduler",
             "/admin/service-tokens",
+            "/admin/sign-in",
             "/account/password",
             "/account",
             "/api/reference",
@@ -108,6 +110,11 @@ fn pages(role: Role) -> &'static [&'static str] {
     }
 }
 
+/// The demo's organisation domain, which the test provider serves, and the manager's
+/// subject there.
+const SSO_DOMAIN: &str = "trellis.example";
+const SSO_LOGIN: &str = "maria";
+
 /// Checked signed out; `{token}` is a fresh set-password link of the vendor user.
 const ANONYMOUS_PAGES: &[&str] = &["/login", "/set-password/{token}"];
 
@@ -123,7 +130,13 @@ async fn every_page_passes_axe_and_the_html_checker_at_phone_and_desktop_widths(
         panic!("{sentence}");
     }
 
-    let app = spawn_app().await;
+    // Single sign-on through a real provider for the organisation's domain: the login page
+    // shows its button, the settings page its rules, and the manager signs in with it.
+    let provider = Provider::start();
+    let mut oidc = provider.config();
+    oidc.domains = vec![SSO_DOMAIN.into()];
+    let app = spawn_app_with(|config| config.oidc = Some(oidc)).await;
+    provider.register(&app).await;
     trellis::seed::demo(&app.pool, "UTC", app.clock.now())
         .await
         .unwrap();
@@ -170,14 +183,21 @@ async fn every_page_passes_axe_and_the_html_checker_at_phone_and_desktop_widths(
         .iter()
         .filter(|account| seen.insert(account.role))
         .map(|account| {
+            let sso = (account.role == Role::Manager).then_some(SSO_LOGIN);
             serde_json::json!({
                 "role": account.role.as_str(),
                 "email": account.email,
                 "password": account.password,
+                "sso": sso,
                 "pages": pages(account.role).iter().map(|p| fill(p)).collect::<Vec<_>>(),
             })
         })
         .collect();
+    let manager = DEMO_ACCOUNTS
+        .iter()
+        .find(|account| account.role == Role::Manager)
+        .unwrap();
+    provider.people(&[(SSO_LOGIN, manager.email, true)]).await;
     let output = tokio::process::Command::new("node")
         .arg(browser_dir.join("check.mjs"))
         .env("TRELLIS_URL", &app.address)
@@ -194,6 +214,10 @@ async fn every_page_passes_axe_and_the_html_checker_at_phone_and_desktop_widths(
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(output.status.success(), "{report}");
+    assert!(
+        report.contains("ok   manager login with single sign-on"),
+        "{report}"
+    );
     assert!(
         report.contains(", 0 serious or critical findings"),
         "{report}"

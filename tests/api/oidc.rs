@@ -54,6 +54,12 @@ fn ensure_packages() {
     *done = true;
 }
 
+/// Where the provider tells the e-mail and name.
+enum Claims {
+    InIdToken,
+    AtUserinfo,
+}
+
 /// The provider's process; it ends when the test drops it.
 pub(crate) struct Provider {
     child: Child,
@@ -70,10 +76,21 @@ impl Drop for Provider {
 
 impl Provider {
     pub(crate) fn start() -> Provider {
+        Provider::start_with(Claims::InIdToken)
+    }
+
+    fn start_with(claims: Claims) -> Provider {
         ensure_packages();
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc");
         let mut child = Command::new("node")
             .arg("provider.mjs")
+            .env(
+                "PROVIDER_CLAIMS",
+                match claims {
+                    Claims::InIdToken => "id_token",
+                    Claims::AtUserinfo => "userinfo",
+                },
+            )
             .current_dir(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -109,7 +126,7 @@ impl Provider {
     }
 
     /// The provider's people: subject, e-mail, whether it is verified.
-    async fn people(&self, people: &[(&str, &str, bool)]) {
+    pub(crate) async fn people(&self, people: &[(&str, &str, bool)]) {
         let mut all = serde_json::Map::new();
         for (sub, email, verified) in people {
             all.insert(
@@ -151,7 +168,11 @@ impl Provider {
 
 /// Trellis with single sign-on through a fresh provider, its client registered there.
 async fn sso_app() -> (TestApp, Provider) {
-    let provider = Provider::start();
+    sso_app_with(Claims::InIdToken).await
+}
+
+async fn sso_app_with(claims: Claims) -> (TestApp, Provider) {
+    let provider = Provider::start_with(claims);
     let oidc = provider.config();
     let app = spawn_app_with(|config| config.oidc = Some(oidc)).await;
     provider.register(&app).await;
@@ -268,6 +289,26 @@ async fn a_manager_signs_in_with_one_click_and_lands_on_their_home_page() {
         .await
         .unwrap();
     assert_eq!(linked.as_deref(), Some("ann"));
+}
+
+#[tokio::test]
+async fn an_email_the_id_token_lacks_is_asked_at_the_userinfo_endpoint() {
+    let (app, provider) = sso_app_with(Claims::AtUserinfo).await;
+    let manager = app.create_user(Role::Manager, None).await;
+    provider
+        .people(&[
+            ("cy", &manager.email, true),
+            ("di", "di@test.example", false),
+        ])
+        .await;
+    let response = sso_sign_in(&app.client(), "cy").await;
+    assert_eq!(response.status(), 303, "{:?}", reasons(&app).await);
+    assert_eq!(location(&response), "/");
+
+    // The userinfo's own word on verification counts as the ID token's would.
+    let refused = sso_sign_in(&app.client(), "di").await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(reasons(&app).await, ["unverified_email"]);
 }
 
 #[tokio::test]
@@ -661,8 +702,11 @@ async fn signing_out_after_single_sign_on_ends_the_session_at_the_provider_too()
 
 #[tokio::test]
 async fn with_the_provider_down_passwords_work_and_the_button_says_it_is_unreachable() {
-    let (app, provider) = sso_app().await;
+    // Down from the start, so that discovery at start-up fails too.
+    let provider = Provider::start();
+    let oidc = provider.config();
     drop(provider);
+    let app = spawn_app_with(|config| config.oidc = Some(oidc)).await;
     let manager = app.create_user(Role::Manager, None).await;
     let client = app.client();
     let response = client.get("/login/sso").await;

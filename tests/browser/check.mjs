@@ -10,7 +10,9 @@
 // Environment:
 //   TRELLIS_URL  base URL of a running server, e.g. http://127.0.0.1:8080 (required)
 //   ACCOUNTS     JSON array: [{"role":"admin","email":"a@x","password":"p","pages":["/"]}]
-//                (default [])
+//                (default []); an account with "sso": "<login>" signs in with the login
+//                page's single sign-on button instead, as <login> at the provider
+//                (whose own login and consent forms are filled in)
 //   ANON_PAGES   JSON array of paths checked logged out (default ["/login"])
 //   SHOTS_DIR    screenshot directory (default ./target/screenshots)
 //   WIDTHS       comma-separated viewport widths (default 390,1280)
@@ -72,6 +74,7 @@ for (const [i, a] of accounts.entries()) {
     if (typeof a[k] !== 'string' || a[k] === '') fail(`ACCOUNTS[${i}].${k} must be a non-empty string`);
   }
   if (!Array.isArray(a.pages)) fail(`ACCOUNTS[${i}].pages must be an array`);
+  if (a.sso != null && (typeof a.sso !== 'string' || a.sso === '')) fail(`ACCOUNTS[${i}].sso must be a non-empty string when given`);
 }
 
 const BLOCKING = new Set(['serious', 'critical']);
@@ -187,6 +190,25 @@ async function login(page, account) {
   if (landed !== homePath) throw new Error(`expected redirect to ${homePath}, landed on ${landed}`);
 }
 
+// Clicks "Sign in with …" and goes through the provider's own pages (its login form, then
+// its consent form) until the browser is back on Trellis's home page.
+async function loginWithSso(page, account) {
+  await page.goto(url('/login'), { waitUntil: 'load', timeout });
+  const button = page.locator('a[href^="/login/sso"]').first();
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load', timeout }), button.click({ timeout })]);
+  for (let step = 0; step < 5 && !page.url().startsWith(base); step++) {
+    const login = page.locator('input[name="login"]');
+    if (await login.count()) {
+      await login.fill(account.sso, { timeout });
+      await page.locator('input[name="password"]').fill('anything', { timeout });
+    }
+    const submit = page.locator('form button[type="submit"], form button:not([type])').first();
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load', timeout }), submit.click({ timeout })]);
+  }
+  const landed = page.url().startsWith(base) ? pathOf(page.url()) : page.url();
+  if (landed !== homePath) throw new Error(`expected to land on ${homePath}, landed on ${landed}`);
+}
+
 // Runs the Nu HTML Checker once over every saved page. Every error counts; warnings are shown.
 async function checkHtml() {
   const files = [...served.keys()];
@@ -261,12 +283,13 @@ try {
     try {
       const loggedIn = Boolean(run.email);
       if (loggedIn) {
+        const how = run.sso ? 'with single sign-on' : 'as';
         try {
-          await login(page, run);
-          console.log(`ok   ${run.role} login as ${run.email}`);
+          await (run.sso ? loginWithSso(page, run) : login(page, run));
+          console.log(`ok   ${run.role} login ${how} ${run.email}`);
         } catch (e) {
           problems++;
-          console.log(`FAIL ${run.role} login as ${run.email}: ${e.message.split('\n')[0]}`);
+          console.log(`FAIL ${run.role} login ${how} ${run.email}: ${e.message.split('\n')[0]}`);
           continue;
         }
       }

@@ -4,6 +4,8 @@
 //   PUT /_test/client    {"client_id", "client_secret", "redirect_uris", "post_logout_redirect_uris"}
 //   PUT /_test/accounts  {"<sub>": {"email", "email_verified", "name"}, ...}
 //   PUT /_test/tamper    {"id_token": true}  spoils the next ID tokens' signatures
+// With PROVIDER_CLAIMS=userinfo in its environment it keeps the e-mail and name out of the ID
+// token and tells them only at its userinfo endpoint, as the specification's default says.
 // It exits when its standard input closes (the test is over).
 import http from 'node:http';
 import Provider from 'oidc-provider';
@@ -20,7 +22,7 @@ const provider = new Provider(issuer, {
   cookies: { keys: ['trellis-test-only-cookie-key'] },
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   // The e-mail in the ID token itself, as most providers send it for the email scope.
-  conformIdTokenClaims: false,
+  conformIdTokenClaims: process.env.PROVIDER_CLAIMS === 'userinfo',
   features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
   pkce: { required: () => true },
   async findAccount(ctx, id) {

@@ -1,5 +1,6 @@
-//! The OpenID provider as Trellis reaches it: the HTTP client, discovery (kept a few minutes,
-//! never when it failed), and the provider's logout for a session signed in through it.
+//! The OpenID provider as Trellis reaches it: the HTTP client, discovery (at start-up, then
+//! kept a few minutes, never when it failed), and the provider's logout for a session signed
+//! in through it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -49,6 +50,14 @@ pub(super) async fn metadata(oidc: &OidcConfig) -> Option<Arc<ProviderMetadataWi
             tracing::warn!(issuer = %oidc.issuer, error = %error, "the OpenID provider cannot be discovered; single sign-on is unavailable until it can");
             None
         }
+    }
+}
+
+/// Discovers the provider as the server starts, so that a wrong issuer address shows in the
+/// log at once rather than at the first click; the server starts either way.
+pub async fn discover_at_start(oidc: &OidcConfig) {
+    if metadata(oidc).await.is_some() {
+        tracing::info!(issuer = %oidc.issuer, "the OpenID provider is discovered");
     }
 }
 
