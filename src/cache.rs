@@ -29,7 +29,8 @@ pub struct DataVersion {
 
 /// The key of a cached value: its kind, the engagement, the data version, and the days it
 /// depends on: the period in view, if any, and "today" where the engagement lives (a value
-/// turns into a breach, a period closes, a window moves as days pass).
+/// turns into a breach, a period closes, a window moves as days pass); `detail` names what
+/// else it was asked with (a list's filters and page), empty when nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Key {
     pub kind: &'static str,
@@ -37,6 +38,7 @@ pub struct Key {
     pub version: DataVersion,
     pub period: Option<Period>,
     pub today: NaiveDate,
+    pub detail: String,
 }
 
 #[derive(Clone)]

@@ -155,12 +155,13 @@ const VENDOR_CARDS: &str = cards_sql!(
     "0::bigint"
 );
 
-/// A manager's cards ($1 the manager, $2 now): the engagements they own or co-manage, not closed.
+/// A manager's cards ($1 the manager, $2 now): the engagements they own or co-manage, not
+/// closed. Their ids are gathered first (`= any (array(…))`), so the engagements are read
+/// through their key rather than scanned whole.
 const MANAGER_CARDS: &str = cards_sql!(
     "false",
-    "e.status <> 'closed'
-          and e.id in (select o.id from engagements o where o.owner_id = $1
-                       union select m.engagement_id from engagement_managers m where m.user_id = $1)",
+    "e.status <> 'closed' and e.id = any (array(select o.id from engagements o where o.owner_id = $1
+                       union select m.engagement_id from engagement_managers m where m.user_id = $1))",
     "('open', 'answered')",
     "open",
     "(select count(*) from access_grants g where g.engagement_id = e.id and g.status = 'active'
@@ -208,8 +209,8 @@ const MANAGER_ITEMS: &str = items_sql!(
     "false",
     "ours",
     "$2",
-    " and e.id in (select o.id from engagements o where o.owner_id = $1
-                    union select m.engagement_id from engagement_managers m where m.user_id = $1)"
+    " and e.id = any (array(select o.id from engagements o where o.owner_id = $1
+                    union select m.engagement_id from engagement_managers m where m.user_id = $1))"
 );
 
 /// An admin's items ($1 now).

@@ -167,6 +167,7 @@ pub async fn proactivity(
         version: access.data_version,
         period: None,
         today: now.date_naive(),
+        detail: String::new(),
     };
     if let Some(counted) = cache.get::<Counted>(&key)
         && counted.until.is_none_or(|until| now < until)

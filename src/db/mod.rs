@@ -61,8 +61,6 @@ impl Database {
 /// request timeout: a locked table makes requests fail fast instead of piling up.
 const STATEMENT_TIMEOUT: &str = "5s";
 
-/// A pool that fails fast: a bounded wait for a connection, and statements cut off well
-/// before the request timeout.
 /// The part `T` of a row that a left join may have left empty: `None` when its `key` column
 /// is null.
 pub fn joined<'r, T: FromRow<'r, PgRow>>(row: &'r PgRow, key: &str) -> sqlx::Result<Option<T>> {
@@ -72,8 +70,18 @@ pub fn joined<'r, T: FromRow<'r, PgRow>>(row: &'r PgRow, key: &str) -> sqlx::Res
     T::from_row(row).map(Some)
 }
 
+/// A pool that fails fast: a bounded wait for a connection, and statements cut off well
+/// before the request timeout.
+///
+/// Its statements keep one generic plan each (`plan_cache_mode`): they are written without
+/// optional filters, one statement per combination, so a plan fits every value of their
+/// parameters, and planning the pages' larger statements afresh for each request cost more
+/// than running them (up to 5 ms against 1.5 ms on the scale data's home pages).
 pub async fn pool(options: PgConnectOptions, max: u32) -> Result<PgPool, sqlx::Error> {
-    let options = options.options([("statement_timeout", STATEMENT_TIMEOUT)]);
+    let options = options.options([
+        ("statement_timeout", STATEMENT_TIMEOUT),
+        ("plan_cache_mode", "force_generic_plan"),
+    ]);
     PgPoolOptions::new()
         .max_connections(max)
         .min_connections(1)

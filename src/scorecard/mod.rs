@@ -58,6 +58,7 @@ pub async fn scorecard_of(
         version: access.data_version,
         period: Some(period),
         today,
+        detail: String::new(),
     };
     if let Some(card) = cache.get::<Scorecard>(&key) {
         return Ok(card);

@@ -145,6 +145,7 @@ fn written_of(
         version: access.data_version,
         period: Some(period),
         today,
+        detail: String::new(),
     };
     if let Some(written) = cache.get::<Written>(&key) {
         return written;

@@ -18,6 +18,7 @@ use super::data::{Detail, load_many};
 use super::model::{PeriodCard, StoredStanding, is_standing_key, standing_key, standing_label};
 use super::scoring::{Period, PeriodKind, Standing};
 use crate::auth::policy::Staff;
+use crate::cache::{DataVersion, Key};
 use crate::state::AppState;
 use crate::vendors::Tier;
 use crate::vocab::Zone;
@@ -186,17 +187,20 @@ struct Stale {
     time_zone: Zone,
 }
 
-/// Works out the score of every active engagement whose stored one is missing or from an
-/// earlier day: after a change (triggers drop the row) or once a day. Costs one statement
+/// Whether every stored score is current, `$1` now: every active engagement has a row
+/// (migration 0025), which a change marks stale and a day's end expires, so one probe of
+/// the `valid_until` index tells.
+const CURRENT: &str =
+    "coalesce((select min(valid_until) from engagement_scores), 'infinity') > $1 as current";
+
+/// Works out the score of every active engagement whose stored one is stale or from an
+/// earlier day: after a change (triggers mark the row) or once a day. Costs one statement
 /// when nothing is stale; otherwise one to find them, and one read and one write per 500.
 pub async fn refresh_scores(db: &mut PgConnection, now: DateTime<Utc>) -> Result<()> {
-    let current: bool = sqlx::query_scalar(
-        "select (select count(*) from engagement_scores where valid_until > $1)
-              = (select count(*) from engagements where status = 'active')",
-    )
-    .bind(now)
-    .fetch_one(&mut *db)
-    .await?;
+    let current: bool = sqlx::query_scalar(&format!("select {CURRENT}"))
+        .bind(now)
+        .fetch_one(&mut *db)
+        .await?;
     if current {
         return Ok(());
     }
@@ -281,16 +285,22 @@ async fn refresh_stale(
         }
         scoring += started.elapsed();
         let started = Instant::now();
+        // The rows and the portfolio's version change in one statement, so a page kept
+        // under the old version is never taken for the new rows.
         sqlx::query(
-            "insert into engagement_scores (engagement_id, valid_until, engagement_name, vendor_name, tier, owner_id,
-                                            owner_name, period_label, score, standing, change, worst)
-             select * from unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-                                  $7::text[], $8::text[], $9::numeric[], $10::text[], $11::numeric[], $12::text[])
-             on conflict (engagement_id) do update
-             set valid_until = excluded.valid_until, engagement_name = excluded.engagement_name,
-                 vendor_name = excluded.vendor_name, tier = excluded.tier, owner_id = excluded.owner_id,
-                 owner_name = excluded.owner_name, period_label = excluded.period_label, score = excluded.score,
-                 standing = excluded.standing, change = excluded.change, worst = excluded.worst",
+            "with written as (
+                insert into engagement_scores (engagement_id, valid_until, engagement_name, vendor_name, tier, owner_id,
+                                               owner_name, period_label, score, standing, change, worst)
+                select * from unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                                     $7::text[], $8::text[], $9::numeric[], $10::text[], $11::numeric[], $12::text[])
+                on conflict (engagement_id) do update
+                set valid_until = excluded.valid_until, engagement_name = excluded.engagement_name,
+                    vendor_name = excluded.vendor_name, tier = excluded.tier, owner_id = excluded.owner_id,
+                    owner_name = excluded.owner_name, period_label = excluded.period_label, score = excluded.score,
+                    standing = excluded.standing, change = excluded.change, worst = excluded.worst
+                returning 1
+             )
+             update portfolio_version set version = version + 1 where exists (select 1 from written)",
         )
         .bind(&rows.ids)
         .bind(&rows.until)
@@ -496,24 +506,50 @@ impl Filters {
 }
 
 /// What the page learns before its rows, in one statement: whether every active
-/// engagement's stored score is current (else [`refresh_scores`] first), and the managers to
-/// filter by.
+/// engagement's stored score is current (else [`refresh_scores`] first), the version of
+/// the stored scores, and the managers to filter by.
 #[derive(sqlx::FromRow)]
 struct Head {
     current: bool,
+    version: i64,
     managers: sqlx::types::Json<Vec<(i64, String)>>,
 }
 
-async fn head(db: &mut PgConnection, now: DateTime<Utc>) -> Result<Head> {
-    Ok(sqlx::query_as(
-        "select (select count(*) from engagement_scores where valid_until > $1)
-                  = (select count(*) from engagements where status = 'active') as current,
+static HEAD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "select {CURRENT}, (select version from portfolio_version) as version,
                 coalesce((select json_agg(json_build_array(u.id, u.name) order by lower(u.name)) from users u
-                          where u.role = 'manager' and u.disabled_at is null), '[]') as managers",
+                          where u.role = 'manager' and u.disabled_at is null), '[]') as managers"
     )
-    .bind(now)
-    .fetch_one(db)
-    .await?)
+});
+
+async fn head(db: &mut PgConnection, now: DateTime<Utc>) -> Result<Head> {
+    Ok(sqlx::query_as(&HEAD).bind(now).fetch_one(db).await?)
+}
+
+/// A page of the portfolio as [`page_rows`] gives it.
+struct Page {
+    rows: Vec<PortfolioRow>,
+    total: i64,
+}
+
+impl Page {
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Page>()
+            + self
+                .rows
+                .iter()
+                .map(|r| {
+                    std::mem::size_of::<PortfolioRow>()
+                        + r.name.len()
+                        + r.vendor_name.len()
+                        + r.owner.len()
+                        + r.period.len()
+                        + r.worst.len()
+                        + r.sort_vendor.len()
+                })
+                .sum::<usize>()
+    }
 }
 
 /// A row of [`page_rows`]: how many match, and one row of the page (none past its end).
@@ -578,16 +614,40 @@ pub async fn portfolio(
     let mut conn = state.pool.acquire().await?;
     let now = state.clock.now();
     let known = head(&mut conn, now).await?;
-    if !known.current {
+    let offset = paging::offset(page, PER_PAGE as i64);
+    // Current scores under the version just read are what a page kept under it shows.
+    let key = Key {
+        kind: "portfolio",
+        engagement_id: 0,
+        version: DataVersion {
+            engagement: known.version,
+            names: 0,
+        },
+        period: None,
+        today: now.date_naive(),
+        detail: format!(
+            "{}|{}|{}|{}|{offset}",
+            filters.tier, filters.standing, filters.manager, filters.sort
+        ),
+    };
+    let kept = if known.current {
+        state.cache.get::<Page>(&key)
+    } else {
         refresh_stale(&mut conn, now, None).await?;
-    }
-    let (rows, total) = page_rows(
-        &mut conn,
-        &filters,
-        paging::offset(page, PER_PAGE as i64),
-        PER_PAGE as i64,
-    )
-    .await?;
+        None
+    };
+    let kept = match kept {
+        Some(kept) => kept,
+        None => {
+            let (rows, total) = page_rows(&mut conn, &filters, offset, PER_PAGE as i64).await?;
+            let fresh = std::sync::Arc::new(Page { rows, total });
+            if known.current {
+                state.cache.insert(key, fresh.clone(), fresh.bytes());
+            }
+            fresh
+        }
+    };
+    let (rows, total) = (kept.rows.clone(), kept.total);
     let managers = known
         .managers
         .0

@@ -770,7 +770,11 @@ async fn scored(app: &TestApp, engagement: i64, score: Option<&str>, change: Opt
                 $2::numeric, case when $2 is null then 'no_data' else 'good' end, $3::numeric,
                 case when $2 is null then '' else 'Resolution (p95) (61)' end
          from engagements e join vendors v on v.id = e.vendor_id where e.id = $1
-         on conflict (engagement_id) do update set score = excluded.score, change = excluded.change",
+         on conflict (engagement_id) do update
+         set valid_until = excluded.valid_until, engagement_name = excluded.engagement_name,
+             vendor_name = excluded.vendor_name, tier = excluded.tier, owner_name = excluded.owner_name,
+             period_label = excluded.period_label, score = excluded.score, standing = excluded.standing,
+             change = excluded.change, worst = excluded.worst",
     )
     .bind(engagement)
     .bind(score)

@@ -340,3 +340,112 @@ async fn move_clock(app: &TestApp, to: chrono::DateTime<chrono::Utc>) {
         .await
         .unwrap();
 }
+
+/// What the portfolio shows at `path`: each row's engagement cell, period, score and standing.
+async fn portfolio_rows(client: &TestClient, path: &str) -> Vec<String> {
+    let html = client.get_html(path).await;
+    let cells: Vec<Vec<String>> = [
+        "td[data-label=Engagement]",
+        "td[data-label=Period]",
+        "td[data-label=Score]",
+        "td[data-label=Standing]",
+    ]
+    .iter()
+    .map(|css| texts(&html, css))
+    .collect();
+    (0..cells[0].len())
+        .map(|i| {
+            cells
+                .iter()
+                .map(|c| c[i].split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .collect()
+}
+
+/// Both instances show the same portfolio at `path`, and it is `expected`.
+async fn both_list(a: &TestClient, b: &TestClient, path: &str, what: &str, expected: &[&str]) {
+    let on_a = portfolio_rows(a, path).await;
+    let on_b = portfolio_rows(b, path).await;
+    assert_eq!(on_a, on_b, "{what}: the instances disagree");
+    assert_eq!(on_a, expected, "{what}");
+}
+
+#[tokio::test]
+async fn every_write_that_changes_the_portfolio_shows_on_the_next_request_of_either_instance() {
+    let app = spawn_app_active().await;
+    let (s, owner) = setup(&app).await;
+    activate(&app, s.id).await;
+    let other = app.another_instance().await;
+    let manager_b = app.same_session_on(&s.manager, &other);
+    let all = "/portfolio";
+    let (name, owner): (String, String) = sqlx::query_as(
+        "select e.name, u.name from engagements e join users u on u.id = $2 where e.id = $1",
+    )
+    .bind(s.id)
+    .bind(owner.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let row = |vendor: &str, score: &str, standing: &str| {
+        format!("{name}{vendor} · {owner} | 2026-10 | {score} | {standing}")
+    };
+    let empty = row("Acme Outsourcing", "—", "No data");
+    both_list(&s.manager, &manager_b, all, "empty", &[&empty]).await;
+
+    // A value recorded on one instance shows on the other's kept page.
+    record(&manager_b, s.id, "2026-10", &[(s.availability, "99.7")]).await;
+    let recorded = row("Acme Outsourcing", "75.0", "Good");
+    both_list(&s.manager, &manager_b, all, "recorded on B", &[&recorded]).await;
+
+    // A vendor renamed by SQL, as another instance's form would.
+    sqlx::query("update vendors set name = 'Acme Services' where name = 'Acme Outsourcing'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let renamed = row("Acme Services", "75.0", "Good");
+    both_list(&s.manager, &manager_b, all, "vendor renamed", &[&renamed]).await;
+
+    // The filter by manager follows a co-manager added and removed.
+    let co = app.create_user(Role::Manager, None).await;
+    let theirs = format!("/portfolio?manager={}", co.id);
+    both_list(&s.manager, &manager_b, &theirs, "not theirs yet", &[]).await;
+    sqlx::query("insert into engagement_managers (engagement_id, user_id) values ($1, $2)")
+        .bind(s.id)
+        .bind(co.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    both_list(
+        &s.manager,
+        &manager_b,
+        &theirs,
+        "co-manager added",
+        &[&renamed],
+    )
+    .await;
+    sqlx::query("delete from engagement_managers where user_id = $1")
+        .bind(co.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    both_list(&s.manager, &manager_b, &theirs, "co-manager removed", &[]).await;
+
+    // A month later November has closed: the kept page of October is not served.
+    move_clock(
+        &app,
+        chrono::Utc.with_ymd_and_hms(2026, 12, 2, 9, 0, 0).unwrap(),
+    )
+    .await;
+    let november = row("Acme Services", "—", "No data").replace("2026-10", "2026-11");
+    both_list(&s.manager, &manager_b, all, "a month later", &[&november]).await;
+
+    // An engagement that is no longer active leaves the portfolio at once.
+    sqlx::query("update engagements set status = 'paused' where id = $1")
+        .bind(s.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    both_list(&s.manager, &manager_b, all, "paused", &[]).await;
+}
