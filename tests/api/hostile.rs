@@ -37,6 +37,58 @@ fn hostile_values() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Files a form that keeps files must refuse, or keep under a safe name: (what, the name
+/// as sent, the content).
+fn hostile_files() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+    let pdf = b"%PDF-1.7\n1 0 obj << >> endobj\n".to_vec();
+    vec![
+        (
+            "an HTML page named .pdf",
+            b"report.pdf".to_vec(),
+            b"<!DOCTYPE html><html><script>alert(1)</script></html>".to_vec(),
+        ),
+        ("an empty file", b"empty.pdf".to_vec(), Vec::new()),
+        ("text with a NUL", b"notes.txt".to_vec(), b"a\0b".to_vec()),
+        (
+            "an executable",
+            b"setup.pdf".to_vec(),
+            b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff".to_vec(),
+        ),
+        (
+            "an SVG image",
+            b"logo.png".to_vec(),
+            b"<?xml version=\"1.0\"?><svg onload=\"alert(1)\"/>".to_vec(),
+        ),
+        (
+            "a name with path separators",
+            b"../../..\\windows\\win.ini".to_vec(),
+            b"[fonts]".to_vec(),
+        ),
+        (
+            "a name with a right-to-left override",
+            "invoice\u{202e}fdp.exe".as_bytes().to_vec(),
+            pdf.clone(),
+        ),
+        ("a name with a NUL", b"a\0b.pdf".to_vec(), pdf.clone()),
+        (
+            "a name with a C1 control",
+            "a\u{85}\u{9b}b.pdf".as_bytes().to_vec(),
+            pdf.clone(),
+        ),
+        (
+            "a name of 6,000 characters",
+            [b"n".repeat(6_000), b".pdf".to_vec()].concat(),
+            pdf.clone(),
+        ),
+        (
+            "a name that is not UTF-8",
+            b"caf\xe9.pdf".to_vec(),
+            pdf.clone(),
+        ),
+        ("a name of dots", b"..".to_vec(), pdf),
+    ]
+}
+
 /// Every query parameter a handler's query struct reads, and a few that none does.
 const QUERY_PARAMETERS: &[&str] = &[
     "q", "status", "mine", "page", "vendor", "tier", "sort", "role", "next", "actor", "action",
@@ -521,7 +573,26 @@ async fn sweep_as(index: usize, role: Option<Role>) -> Covered {
                 };
                 sweep.check(what, response).await;
             }
-            if form.multipart {
+            if form.multipart && form.action != "/values/import" {
+                // A form that keeps files: files of the wrong kind, and hostile names.
+                let fields: Vec<(&str, &str)> = form
+                    .fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                for (label, name, content) in hostile_files() {
+                    let response = client
+                        .post_file(&form.action, &fields, &file, &name, &content)
+                        .await;
+                    sweep
+                        .check(
+                            format!("POST {} as {role:?}: {label}", form.action),
+                            response,
+                        )
+                        .await;
+                }
+            }
+            if form.multipart && form.action == "/values/import" {
                 // The file's cells: each value in each column of an otherwise good line.
                 for column in 0..5 {
                     for (label, value) in &values {
