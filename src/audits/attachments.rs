@@ -113,9 +113,6 @@ pub async fn attachments(
     ids: &[i64],
     for_vendor: bool,
 ) -> Result<BTreeMap<i64, Vec<Attachment>>> {
-    if ids.is_empty() {
-        return Ok(BTreeMap::new());
-    }
     let rows: Vec<VersionRow> = sqlx::query_as(holder.versions_sql())
         .bind(ids)
         .bind(for_vendor)

@@ -300,9 +300,6 @@ pub async fn describe(
     db: &mut PgConnection,
     ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, StoredFile>> {
-    if ids.is_empty() {
-        return Ok(Default::default());
-    }
     let rows: Vec<StoredFile> = sqlx::query_as(
         "select f.id, f.name, f.original_name, f.content_type, f.size_bytes, f.sha256, u.name as uploaded_by,
                 f.uploaded_at

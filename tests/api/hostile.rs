@@ -407,6 +407,8 @@ fn csv_with(engagement: i64, kpi: i64, column: usize, value: &str) -> String {
 #[derive(Default)]
 struct Covered {
     forms: usize,
+    /// Forms that keep files (the CSV import aside), by action.
+    file_forms: BTreeSet<String>,
     fields: usize,
     requests: usize,
     refused: usize,
@@ -476,6 +478,7 @@ async fn sweep_as(index: usize, role: Option<Role>) -> Covered {
         failures: Vec::new(),
     };
     let mut forms_seen = BTreeSet::new();
+    let mut file_forms = BTreeSet::new();
     let mut fields_seen = 0;
     // The routes this role may use, as the route table says; the vendor's answers differ
     // from the table's, which uses records of another vendor. The table's single sign-on
@@ -575,6 +578,7 @@ async fn sweep_as(index: usize, role: Option<Role>) -> Covered {
             }
             if form.multipart && form.action != "/values/import" {
                 // A form that keeps files: files of the wrong kind, and hostile names.
+                file_forms.insert(form.action.clone());
                 let fields: Vec<(&str, &str)> = form
                     .fields
                     .iter()
@@ -613,6 +617,7 @@ async fn sweep_as(index: usize, role: Option<Role>) -> Covered {
     }
     Covered {
         forms: forms_seen.len(),
+        file_forms,
         fields: fields_seen,
         requests: sweep.requests,
         refused: sweep.refused,
@@ -634,6 +639,7 @@ async fn no_hostile_value_in_any_form_or_query_parameter_gets_a_5xx_or_writes_wh
     let mut total = Covered::default();
     for covered in [a, b, c, d] {
         total.forms += covered.forms;
+        total.file_forms.extend(covered.file_forms);
         total.fields += covered.fields;
         total.requests += covered.requests;
         total.refused += covered.refused;
@@ -650,6 +656,17 @@ async fn no_hostile_value_in_any_form_or_query_parameter_gets_a_5xx_or_writes_wh
         started.elapsed().as_secs_f64()
     );
     assert!(total.forms > 20, "the sweep found the forms");
+    // The fixture finding's evidence form (the vendor's and the admin's) and the audit's
+    // working papers (the admin's) were swept with hostile files.
+    assert!(
+        total.file_forms.iter().any(|a| a.ends_with("/evidence"))
+            && total
+                .file_forms
+                .iter()
+                .any(|a| a.ends_with("/working-papers")),
+        "the sweep found the forms that keep files: {:?}",
+        total.file_forms
+    );
     assert!(total.failures.is_empty(), "{:#?}", total.failures);
 }
 
