@@ -15,6 +15,7 @@ pub mod config;
 pub mod db;
 pub mod engagements;
 pub mod feedback;
+pub mod files;
 pub mod grants;
 pub mod home;
 pub mod inbox;

@@ -81,7 +81,16 @@ pub async fn add(
     let input = match NewFinding::parse(&form) {
         Ok(input) => input,
         Err(errors) => {
-            let page = show_page(&state, &current, change.db(), audit, Some(form), errors).await?;
+            let page = show_page(
+                &state,
+                &current,
+                change.db(),
+                audit,
+                Some(form),
+                errors,
+                None,
+            )
+            .await?;
             return refused(page);
         }
     };
@@ -253,8 +262,15 @@ pub async fn answer(
         Ok(input) => input,
         Err(errors) => {
             let failed = FailedRow::new(finding, form, errors);
-            let page =
-                list_page(&state, &current, change.db(), locked.engagement_id, failed).await?;
+            let page = list_page(
+                &state,
+                &current,
+                change.db(),
+                locked.engagement_id,
+                failed,
+                FailedRow::default(),
+            )
+            .await?;
             return refused(page);
         }
     };
@@ -344,6 +360,7 @@ pub async fn resolve(
                 row.audit_id,
                 Some(form),
                 errors,
+                None,
             )
             .await?;
             return refused(page);

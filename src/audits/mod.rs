@@ -5,19 +5,26 @@
 //! lists the vendor-reported values of its period to verify or dispute.
 //!
 //! `model` loads audits and findings as typed values (what a page or a JSON client shows),
-//! `pages` serves the audit pages and their writes, `findings` the writes on findings.
+//! `pages` serves the audit pages and their writes, `findings` the writes on findings,
+//! `attachments` the files of findings (evidence) and audits (working papers).
 
+mod attachments;
 mod findings;
 mod model;
 mod pages;
 
+pub use attachments::Attachment;
 pub use findings::{FindingAnswer, LockedFinding, lock_to_answer, write_answer};
 pub use model::{
     AuditDetail, AuditRow, EngagementAudits, FindingKey, FindingRow, FindingsOf, ReportedValue,
     findings_of,
 };
 
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+
 use crate::choice;
+use crate::files;
 use crate::web::routes::Routes;
 
 choice!(pub Kind {
@@ -75,4 +82,14 @@ pub fn routes() -> Routes {
         .post("/audits/{id}/findings", findings::add)
         .post("/findings/{id}/answer", findings::answer)
         .post("/findings/{id}/resolve", findings::resolve)
+        .add(Method::POST, "/findings/{id}/evidence", |r| {
+            r.post(attachments::attach_evidence)
+                .layer(DefaultBodyLimit::max(files::BODY_LIMIT))
+        })
+        .get("/evidence/{id}", attachments::evidence_file)
+        .add(Method::POST, "/audits/{id}/working-papers", |r| {
+            r.post(attachments::attach_working_paper)
+                .layer(DefaultBodyLimit::max(files::BODY_LIMIT))
+        })
+        .get("/working-papers/{id}", attachments::working_paper)
 }

@@ -7,6 +7,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::NaiveDate;
 use sqlx::PgConnection;
 
+use std::collections::BTreeMap;
+
+use super::attachments::{self, Attachment, Holder};
 use super::model::{self, AuditRow, FindingRow, ReportedValue};
 use super::{AuditOutcome, Kind, Severity, Side};
 use crate::auth::CurrentUser;
@@ -33,6 +36,10 @@ pub(super) struct ListPage {
     today: NaiveDate,
     next_audit_due: Option<NaiveDate>,
     failed: FailedRow,
+    /// Each finding's evidence files.
+    evidence: BTreeMap<i64, Vec<Attachment>>,
+    /// The evidence upload that was refused, if one was.
+    upload: FailedRow,
 }
 
 impl ListPage {
@@ -53,6 +60,35 @@ impl ListPage {
         self.failed.error(f.id, field)
     }
 
+    fn evidence_of(&self, f: &FindingRow) -> &[Attachment] {
+        self.evidence.get(&f.id).map_or(&[], Vec::as_slice)
+    }
+
+    /// Evidence comes from the remediating side or the engagement's managers
+    /// (`policy::may_attach_evidence`), while the finding is not settled.
+    fn can_attach(&self, f: &FindingRow) -> bool {
+        !f.is_settled()
+            && policy::may_attach_evidence(self.access.reader(), f.owner_side == Side::Vendor)
+                .is_ok()
+    }
+
+    /// What was typed in the refused evidence form of `f`, if it was refused.
+    fn upload_typed(&self, f: &FindingRow, field: &str) -> &str {
+        self.upload.typed(f.id, field).unwrap_or_default()
+    }
+
+    fn upload_error(&self, f: &FindingRow, field: &str) -> Option<&str> {
+        self.upload.error(f.id, field)
+    }
+
+    /// The key of `f`'s evidence form: the refused form's again, or a fresh one.
+    fn upload_key(&self, f: &FindingRow) -> String {
+        match self.upload.typed(f.id, "form_key") {
+            Some(key) if !key.is_empty() => key.to_string(),
+            _ => uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
     /// The owning side answers (`policy::may_answer_finding`), while it is not settled.
     fn can_answer(&self, f: &FindingRow) -> bool {
         !f.is_settled()
@@ -67,9 +103,13 @@ pub(super) async fn list_page(
     db: &mut PgConnection,
     id: i64,
     failed: FailedRow,
+    upload: FailedRow,
 ) -> Result<ListPage> {
     let access = access(db, &current.user, id).await?;
     let audits = model::of_engagement(db, &access).await?;
+    let finding_ids: Vec<i64> = audits.findings.iter().map(|f| f.id).collect();
+    let evidence =
+        attachments::attachments(db, Holder::Finding, &finding_ids, access.is_vendor).await?;
     Ok(ListPage {
         layout: Layout::new(
             &current.session,
@@ -82,6 +122,8 @@ pub(super) async fn list_page(
         findings: audits.findings,
         next_audit_due: audits.next_audit_due,
         failed,
+        evidence,
+        upload,
     })
 }
 
@@ -91,7 +133,15 @@ pub async fn list(
     Id(id): Id,
 ) -> Result<Html<String>> {
     let mut conn = state.pool.acquire().await?;
-    let page = list_page(&state, &current, &mut conn, id, FailedRow::default()).await?;
+    let page = list_page(
+        &state,
+        &current,
+        &mut conn,
+        id,
+        FailedRow::default(),
+        FailedRow::default(),
+    )
+    .await?;
     Ok(Html(page.render()?))
 }
 
@@ -280,9 +330,20 @@ pub(super) struct ShowPage {
     today: NaiveDate,
     form: Pairs,
     errors: FieldErrors,
+    /// Each finding's evidence files.
+    evidence: BTreeMap<i64, Vec<Attachment>>,
+    /// The audit's working papers.
+    papers: Vec<Attachment>,
+    /// The working-paper form, as typed when it was refused.
+    papers_form: Pairs,
+    papers_errors: FieldErrors,
 }
 
 impl ShowPage {
+    fn evidence_of(&self, f: &FindingRow) -> &[Attachment] {
+        self.evidence.get(&f.id).map_or(&[], Vec::as_slice)
+    }
+
     fn outcome_options(&self) -> Vec<(String, String)> {
         AuditOutcome::options_with_prompt()
     }
@@ -328,6 +389,7 @@ pub(super) async fn show_page(
     audit_id: i64,
     form: Option<Pairs>,
     errors: FieldErrors,
+    papers_form: Option<(Pairs, FieldErrors)>,
 ) -> Result<ShowPage> {
     let (engagement_id, audit) = model::load_audit(db, audit_id).await?;
     let access = access(db, &current.user, engagement_id).await?;
@@ -346,6 +408,18 @@ pub(super) async fn show_page(
         ])
     });
     let detail = model::detail(db, &access, audit).await?;
+    let finding_ids: Vec<i64> = detail.findings.iter().map(|f| f.id).collect();
+    let evidence = attachments::attachments(db, Holder::Finding, &finding_ids, false).await?;
+    let papers = attachments::attachments(db, Holder::Audit, &[audit_id], false)
+        .await?
+        .remove(&audit_id)
+        .unwrap_or_default();
+    let (papers_form, papers_errors) = papers_form.unwrap_or_else(|| {
+        (
+            Pairs(vec![("form_key".into(), uuid::Uuid::new_v4().to_string())]),
+            FieldErrors::default(),
+        )
+    });
     Ok(ShowPage {
         layout: Layout::new(
             &current.session,
@@ -360,6 +434,10 @@ pub(super) async fn show_page(
         today,
         form,
         errors,
+        evidence,
+        papers,
+        papers_form,
+        papers_errors,
     })
 }
 
@@ -376,6 +454,7 @@ pub async fn show(
         audit,
         None,
         FieldErrors::default(),
+        None,
     )
     .await?;
     Ok(Html(page.render()?))
@@ -451,7 +530,16 @@ pub async fn complete(
     let input = match AuditCompletion::parse(&form, today, row.findings) {
         Ok(input) => input,
         Err(errors) => {
-            let page = show_page(&state, &current, change.db(), audit, Some(form), errors).await?;
+            let page = show_page(
+                &state,
+                &current,
+                change.db(),
+                audit,
+                Some(form),
+                errors,
+                None,
+            )
+            .await?;
             return refused(page);
         }
     };

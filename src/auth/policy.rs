@@ -104,6 +104,23 @@ pub fn may_answer_finding(reader: Reader, vendor_side: bool) -> Result<(), AppEr
     }
 }
 
+/// A finding's evidence files come from the side that remediates it, the vendor's users on
+/// the vendor's findings, and from the engagement's managers on any (what the vendor sent
+/// them, what they verified). A vendor user never learns of ours.
+pub fn may_attach_evidence(reader: Reader, vendor_side: bool) -> Result<(), AppError> {
+    match (reader.is_vendor, vendor_side) {
+        (true, true) => Ok(()),
+        (true, false) => Err(AppError::NotFound),
+        (false, _) => manages(reader),
+    }
+}
+
+/// An audit's working papers are the organisation's: its managers attach them, and to a
+/// vendor user they do not exist.
+pub fn may_attach_working_papers(reader: Reader) -> Result<(), AppError> {
+    manages(reader)
+}
+
 /// A manager of the engagement verifies and closes a finding, or accepts its risk.
 pub fn may_resolve_finding(reader: Reader) -> Result<(), AppError> {
     manages(reader)
@@ -197,6 +214,26 @@ mod tests {
             assert!(matches!(rule(VENDOR), Err(AppError::NotFound)));
             assert!(matches!(rule(OTHER_STAFF), Err(AppError::Forbidden)));
         }
+    }
+
+    #[test]
+    fn evidence_comes_from_the_remediating_side_or_the_engagement_s_managers() {
+        assert!(may_attach_evidence(VENDOR, true).is_ok());
+        assert!(matches!(
+            may_attach_evidence(VENDOR, false),
+            Err(AppError::NotFound)
+        ));
+        assert!(may_attach_evidence(MANAGER, true).is_ok());
+        assert!(may_attach_evidence(MANAGER, false).is_ok());
+        assert!(matches!(
+            may_attach_evidence(OTHER_STAFF, false),
+            Err(AppError::Forbidden)
+        ));
+        assert!(may_attach_working_papers(MANAGER).is_ok());
+        assert!(matches!(
+            may_attach_working_papers(VENDOR),
+            Err(AppError::NotFound)
+        ));
     }
 
     #[test]

@@ -70,14 +70,22 @@ pub const VIEWER: &str = "select s.csrf_token, s.flash, s.last_seen_at, s.user_i
 struct Pending(Option<Vec<u8>>);
 
 /// Marks the request with its session cookie (looked up by the first extractor that asks,
-/// [`resolve`]). Every response that passes here is marked `no-store`.
+/// [`resolve`]). Every response that passes here is marked `no-store` (a handler may say
+/// more, `private, no-store` say, as long as it says that).
 pub async fn load(mut request: Request, next: Next) -> Response {
     let pending = Pending(cookie_value(request.headers(), COOKIE).map(token_hash));
     request.extensions_mut().insert(pending);
     let mut response = next.run(request).await;
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let stores_nothing = response
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|d| d.trim() == "no-store"));
+    if !stores_nothing {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
 }
 

@@ -1,4 +1,4 @@
-//! Demo audits with findings, reviews, access grants and proposals on the active demo
+//! Demo audits with findings (and their files), reviews, access grants and proposals on the active demo
 //! engagements, some of them due or overdue. Every record has a fixed key, so a second run
 //! of `seed demo` creates nothing twice.
 
@@ -58,6 +58,7 @@ async fn vendor_user(db: &mut PgConnection, email: &str) -> anyhow::Result<i64> 
 
 pub async fn seed(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<()> {
     audits(db, now).await?;
+    audit_files(db, now).await?;
     grants(db, now).await?;
     proposals(db, now).await?;
     reviews(db, now).await
@@ -244,6 +245,65 @@ async fn audits(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<()>
             .execute(&mut *db)
             .await?;
         }
+    }
+    Ok(())
+}
+
+/// A text file of evidence on each vendor finding that has a plan, and working notes on each
+/// completed audit, attached by whoever answered or completed it; once per record, so a
+/// second run adds none.
+async fn audit_files(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<()> {
+    let evidence: Vec<(i64, i64, String)> = sqlx::query_as(
+        "select id, answered_by, remediation_plan from findings
+         where owner_side = 'vendor' and answered_by is not null order by id",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let papers: Vec<(i64, i64, String)> = sqlx::query_as(
+        "select id, completed_by, scope from audits where completed_by is not null order by id",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    // The table and column are the literals below, never input.
+    let attach = |table: &'static str, column: &'static str| {
+        format!(
+            "with f as (
+                 insert into files (name, original_name, content_type, size_bytes, sha256, uploaded_by, uploaded_at)
+                 select $1, $1, 'text/plain', octet_length($2::bytea), encode(sha256($2::bytea), 'hex'), $3, $4
+                 where not exists (select 1 from {table} where form_key = $5)
+                 returning id),
+             c as (insert into file_chunks (file_id, seq, bytes) select id, 0, $2::bytea from f)
+             insert into {table} ({column}, file_id, note, attached_by, attached_at, form_key)
+             select $6, id, $7, $3, $4, $5 from f"
+        )
+    };
+    for (id, by, plan) in evidence {
+        let content =
+            format!("Remediation evidence\n\nPlan: {plan}\nStatus: carried out as planned.\n");
+        sqlx::query(&attach("finding_files", "finding_id"))
+            .bind("remediation-evidence.txt")
+            .bind(content.into_bytes())
+            .bind(by)
+            .bind(now)
+            .bind(key(1_000_000 + id as u128))
+            .bind(id)
+            .bind("What we changed, and when.")
+            .execute(&mut *db)
+            .await?;
+    }
+    for (id, by, scope) in papers {
+        let content =
+            format!("Working notes\n\nScope: {scope}\nSamples taken: 25; exceptions: 2.\n");
+        sqlx::query(&attach("audit_files", "audit_id"))
+            .bind("working-notes.txt")
+            .bind(content.into_bytes())
+            .bind(by)
+            .bind(now)
+            .bind(key(2_000_000 + id as u128))
+            .bind(id)
+            .bind("Interviews and samples.")
+            .execute(&mut *db)
+            .await?;
     }
     Ok(())
 }

@@ -111,6 +111,198 @@ impl FromRequest<AppState> for UploadForm {
     }
 }
 
+/// A form that carries a file, read as it arrives so that no file is ever held whole: its
+/// fields are collected, and each file field is handed to the handler to stream where it
+/// belongs ([`StreamingForm::next_part`]). The CSRF token and the fields before a file are
+/// checked as `Form` checks them before the file's first byte is read (a form puts its token
+/// and fields before its file input), the fields after it at the end of the form. A
+/// urlencoded post is read as a `Form` that has no file.
+pub struct StreamingForm {
+    parts: Option<axum::extract::Multipart>,
+    guard: Guard,
+}
+
+/// The checks of a streamed form's fields, apart from the body being read.
+struct Guard {
+    state: AppState,
+    /// Who sent it, until the token is checked.
+    sender: Option<Sender>,
+    fields: Vec<(String, String)>,
+    /// How many fields have passed the checks.
+    checked: usize,
+}
+
+impl Guard {
+    /// Checks the fields read since the last check: the token once, and every field's value.
+    async fn check(&mut self) -> Result<(), AppError> {
+        let new = &self.fields[self.checked..];
+        if let Some(sender) = self.sender.take() {
+            sender.verify_csrf(&self.state, &self.fields).await?;
+        } else if new.iter().any(|(name, _)| name == CSRF_FIELD) {
+            // A second token after a file was streamed: exactly one is allowed.
+            return Err(AppError::Csrf);
+        }
+        refuse_unfit(new, Source::Form)?;
+        self.checked = self.fields.len();
+        Ok(())
+    }
+}
+
+/// A part of a [`StreamingForm`]: a field, read and kept with the others, or a file to read.
+pub enum Part<'a> {
+    Field,
+    File(FilePart<'a>),
+}
+
+/// A file field of a [`StreamingForm`], read chunk by chunk.
+pub struct FilePart<'a> {
+    field: axum::extract::multipart::Field<'a>,
+    guard: &'a mut Guard,
+}
+
+impl FilePart<'_> {
+    /// The file's name as the browser sent it (the HTML standard's escapes of `"`, CR and
+    /// LF undone); nothing in it is checked yet.
+    pub fn file_name(&self) -> String {
+        self.field
+            .file_name()
+            .unwrap_or_default()
+            .replace("%22", "\"")
+            .replace("%0D", "\r")
+            .replace("%0A", "\n")
+    }
+
+    /// The next chunk of the file, or `None` at its end. Before the first, the fields that
+    /// came before the file are checked, the CSRF token first.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, AppError> {
+        if self.guard.sender.is_some() || self.guard.checked < self.guard.fields.len() {
+            self.guard.check().await?;
+        }
+        self.field
+            .chunk()
+            .await
+            .map_err(|e| multipart_error(e.status()))
+    }
+}
+
+impl FromRequest<AppState> for StreamingForm {
+    type Rejection = AppError;
+
+    async fn from_request(mut request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let multipart = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("multipart/form-data"));
+        if !multipart {
+            let Form(Pairs(fields)) = Form::<Pairs>::from_request(request, state).await?;
+            return Ok(StreamingForm {
+                parts: None,
+                guard: Guard {
+                    state: state.clone(),
+                    sender: None,
+                    checked: fields.len(),
+                    fields,
+                },
+            });
+        }
+        let sender = Sender::of(&mut request, state).await?;
+        let parts = axum::extract::Multipart::from_request(request, state)
+            .await
+            .map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
+        Ok(StreamingForm {
+            parts: Some(parts),
+            guard: Guard {
+                state: state.clone(),
+                sender: Some(sender),
+                fields: Vec::new(),
+                checked: 0,
+            },
+        })
+    }
+}
+
+/// The most bytes a field that is not a file may take: [`MAX_VALUE_CHARS`] characters of
+/// four bytes, and a little.
+const MAX_FIELD_BYTES: usize = MAX_VALUE_CHARS * 4 + 16;
+
+fn multipart_error(status: axum::http::StatusCode) -> AppError {
+    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::TooLarge
+    } else {
+        AppError::BadRequest("The form could not be read.".into())
+    }
+}
+
+impl StreamingForm {
+    /// The fields read so far: all of them, checked, once [`next_part`] gave `None`.
+    ///
+    /// [`next_part`]: StreamingForm::next_part
+    pub fn fields(&self) -> Pairs {
+        Pairs(self.guard.fields.clone())
+    }
+
+    /// The next part of the form: a field (read, and kept for [`fields`]), a file to read,
+    /// or `None` at the end of the form, when every field has been checked. After a refusal,
+    /// [`discard`] the rest.
+    ///
+    /// [`fields`]: StreamingForm::fields
+    /// [`discard`]: StreamingForm::discard
+    pub async fn next_part(&mut self) -> Result<Option<Part<'_>>, AppError> {
+        let Some(parts) = self.parts.as_mut() else {
+            self.guard.check().await?;
+            return Ok(None);
+        };
+        let field = match parts.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => {
+                self.guard.check().await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(multipart_error(e.status())),
+        };
+        if field.file_name().is_some() {
+            return Ok(Some(Part::File(FilePart {
+                field,
+                guard: &mut self.guard,
+            })));
+        }
+        let name = field.name().unwrap_or_default().to_string();
+        let mut field = field;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field
+            .chunk()
+            .await
+            .map_err(|e| multipart_error(e.status()))?
+        {
+            if bytes.len() + chunk.len() > MAX_FIELD_BYTES {
+                let name: String = name.chars().filter(|c| !c.is_control()).take(100).collect();
+                return Err(AppError::Unprocessable(format!(
+                    "Nothing was saved: the field “{name}” {}. Go back, correct it and send the form again.",
+                    super::validate::TextProblem::TooLong(MAX_VALUE_CHARS).describe()
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let value = String::from_utf8(bytes).map_err(|_| {
+            AppError::BadRequest("The form could not be read: it is not valid UTF-8 text.".into())
+        })?;
+        self.guard.fields.push((name, value));
+        Ok(Some(Part::Field))
+    }
+
+    /// Reads the rest of the body and throws it away: a client still sending when the
+    /// answer comes would see its connection reset instead of the answer.
+    pub async fn discard(&mut self) {
+        let Some(parts) = self.parts.as_mut() else {
+            return;
+        };
+        while let Ok(Some(mut field)) = parts.next_field().await {
+            while let Ok(Some(_)) = field.chunk().await {}
+        }
+    }
+}
+
 fn body_error(rejection: axum::extract::rejection::BytesRejection) -> AppError {
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         AppError::TooLarge
@@ -139,7 +331,7 @@ impl Sender {
 
     /// Exactly one token, equal to the session's; a refusal is audited.
     async fn verify_csrf(
-        self,
+        &self,
         state: &AppState,
         pairs: &[(String, String)],
     ) -> Result<(), AppError> {
@@ -162,8 +354,8 @@ impl Sender {
             None => audit::Entry::anonymous("request.csrf", Outcome::Refused),
         };
         if let Err(e) = entry
-            .target(self.path)
-            .client_addr(self.addr)
+            .target(self.path.clone())
+            .client_addr(self.addr.clone())
             .write(&state.pool, state.clock.now())
             .await
         {

@@ -84,12 +84,17 @@ pub fn peer(request: &Request) -> Option<SocketAddr> {
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
-/// Routes whose bodies may be larger than [`BODY_LIMIT`], with their limit: the CSV import
-/// and the API's batch of KPI values.
+/// Routes whose bodies may be larger than [`BODY_LIMIT`], with their limit: the CSV import,
+/// the API's batch of KPI values, and the uploads of files (a file of 25 MB, read on a
+/// little past that so that a larger one is answered with its form: `files::BODY_LIMIT`).
 const LARGER_BODIES: &[(&str, usize)] = &[
     ("/values/import", 4 * 1024 * 1024),
     ("/api/v1/kpi-values", 8 * 1024 * 1024),
+    ("/findings/{id}/evidence", UPLOAD_LIMIT),
+    ("/audits/{id}/working-papers", UPLOAD_LIMIT),
 ];
+/// The body limit of a file upload (`files::BODY_LIMIT`).
+pub const UPLOAD_LIMIT: usize = 33 * 1024 * 1024;
 /// A body announced larger than [`BODY_LIMIT`] but no larger than this is read and thrown
 /// away before the 413 is sent; a larger one is refused at once and the connection closed.
 const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;

@@ -399,6 +399,47 @@ impl TestClient {
             .unwrap()
     }
 
+    /// Posts `multipart/form-data` with text fields, then one file field whose name (any
+    /// bytes, as a client may send them) and content are given: the body a browser sends
+    /// for a form with a file input, built byte for byte.
+    pub async fn post_file(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        field: &str,
+        file_name: &[u8],
+        content: &[u8],
+    ) -> reqwest::Response {
+        let boundary = "----trellis-test-boundary-Zp4Qe2Kx";
+        let mut body = Vec::with_capacity(content.len() + 1024);
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\""
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(file_name);
+        body.extend_from_slice(b"\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+        body.extend_from_slice(content);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.http
+            .post(self.url(path))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
     pub async fn csrf_token(&self, page: &str) -> String {
         let html = self.get_html(page).await;
         csrf_in(&html)

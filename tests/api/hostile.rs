@@ -37,6 +37,58 @@ fn hostile_values() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Files a form that keeps files must refuse, or keep under a safe name: (what, the name
+/// as sent, the content).
+fn hostile_files() -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+    let pdf = b"%PDF-1.7\n1 0 obj << >> endobj\n".to_vec();
+    vec![
+        (
+            "an HTML page named .pdf",
+            b"report.pdf".to_vec(),
+            b"<!DOCTYPE html><html><script>alert(1)</script></html>".to_vec(),
+        ),
+        ("an empty file", b"empty.pdf".to_vec(), Vec::new()),
+        ("text with a NUL", b"notes.txt".to_vec(), b"a\0b".to_vec()),
+        (
+            "an executable",
+            b"setup.pdf".to_vec(),
+            b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff".to_vec(),
+        ),
+        (
+            "an SVG image",
+            b"logo.png".to_vec(),
+            b"<?xml version=\"1.0\"?><svg onload=\"alert(1)\"/>".to_vec(),
+        ),
+        (
+            "a name with path separators",
+            b"../../..\\windows\\win.ini".to_vec(),
+            b"[fonts]".to_vec(),
+        ),
+        (
+            "a name with a right-to-left override",
+            "invoice\u{202e}fdp.exe".as_bytes().to_vec(),
+            pdf.clone(),
+        ),
+        ("a name with a NUL", b"a\0b.pdf".to_vec(), pdf.clone()),
+        (
+            "a name with a C1 control",
+            "a\u{85}\u{9b}b.pdf".as_bytes().to_vec(),
+            pdf.clone(),
+        ),
+        (
+            "a name of 6,000 characters",
+            [b"n".repeat(6_000), b".pdf".to_vec()].concat(),
+            pdf.clone(),
+        ),
+        (
+            "a name that is not UTF-8",
+            b"caf\xe9.pdf".to_vec(),
+            pdf.clone(),
+        ),
+        ("a name of dots", b"..".to_vec(), pdf),
+    ]
+}
+
 /// Every query parameter a handler's query struct reads, and a few that none does.
 const QUERY_PARAMETERS: &[&str] = &[
     "q", "status", "mine", "page", "vendor", "tier", "sort", "role", "next", "actor", "action",
@@ -355,6 +407,8 @@ fn csv_with(engagement: i64, kpi: i64, column: usize, value: &str) -> String {
 #[derive(Default)]
 struct Covered {
     forms: usize,
+    /// Forms that keep files (the CSV import aside), by action.
+    file_forms: BTreeSet<String>,
     fields: usize,
     requests: usize,
     refused: usize,
@@ -424,6 +478,7 @@ async fn sweep_as(index: usize, role: Option<Role>) -> Covered {
         failures: Vec::new(),
     };
     let mut forms_seen = BTreeSet::new();
+    let mut file_forms = BTreeSet::new();
     let mut fields_seen = 0;
     // The routes this role may use, as the route table says; the vendor's answers differ
     // from the table's, which uses records of another vendor. The table's single sign-on
@@ -521,7 +576,27 @@ async fn sweep_as(index: usize, role: Option<Role>) -> Covered {
                 };
                 sweep.check(what, response).await;
             }
-            if form.multipart {
+            if form.multipart && form.action != "/values/import" {
+                // A form that keeps files: files of the wrong kind, and hostile names.
+                file_forms.insert(form.action.clone());
+                let fields: Vec<(&str, &str)> = form
+                    .fields
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                for (label, name, content) in hostile_files() {
+                    let response = client
+                        .post_file(&form.action, &fields, &file, &name, &content)
+                        .await;
+                    sweep
+                        .check(
+                            format!("POST {} as {role:?}: {label}", form.action),
+                            response,
+                        )
+                        .await;
+                }
+            }
+            if form.multipart && form.action == "/values/import" {
                 // The file's cells: each value in each column of an otherwise good line.
                 for column in 0..5 {
                     for (label, value) in &values {
@@ -542,6 +617,7 @@ async fn sweep_as(index: usize, role: Option<Role>) -> Covered {
     }
     Covered {
         forms: forms_seen.len(),
+        file_forms,
         fields: fields_seen,
         requests: sweep.requests,
         refused: sweep.refused,
@@ -563,6 +639,7 @@ async fn no_hostile_value_in_any_form_or_query_parameter_gets_a_5xx_or_writes_wh
     let mut total = Covered::default();
     for covered in [a, b, c, d] {
         total.forms += covered.forms;
+        total.file_forms.extend(covered.file_forms);
         total.fields += covered.fields;
         total.requests += covered.requests;
         total.refused += covered.refused;
@@ -579,6 +656,17 @@ async fn no_hostile_value_in_any_form_or_query_parameter_gets_a_5xx_or_writes_wh
         started.elapsed().as_secs_f64()
     );
     assert!(total.forms > 20, "the sweep found the forms");
+    // The fixture finding's evidence form (the vendor's and the admin's) and the audit's
+    // working papers (the admin's) were swept with hostile files.
+    assert!(
+        total.file_forms.iter().any(|a| a.ends_with("/evidence"))
+            && total
+                .file_forms
+                .iter()
+                .any(|a| a.ends_with("/working-papers")),
+        "the sweep found the forms that keep files: {:?}",
+        total.file_forms
+    );
     assert!(total.failures.is_empty(), "{:#?}", total.failures);
 }
 

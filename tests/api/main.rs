@@ -12,6 +12,7 @@ mod browser;
 mod cache;
 mod checkins;
 mod engagements;
+mod files;
 mod grants;
 mod helpers;
 mod hostile;

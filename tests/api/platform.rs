@@ -279,6 +279,16 @@ async fn every_demo_account_can_sign_in_after_seeding_twice() {
             "{table}"
         );
     }
+    // The demo's files, each attached once: the second run left none unattached.
+    let files = app.count("select count(*) from files").await;
+    assert!(files >= 2, "the demo has evidence and working papers");
+    assert_eq!(
+        files,
+        app.count(
+            "select (select count(*) from finding_files) + (select count(*) from audit_files)"
+        )
+        .await
+    );
     let zones: Vec<String> = sqlx::query_scalar("select distinct time_zone from engagements")
         .fetch_all(&app.pool)
         .await

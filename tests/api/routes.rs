@@ -142,6 +142,13 @@ pub(crate) const TABLE: &[(&str, &str, [Get; 4])] = &[
     // The fixture finding is the vendor's to answer.
     ("POST", "/findings/{id}/answer", [L, N, F, F]),
     ("POST", "/findings/{id}/resolve", [L, N, F, P]),
+    // Evidence comes from the vendor's side or the engagement's managers; the admin's post
+    // has no file (422).
+    ("POST", "/findings/{id}/evidence", [L, N, F, P]),
+    ("GET", "/evidence/{id}", [L, N, P, P]),
+    // Working papers are the organisation's: to any vendor user they do not exist.
+    ("POST", "/audits/{id}/working-papers", [L, N, F, P]),
+    ("GET", "/working-papers/{id}", [L, N, P, P]),
     ("GET", "/engagements/{id}/access", [L, N, P, P]),
     ("GET", "/engagements/{id}/access/new", [L, N, F, P]),
     ("POST", "/engagements/{id}/access/new", [L, N, F, P]),
@@ -223,6 +230,9 @@ pub(crate) struct Fixtures {
     pub(crate) finding: i64,
     pub(crate) review: i64,
     pub(crate) reminder: i64,
+    /// A file of the finding's evidence, and one of the audit's working papers.
+    pub(crate) evidence: i64,
+    pub(crate) paper: i64,
     outbox: uuid::Uuid,
 }
 
@@ -320,6 +330,40 @@ impl Fixtures {
         .fetch_one(&app.pool)
         .await
         .unwrap();
+        let file = |name: &'static str| {
+            sqlx::query_scalar::<_, i64>(
+                "with f as (insert into files (name, original_name, content_type, size_bytes, sha256, uploaded_by,
+                                               uploaded_at)
+                            values ($1, $1, 'text/plain', 5, encode(sha256('hello'), 'hex'), $2, now()) returning id),
+                      c as (insert into file_chunks (file_id, seq, bytes) select id, 0, 'hello' from f)
+                 select id from f",
+            )
+            .bind(name)
+            .bind(user)
+            .fetch_one(&app.pool)
+        };
+        let evidence = file("evidence.txt").await.unwrap();
+        sqlx::query(
+            "insert into finding_files (finding_id, file_id, attached_by, attached_at, form_key)
+             values ($1, $2, $3, now(), gen_random_uuid())",
+        )
+        .bind(finding)
+        .bind(evidence)
+        .bind(user)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        let paper = file("paper.txt").await.unwrap();
+        sqlx::query(
+            "insert into audit_files (audit_id, file_id, attached_by, attached_at, form_key)
+             values ($1, $2, $3, now(), gen_random_uuid())",
+        )
+        .bind(audit)
+        .bind(paper)
+        .bind(user)
+        .execute(&app.pool)
+        .await
+        .unwrap();
         let review = sqlx::query_scalar(
             "insert into reviews (engagement_id, period_start, period_label, snapshot, started_by, started_at)
              values ($1, '2026-01-01', '2026-01', '{}', $2, now()) returning id",
@@ -356,6 +400,8 @@ impl Fixtures {
         .await
         .unwrap();
         Fixtures {
+            evidence,
+            paper,
             reminder,
             outbox,
             review,
@@ -399,6 +445,10 @@ impl Fixtures {
             self.audit
         } else if path.starts_with("/findings/") {
             self.finding
+        } else if path.starts_with("/evidence/") {
+            self.evidence
+        } else if path.starts_with("/working-papers/") {
+            self.paper
         } else if path.starts_with("/reviews/") {
             self.review
         } else if path.starts_with("/inbox/") {

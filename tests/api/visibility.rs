@@ -170,6 +170,26 @@ async fn audit_with_findings(app: &TestApp, s: &Setup) -> String {
     page
 }
 
+/// Attaches a text file whose name, note and content carry `mark`, through the form on
+/// `page`, as the manager.
+async fn attach_file(s: &Setup, page: &str, action: &str, mark: &str, what: &str) {
+    let csrf = csrf_in(&s.manager.get_html(page).await);
+    let note = format!("{mark}-{what}-note");
+    let name = format!("{mark}-{what}-name.txt");
+    let content = format!("{mark}-{what}-content\n");
+    let response = s
+        .manager
+        .post_file(
+            action,
+            &[("csrf_token", csrf.as_str()), ("note", note.as_str())],
+            "file",
+            name.as_bytes(),
+            content.as_bytes(),
+        )
+        .await;
+    assert_eq!(response.status(), 303, "{action}");
+}
+
 /// Everything the organisation can write that is internal, and its shared twin.
 async fn write_everything(app: &TestApp, s: &Setup) {
     let e = s.engagement;
@@ -222,6 +242,34 @@ async fn write_everything(app: &TestApp, s: &Setup) {
     .await;
     // A second audit stays planned (planned audits are in the managers' calendar).
     audit_with_findings(app, s).await;
+    // Files: the audit's working papers and the evidence of our side's finding are the
+    // organisation's; the evidence of the vendor's side's finding is shared.
+    let audits = format!("/engagements/{e}/audits");
+    attach_file(
+        s,
+        &audit,
+        &format!("{audit}/working-papers"),
+        INTERNAL,
+        "paper",
+    )
+    .await;
+    for (mark, what) in [(INTERNAL, "our-evidence"), (SHARED, "vendor-evidence")] {
+        let finding: i64 = sqlx::query_scalar(
+            "select id from findings where description = $1 || '-finding-soon' order by id limit 1",
+        )
+        .bind(mark)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        attach_file(
+            s,
+            &audits,
+            &format!("/findings/{finding}/evidence"),
+            mark,
+            what,
+        )
+        .await;
+    }
 
     // A review left as a draft, every field marked internal, and a completed one whose
     // summary is the vendor's.
@@ -426,6 +474,9 @@ async fn nothing_the_organisation_keeps_internal_reaches_the_vendor_by_any_path(
         ("/checkins", "ZQXSHR-vendor-item"),
         ("/feedback", "ZQXSHR-feedback-new-situation"),
         ("/audits", "ZQXSHR-finding-soon"),
+        ("/audits", "ZQXSHR-vendor-evidence-name"),
+        ("/audits", "ZQXSHR-vendor-evidence-note"),
+        ("/evidence/", "ZQXSHR-vendor-evidence-content"),
         ("/reviews/", "ZQXSHR-review-summary"),
         ("/inbox", "ZQXSHR-vendor-item"),
         ("/inbox", "ZQXSHR-feedback-old-situation"),
@@ -455,6 +506,10 @@ async fn nothing_the_organisation_keeps_internal_reaches_the_vendor_by_any_path(
         "ZQXINT-finding-overdue",
         "ZQXINT-audit-summary",
         "ZQXINT-review-internal-notes",
+        "ZQXINT-paper-note",
+        "ZQXINT-paper-content",
+        "ZQXINT-our-evidence-note",
+        "ZQXINT-our-evidence-content",
     ] {
         assert!(
             theirs.contains(marker),
