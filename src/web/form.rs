@@ -149,6 +149,8 @@ impl Guard {
 }
 
 /// A part of a [`StreamingForm`]: a field, read and kept with the others, or a file to read.
+// One lives at a time, on the stack of the loop reading the form: not worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum Part<'a> {
     Field,
     File(FilePart<'a>),
