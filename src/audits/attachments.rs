@@ -409,31 +409,6 @@ pub async fn attach_working_paper(
     Ok(Redirect::to(&format!("/audits/{audit}#papers")).into_response())
 }
 
-/// Serves one file after its download is written to the audit log.
-async fn serve(
-    state: &AppState,
-    current: &CurrentUser,
-    db: &mut PgConnection,
-    addr: String,
-    file: i64,
-    target: String,
-    mut details: serde_json::Value,
-) -> Result<Response> {
-    let file = files::one(db, file).await?;
-    if let (Some(details), serde_json::Value::Object(more)) =
-        (details.as_object_mut(), file_details(&file))
-    {
-        details.extend(more);
-    }
-    audit::Entry::by(&current.user, "file.download", Outcome::Success)
-        .target(target)
-        .client_addr(addr)
-        .details(details)
-        .write(&mut *db, state.clock.now())
-        .await?;
-    Ok(files::download(&state.pool, &file))
-}
-
 /// A finding's evidence file, to whoever may see the finding: 404 to anyone else, exactly
 /// as for a file that does not exist.
 pub async fn evidence_file(
@@ -442,23 +417,10 @@ pub async fn evidence_file(
     Id(file): Id,
     ClientAddr(addr): ClientAddr,
 ) -> Result<Response> {
-    let mut conn = state.pool.acquire().await?;
-    let for_vendor = visibility::for_vendor(&current.user);
-    let (finding, engagement_id): (i64, i64) = sqlx::query_as(
-        "select f.id, f.engagement_id
+    let owner = "select f.id, f.engagement_id
          from visible_finding_files($2) ff join visible_findings($2) f on f.id = ff.finding_id
-         where ff.file_id = $1",
-    )
-    .bind(file)
-    .bind(for_vendor)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(AppError::NotFound)?;
-    // Another vendor's finding is missing, like one that does not exist.
-    access(&mut conn, &current.user, engagement_id).await?;
-    let details = serde_json::json!({ "finding_id": finding });
-    let target = format!("engagement:{engagement_id}");
-    serve(&state, &current, &mut conn, addr, file, target, details).await
+         where ff.file_id = $1";
+    serve_owned(&state, &current, file, addr, owner, "finding_id").await
 }
 
 /// An audit's working paper, to the organisation's people; to a vendor user it does not
@@ -469,20 +431,44 @@ pub async fn working_paper(
     Id(file): Id,
     ClientAddr(addr): ClientAddr,
 ) -> Result<Response> {
-    let mut conn = state.pool.acquire().await?;
-    let for_vendor = visibility::for_vendor(&current.user);
-    let (audit, engagement_id): (i64, i64) = sqlx::query_as(
-        "select a.id, a.engagement_id
+    let owner = "select a.id, a.engagement_id
          from visible_audit_files($2) af join visible_audits($2) a on a.id = af.audit_id
-         where af.file_id = $1",
-    )
-    .bind(file)
-    .bind(for_vendor)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(AppError::NotFound)?;
+         where af.file_id = $1";
+    serve_owned(&state, &current, file, addr, owner, "audit_id").await
+}
+
+/// Serves `file`, its download written to the audit log, when the record `owner` finds for
+/// it ($1 the file, $2 whether the reader sees as a vendor: its id and engagement) is one the
+/// reader may see; another vendor's record is missing, like one that does not exist. `key`
+/// names the record in the audit log.
+async fn serve_owned(
+    state: &AppState,
+    current: &CurrentUser,
+    file: i64,
+    addr: String,
+    owner: &'static str,
+    key: &str,
+) -> Result<Response> {
+    let mut conn = state.pool.acquire().await?;
+    let (record, engagement_id): (i64, i64) = sqlx::query_as(owner)
+        .bind(file)
+        .bind(visibility::for_vendor(&current.user))
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(AppError::NotFound)?;
     access(&mut conn, &current.user, engagement_id).await?;
-    let details = serde_json::json!({ "audit_id": audit });
-    let target = format!("engagement:{engagement_id}");
-    serve(&state, &current, &mut conn, addr, file, target, details).await
+    let file = files::one(&mut conn, file).await?;
+    let mut details = serde_json::json!({ key: record });
+    if let (Some(details), serde_json::Value::Object(more)) =
+        (details.as_object_mut(), file_details(&file))
+    {
+        details.extend(more);
+    }
+    audit::Entry::by(&current.user, "file.download", Outcome::Success)
+        .target(format!("engagement:{engagement_id}"))
+        .client_addr(addr)
+        .details(details)
+        .write(&mut *conn, state.clock.now())
+        .await?;
+    Ok(files::download(&state.pool, &file))
 }

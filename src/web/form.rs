@@ -52,39 +52,26 @@ impl FromRequest<AppState> for UploadForm {
     type Rejection = AppError;
 
     async fn from_request(mut request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let multipart = request
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.starts_with("multipart/form-data"));
-        if !multipart {
+        if !is_multipart(&request) {
             let Form(pairs) = Form::<Pairs>::from_request(request, state).await?;
             return Ok(UploadForm(pairs));
         }
         let sender = Sender::of(&mut request, state).await?;
-        let unreadable = || AppError::BadRequest("The form could not be read.".into());
         let mut parts = axum::extract::Multipart::from_request(request, state)
             .await
-            .map_err(|_| unreadable())?;
+            .map_err(|_| multipart_error(axum::http::StatusCode::BAD_REQUEST))?;
         let mut pairs = Vec::new();
-        loop {
-            let field = match parts.next_field().await {
-                Ok(Some(field)) => field,
-                Ok(None) => break,
-                Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                    return Err(AppError::TooLarge);
-                }
-                Err(_) => return Err(unreadable()),
-            };
+        while let Some(field) = parts
+            .next_field()
+            .await
+            .map_err(|e| multipart_error(e.status()))?
+        {
             let name = field.name().unwrap_or_default().to_string();
             let is_file = field.file_name().is_some();
-            let bytes = field.bytes().await.map_err(|e| {
-                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    AppError::TooLarge
-                } else {
-                    unreadable()
-                }
-            })?;
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|e| multipart_error(e.status()))?;
             // Spreadsheets often start their CSV files with a byte-order mark.
             let bytes = match bytes.strip_prefix("\u{feff}".as_bytes()) {
                 Some(rest) if is_file => rest,
@@ -191,12 +178,7 @@ impl FromRequest<AppState> for StreamingForm {
     type Rejection = AppError;
 
     async fn from_request(mut request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let multipart = request
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.starts_with("multipart/form-data"));
-        if !multipart {
+        if !is_multipart(&request) {
             let Form(Pairs(fields)) = Form::<Pairs>::from_request(request, state).await?;
             return Ok(StreamingForm {
                 parts: None,
@@ -211,7 +193,7 @@ impl FromRequest<AppState> for StreamingForm {
         let sender = Sender::of(&mut request, state).await?;
         let parts = axum::extract::Multipart::from_request(request, state)
             .await
-            .map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
+            .map_err(|_| multipart_error(axum::http::StatusCode::BAD_REQUEST))?;
         Ok(StreamingForm {
             parts: Some(parts),
             guard: Guard {
@@ -228,6 +210,16 @@ impl FromRequest<AppState> for StreamingForm {
 /// four bytes, and a little.
 const MAX_FIELD_BYTES: usize = MAX_VALUE_CHARS * 4 + 16;
 
+/// Whether the request's body is `multipart/form-data`.
+fn is_multipart(request: &Request) -> bool {
+    request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("multipart/form-data"))
+}
+
+/// A multipart body that cannot be read: too large (413), or anything else (400).
 fn multipart_error(status: axum::http::StatusCode) -> AppError {
     if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         AppError::TooLarge

@@ -369,34 +369,9 @@ impl TestClient {
         fields: &[(&str, &str)],
         file: (&str, &str, &[u8]),
     ) -> reqwest::Response {
-        let boundary = "----trellis-test-boundary-7MA4YWxk";
-        let mut body = Vec::new();
-        for (name, value) in fields {
-            body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                    .as_bytes(),
-            );
-        }
         let (name, filename, content) = file;
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\n\
-                 Content-Type: text/csv\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(content);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        self.http
-            .post(self.url(path))
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(body)
-            .send()
+        self.send_multipart(path, fields, name, filename.as_bytes(), "text/csv", content)
             .await
-            .unwrap()
     }
 
     /// Posts `multipart/form-data` with text fields, then one file field whose name (any
@@ -408,6 +383,20 @@ impl TestClient {
         fields: &[(&str, &str)],
         field: &str,
         file_name: &[u8],
+        content: &[u8],
+    ) -> reqwest::Response {
+        let octets = "application/octet-stream";
+        self.send_multipart(path, fields, field, file_name, octets, content)
+            .await
+    }
+
+    async fn send_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        field: &str,
+        file_name: &[u8],
+        content_type: &str,
         content: &[u8],
     ) -> reqwest::Response {
         let boundary = "----trellis-test-boundary-Zp4Qe2Kx";
@@ -425,7 +414,7 @@ impl TestClient {
             .as_bytes(),
         );
         body.extend_from_slice(file_name);
-        body.extend_from_slice(b"\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+        body.extend_from_slice(format!("\"\r\nContent-Type: {content_type}\r\n\r\n").as_bytes());
         body.extend_from_slice(content);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
         self.http
