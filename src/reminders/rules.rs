@@ -76,59 +76,75 @@ celebration_candidates as (
                    union all select v.kpi_id from kpi_values v where v.reviewed_at >= $6
                    union all select t.kpi_id from kpi_terms t where t.changed_at >= $6)
 ),
--- The last six closed periods (n = 0: the latest) of each candidate's engagement, with the
--- first day of the period after each (`latest` starts a period, so that is the one a step
--- nearer).
-streak_periods as materialized (
-    select e.id as engagement_id, g.n, period_back(e.scorecard_period, e.latest, g.n) as start,
-           period_back(e.scorecard_period, e.latest, g.n - 1) as next
-    from closed e
-    cross join generate_series(0, 5) g(n)
-    where e.id in (select k.engagement_id from celebration_candidates k)
-),
--- The candidates' terms, each with the day the next change took over (null: still in force):
--- the terms in force on a period's last day are those whose span holds it, as `terms_on`
--- has it.
+-- The candidates' terms, each with the day the next change took over (null: still in force),
+-- and their engagement's latest closed period: the terms in force on a period's last day are
+-- those whose span holds it, as `terms_on` has it.
 streak_terms as materialized (
-    select k.id as kpi_id, k.engagement_id, k.direction, t.target, t.active, t.effective_from,
+    select k.id as kpi_id, k.direction, e.scorecard_period, e.latest, t.target, t.active, t.effective_from,
            lead(t.effective_from) over (partition by t.kpi_id order by t.effective_from) as superseded_from
     from celebration_candidates k
+    join closed e on e.id = k.engagement_id
     join kpi_terms t on t.kpi_id = k.id
 ),
--- The candidates' values of those periods. A pass over every KPI reads the values of the
--- handful of period starts in play in one scan; any other run (one engagement, or the KPIs
--- written since the last pass) reads each candidate's last six periods in one index range,
+-- The candidates' values of their engagement's latest closed period. A pass over every KPI
+-- reads them in one scan of the handful of period starts in play; any other run (one
+-- engagement, or the KPIs written since the last pass) looks each candidate's up by its key,
 -- whatever the plan (`offset 0` keeps the lookup per candidate).
-streak_values as materialized (
+streak_first as materialized (
     select v.kpi_id, v.period_start, v.value, v.state
     from kpi_values v
     where $2::bigint is null and $6::timestamptz is null
-      and v.period_start = any (array(select distinct p.start from streak_periods p))
+      and v.period_start = any (array(select distinct e.latest from closed e))
   union all
     select v.kpi_id, v.period_start, v.value, v.state
     from celebration_candidates k
     join closed e on e.id = k.engagement_id
     cross join lateral (
         select v.kpi_id, v.period_start, v.value, v.state from kpi_values v
-        where v.kpi_id = k.id
-          and v.period_start between period_back(e.scorecard_period, e.latest, 5) and e.latest
+        where v.kpi_id = k.id and v.period_start = e.latest
         offset 0
     ) v
     where $2::bigint is not null or $6::timestamptz is not null
 ),
--- Which of the last six closed periods each candidate met its target in, as bits (bit n: n
--- periods before the latest): its values joined with their periods and the terms in force
--- on each period's last day, grouped per KPI. A period without a value, or with inactive
--- terms or none, is not met.
-streaks as (
-    select t.kpi_id, bit_or(1 << p.n) as met
-    from streak_values v
-    join streak_terms t on t.kpi_id = v.kpi_id
-    join streak_periods p on p.engagement_id = t.engagement_id and p.start = v.period_start
-    where t.active and t.effective_from < p.next
-      and (t.superseded_from is null or t.superseded_from >= p.next)
+-- Each candidate's run of met targets back from the latest closed period (n = 0), one row
+-- per period met: the latest period's values joined with the terms in force on its last day,
+-- then, for the KPIs still in a run, the value of the period before, looked up by its key,
+-- for at most six periods. Most KPIs leave the run at once, so a pass reads few values
+-- beyond the latest period's. The terms of a step are the run's first ones while those were
+-- already in force on the step's last day (the usual case); otherwise they are looked up.
+-- A period without a value, or with inactive terms or none, ends the run.
+streak_run (kpi_id, direction, scorecard_period, latest, term_from, target, n) as (
+    select t.kpi_id, t.direction, t.scorecard_period, t.latest, t.effective_from, t.target, 0
+    from streak_first v
+    join streak_terms t on t.kpi_id = v.kpi_id and t.latest = v.period_start
+    where t.active and t.effective_from < period_back(t.scorecard_period, t.latest, -1)
+      and (t.superseded_from is null or t.superseded_from >= period_back(t.scorecard_period, t.latest, -1))
       and kpi_met(t.direction, v.state, v.value, t.target)
-    group by t.kpi_id
+  union all
+    select s.kpi_id, s.direction, s.scorecard_period, s.latest, s.term_from, s.target, s.n + 1
+    from streak_run s
+    cross join lateral (
+        select v.value, v.state from kpi_values v
+        where v.kpi_id = s.kpi_id and v.period_start = period_back(s.scorecard_period, s.latest, s.n + 1)
+        offset 0
+    ) v
+    -- The step's period ends the day before period n starts.
+    cross join lateral (
+        select s.target, true as active
+        where s.term_from < period_back(s.scorecard_period, s.latest, s.n)
+      union all
+        select t.target, t.active from (
+            select t.target, t.active from kpi_terms t
+            where t.kpi_id = s.kpi_id and t.effective_from < period_back(s.scorecard_period, s.latest, s.n)
+            order by t.effective_from desc limit 1
+        ) t
+        where s.term_from >= period_back(s.scorecard_period, s.latest, s.n)
+    ) t
+    where s.n < 5 and t.active and kpi_met(s.direction, v.state, v.value, t.target)
+),
+-- How many periods in a row, back from the latest closed one, each candidate met its target.
+streaks as (
+    select kpi_id, count(*)::integer as length from streak_run group by kpi_id
 ),
 wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audience, urgent, notice) as (
     select 'checkin_due:' || e.id || ':' || d.due, 'checkin_due', e.id, null::bigint, d.due,
@@ -232,18 +248,14 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
     -- Streaks are looked for over the last six periods; one that fills all six was raised
     -- when it reached three. A streak can only complete when a value or a term is written,
     -- so a pass over every engagement looks only at KPIs written since `$6` (null: all).
-    select 'celebration:' || k.id || ':' || period_back(e.scorecard_period, e.latest, l.length - 1),
-           'celebration', e.id, k.id, period_back(e.scorecard_period, e.latest, l.length - 1),
-           k.name || ' met its target ' || l.length || ' periods in a row',
+    select 'celebration:' || k.id || ':' || period_back(e.scorecard_period, e.latest, s.length - 1),
+           'celebration', e.id, k.id, period_back(e.scorecard_period, e.latest, s.length - 1),
+           k.name || ' met its target ' || s.length || ' periods in a row',
            '/engagements/' || e.id || '/scorecard', 'managers', false, false
     from streaks s
     join celebration_candidates k on k.id = s.kpi_id
     join closed e on e.id = k.engagement_id
-    -- The streak's length is its first period not met (bits 0 to 2 set: three or more).
-    cross join lateral (
-        select case when s.met & 8 = 0 then 3 when s.met & 16 = 0 then 4 when s.met & 32 = 0 then 5 end as length
-    ) l
-    where s.met & 7 = 7 and l.length is not null
+    where s.length between 3 and 5
   union all
     select 'feedback_shared:' || f.id, 'feedback_shared', e.id, f.id, null,
            case f.kind when 'praise' then 'Praise: ' else 'New feedback: ' end || left(f.situation, 80),
@@ -294,7 +306,7 @@ pub async fn apply(
     written_since: Option<DateTime<Utc>>,
 ) -> Result<Outcome, sqlx::Error> {
     let sql = format!(
-        "with {WANTED},
+        "with recursive {WANTED},
          raised as (
              insert into reminders (dedupe_key, kind, engagement_id, subject_id, due_on, title, link,
                                     audience, urgent, notice, raised_at, raised_by)

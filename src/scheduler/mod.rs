@@ -92,15 +92,29 @@ async fn after_rules(
     housekeeping(state, now).await
 }
 
+/// Past this many values and terms written since the last pass, a pass looks at every KPI
+/// for celebrations: one scan of the latest periods' values costs less than finding the KPIs
+/// written and looking each one up.
+const MASS_WRITE: i64 = 10_000;
+
 /// Writes older than the last finished pass (less a margin for requests that were still
-/// running then: a request is cut off after 30 s) were seen by it.
+/// running then: a request is cut off after 30 s) were seen by it. `None` (look at every KPI)
+/// before the first pass and after a mass write.
 async fn written_since(state: &AppState) -> anyhow::Result<Option<DateTime<Utc>>> {
-    let last: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "select max(started_at) from scheduler_passes where finished_at is not null and error is null",
+    let since: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "select s.since
+         from (select max(started_at) - interval '1 minute' as since from scheduler_passes
+               where finished_at is not null and error is null) s
+         where (select count(*) from (
+                    (select 1 from kpi_values v where v.recorded_at >= s.since limit $1)
+                    union all (select 1 from kpi_values v where v.reviewed_at >= s.since limit $1)
+                    union all (select 1 from kpi_terms t where t.changed_at >= s.since limit $1)) w) < $1",
     )
-    .fetch_one(&state.pool)
-    .await?;
-    Ok(last.map(|at| at - chrono::Duration::minutes(1)))
+    .bind(MASS_WRITE)
+    .fetch_optional(&state.pool)
+    .await?
+    .flatten();
+    Ok(since)
 }
 
 /// The portfolio's stored scores, a batch of them worked out on each pass so that the first
