@@ -26,8 +26,8 @@ use crate::state::AppState;
 use crate::web::error::{AppError, internal_error_page};
 use crate::web::routes::Routes;
 use crate::{
-    account, api, audit, audits, auth, calendar, checkins, engagements, feedback, grants, home,
-    inbox, overview, proposals, reviews, scheduler, scorecard, users, vendors, web,
+    account, api, audit, audits, auth, calendar, checkins, documents, engagements, feedback,
+    grants, home, inbox, overview, proposals, reviews, scheduler, scorecard, users, vendors, web,
 };
 
 /// Requests still running after this are cut off; statements time out well before it.
@@ -44,6 +44,7 @@ fn pages(config: &Config) -> Routes {
         .merge(users::routes())
         .merge(audit::routes())
         .merge(vendors::routes())
+        .merge(documents::routes())
         .merge(engagements::routes())
         .merge(overview::routes())
         .merge(checkins::routes())

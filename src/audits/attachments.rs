@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -17,7 +16,7 @@ use sqlx::PgConnection;
 use super::model;
 use super::pages::{list_page, show_page};
 use super::{FindingStatus, Side};
-use crate::audit::{self, Outcome};
+
 use crate::auth::CurrentUser;
 use crate::auth::policy;
 use crate::engagements::access;
@@ -176,37 +175,6 @@ impl Attaching {
     }
 }
 
-/// How a refused upload answers: 413 for a file too large, 422 for anything else.
-fn status_of(file: &std::result::Result<StoredFile, Refusal>) -> StatusCode {
-    match file {
-        Err(refusal) => refusal.status(),
-        Ok(_) => StatusCode::UNPROCESSABLE_ENTITY,
-    }
-}
-
-/// A refused file is in the audit log too (the form's own refusals are not).
-async fn audit_refusal(
-    state: &AppState,
-    current: &CurrentUser,
-    addr: &str,
-    target: String,
-    upload: &Upload,
-) {
-    let Err(refusal) = &upload.file else {
-        return;
-    };
-    if *refusal == Refusal::Missing {
-        return;
-    }
-    let entry = audit::Entry::by(&current.user, "file.upload", Outcome::Refused)
-        .target(target)
-        .client_addr(addr.to_string())
-        .details(serde_json::json!({ "reason": refusal.message() }));
-    if let Err(e) = entry.write(&state.pool, state.clock.now()).await {
-        tracing::warn!(error = %e, "could not audit a refused upload");
-    }
-}
-
 /// Stores the upload's file as a new attachment of `record` (a new version of the one it
 /// replaces), with its audit entry. `Err` with the field errors when the form is refused;
 /// `Ok(None)` when the same form was sent before (nothing more is written).
@@ -254,13 +222,6 @@ async fn attach(
         }
     }
     Ok(Ok(Some(file)))
-}
-
-fn file_details(file: &StoredFile) -> serde_json::Value {
-    serde_json::json!({
-        "file_id": file.id, "name": file.name, "original_name": file.original_name,
-        "content_type": file.content_type, "size_bytes": file.size_bytes, "sha256": file.sha256,
-    })
 }
 
 /// A finding and where it stands, as attaching evidence needs it.
@@ -323,8 +284,8 @@ pub async fn attach_evidence(
         Ok(Some(file)) => file,
         Ok(None) => return Ok(Redirect::to(&back).into_response()),
         Err(errors) => {
-            audit_refusal(&state, &current, &addr, target, &upload).await;
-            let status = status_of(&upload.file);
+            files::audit_refusal(&state, &current, &addr, target, &upload).await;
+            let status = upload.status();
             let failed = FailedRow::new(finding, upload.fields, errors);
             let page = list_page(
                 &state,
@@ -338,7 +299,7 @@ pub async fn attach_evidence(
             return Ok((status, Html(askama::Template::render(&page)?)).into_response());
         }
     };
-    let mut details = file_details(&file);
+    let mut details = files::details(&file);
     details["finding_id"] = finding.into();
     change.audit("file.upload", target, details).await?;
     change
@@ -381,8 +342,8 @@ pub async fn attach_working_paper(
         Ok(Some(file)) => file,
         Ok(None) => return Ok(Redirect::to(&format!("/audits/{audit}#papers")).into_response()),
         Err(errors) => {
-            audit_refusal(&state, &current, &addr, target, &upload).await;
-            let status = status_of(&upload.file);
+            files::audit_refusal(&state, &current, &addr, target, &upload).await;
+            let status = upload.status();
             let page = show_page(
                 &state,
                 &current,
@@ -396,7 +357,7 @@ pub async fn attach_working_paper(
             return Ok((status, Html(askama::Template::render(&page)?)).into_response());
         }
     };
-    let mut details = file_details(&file);
+    let mut details = files::details(&file);
     details["audit_id"] = audit.into();
     change.audit("file.upload", target, details).await?;
     change
@@ -457,18 +418,14 @@ async fn serve_owned(
         .await?
         .ok_or(AppError::NotFound)?;
     access(&mut conn, &current.user, engagement_id).await?;
-    let file = files::one(&mut conn, file).await?;
-    let mut details = serde_json::json!({ key: record });
-    if let (Some(details), serde_json::Value::Object(more)) =
-        (details.as_object_mut(), file_details(&file))
-    {
-        details.extend(more);
-    }
-    audit::Entry::by(&current.user, "file.download", Outcome::Success)
-        .target(format!("engagement:{engagement_id}"))
-        .client_addr(addr)
-        .details(details)
-        .write(&mut *conn, state.clock.now())
-        .await?;
-    Ok(files::download(&state.pool, &file))
+    files::serve(
+        state,
+        &mut conn,
+        current,
+        addr,
+        file,
+        format!("engagement:{engagement_id}"),
+        serde_json::json!({ key: record }),
+    )
+    .await
 }

@@ -14,6 +14,7 @@ fn navigation(role: Role, current: &str) -> Vec<NavItem> {
             ("/vendors", "Vendors"),
             ("/engagements", "Engagements"),
             ("/portfolio", "Portfolio"),
+            ("/documents", "Documents"),
             ("/admin/users", "Users"),
             ("/admin/audit", "Audit log"),
             ("/admin/scheduler", "Scheduler"),
@@ -23,8 +24,13 @@ fn navigation(role: Role, current: &str) -> Vec<NavItem> {
             ("/engagements", "Engagements"),
             ("/portfolio", "Portfolio"),
             ("/vendors", "Vendors"),
+            ("/documents", "Documents"),
         ],
-        Role::Vendor => &[("/", "Home"), ("/engagements", "Our agreements")],
+        Role::Vendor => &[
+            ("/", "Home"),
+            ("/engagements", "Our agreements"),
+            ("/documents", "Documents"),
+        ],
     };
     items
         .iter()

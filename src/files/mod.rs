@@ -18,7 +18,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::auth::User;
+use crate::audit::{self, Outcome};
+use crate::auth::{CurrentUser, User};
+use crate::state::AppState;
 use crate::web::error::{AppError, Result};
 use crate::web::form::{Pairs, Part, StreamingForm};
 use kind::{Accepted, Sniffed, TextCheck};
@@ -117,6 +119,49 @@ impl Refusal {
 pub struct Upload {
     pub fields: Pairs,
     pub file: std::result::Result<StoredFile, Refusal>,
+}
+
+impl Upload {
+    /// How the form answers when it is refused: 413 for a file too large, 422 for anything
+    /// else.
+    pub fn status(&self) -> StatusCode {
+        match &self.file {
+            Err(refusal) => refusal.status(),
+            Ok(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+}
+
+/// A stored file as the audit log records its upload or download.
+pub fn details(file: &StoredFile) -> serde_json::Value {
+    serde_json::json!({
+        "file_id": file.id, "name": file.name, "original_name": file.original_name,
+        "content_type": file.content_type, "size_bytes": file.size_bytes, "sha256": file.sha256,
+    })
+}
+
+/// A refused file is in the audit log too (a form's own refusals are not): `target` is the
+/// record it was meant for.
+pub async fn audit_refusal(
+    state: &AppState,
+    current: &CurrentUser,
+    addr: &str,
+    target: String,
+    upload: &Upload,
+) {
+    let Err(refusal) = &upload.file else {
+        return;
+    };
+    if *refusal == Refusal::Missing {
+        return;
+    }
+    let entry = audit::Entry::by(&current.user, "file.upload", Outcome::Refused)
+        .target(target)
+        .client_addr(addr.to_string())
+        .details(serde_json::json!({ "reason": refusal.message() }));
+    if let Err(e) = entry.write(&state.pool, state.clock.now()).await {
+        tracing::warn!(error = %e, "could not audit a refused upload");
+    }
 }
 
 /// Reads a form that carries one file, storing the file in `db`'s transaction as it
@@ -318,6 +363,32 @@ pub async fn one(db: &mut PgConnection, id: i64) -> Result<StoredFile> {
         .await?
         .remove(&id)
         .ok_or(AppError::NotFound)
+}
+
+/// Serves the file `id` that the caller has let `current` see, its download written to the
+/// audit log against `target` with the record's `details` beside the file's.
+pub async fn serve(
+    state: &AppState,
+    db: &mut PgConnection,
+    current: &CurrentUser,
+    addr: String,
+    id: i64,
+    target: String,
+    mut details: serde_json::Value,
+) -> Result<Response> {
+    let file = one(db, id).await?;
+    if let (Some(details), serde_json::Value::Object(more)) =
+        (details.as_object_mut(), self::details(&file))
+    {
+        details.extend(more);
+    }
+    audit::Entry::by(&current.user, "file.download", Outcome::Success)
+        .target(target)
+        .client_addr(addr)
+        .details(details)
+        .write(&mut *db, state.clock.now())
+        .await?;
+    Ok(download(&state.pool, &file))
 }
 
 /// The download of a file whose reader the caller has let see it: an attachment (never

@@ -146,6 +146,18 @@ streak_run (kpi_id, direction, scorecard_period, latest, term_from, target, n) a
 streaks as (
     select kpi_id, count(*)::integer as length from streak_run group by kpi_id
 ),
+-- The current version of each document of the vendors with an active engagement, with the
+-- vendor's first active engagement (in a run for one engagement, only where it is that one)
+-- and its "today".
+documents as (
+    select d.id, d.version_id, d.kind_name, d.valid_until, d.status, x.reason, x.reviewed_at,
+           vn.name as vendor_name, e.id as engagement_id, e.today,
+           case d.visibility when 'shared' then 'both' else 'managers' end as audience
+    from current_vendor_documents d
+    join vendor_document_versions x on x.id = d.version_id
+    join vendors vn on vn.id = d.vendor_id
+    join eng e on e.id = (select min(l.id) from engagements l where l.vendor_id = d.vendor_id and l.status = 'active')
+),
 wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audience, urgent, notice) as (
     select 'checkin_due:' || e.id || ':' || d.due, 'checkin_due', e.id, null::bigint, d.due,
            case when d.due < e.today then 'Check-in overdue since ' else 'Check-in due ' end
@@ -273,6 +285,35 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
                    and f.created_at > $1 - interval '14 days'
     left join visible_findings(true) vf on vf.id = f.id
   union all
+    -- A vendor's documents ride on its first active engagement (`documents::lead_engagement`),
+    -- whose contact window their e-mail keeps; they reach the managers of all its engagements.
+    -- Before the current version expires: 30 days (up to a week before) and 7 days.
+    select 'document_expiring:' || d.version_id || ':' || w.days, 'document_expiring', d.engagement_id,
+           d.id, d.valid_until,
+           d.kind_name || ' expires ' || to_char(d.valid_until, 'Dy FMDD Mon YYYY'),
+           '/documents/' || d.id, d.audience, false, false
+    from documents d
+    cross join lateral (select case when d.valid_until - d.today <= 7 then 7 else 30 end as days) w
+    where d.valid_until between d.today and d.today + 30 and d.status <> 'rejected'
+  union all
+    select 'document_lapsed:' || d.version_id, 'document_lapsed', d.engagement_id, d.id, d.valid_until + 1,
+           d.kind_name || ' lapsed on ' || to_char(d.valid_until + 1, 'Dy FMDD Mon YYYY') || ': upload a new version',
+           '/documents/' || d.id, d.audience, false, false
+    from documents d
+    where d.valid_until < d.today and d.status <> 'rejected'
+  union all
+    select 'document_submitted:' || d.version_id, 'document_submitted', d.engagement_id, d.id, null,
+           d.kind_name || ' waits for acceptance: ' || left(d.vendor_name, 80),
+           '/documents/' || d.id, 'managers', false, false
+    from documents d
+    where d.status = 'submitted'
+  union all
+    select 'document_rejected:' || d.version_id, 'document_rejected', d.engagement_id, d.id, null,
+           d.kind_name || ' not accepted: ' || left(d.reason, 80),
+           '/documents/' || d.id, 'vendor', false, true
+    from documents d
+    where d.status = 'rejected' and d.audience = 'both' and d.reviewed_at > $1 - interval '14 days'
+  union all
     select 'proposal_answered:' || p.id || ':' || floor(extract(epoch from p.answered_at))::bigint,
            'proposal_answered', e.id, p.id, null,
            'Your proposal was answered (' || replace(p.status, '_', ' ') || '): ' || left(p.title, 80),
@@ -315,7 +356,7 @@ pub async fn apply(
              where not exists (select 1 from reminders r where r.dedupe_key = w.dedupe_key)
              order by w.dedupe_key
              on conflict (dedupe_key) do nothing
-             returning id, engagement_id, audience
+             returning id, engagement_id, audience, kind
          ),
          delivered as (
              insert into inbox_items (reminder_id, user_id, created_at, email_state)
@@ -328,11 +369,23 @@ pub async fn apply(
                  select m.user_id from engagement_managers m
                  where m.engagement_id = r.engagement_id and r.audience <> 'vendor'
                  union
+                 -- A vendor's document concerns every engagement of the vendor.
+                 select o.user_id from engagements e
+                 join engagements s on s.vendor_id = e.vendor_id and s.status = 'active' and s.id <> e.id
+                 cross join lateral (select s.owner_id as user_id
+                                     union select m.user_id from engagement_managers m where m.engagement_id = s.id) o
+                 where e.id = r.engagement_id and r.kind like 'document%' and r.audience <> 'vendor'
+                 union
                  select v.id from engagements e join users v on v.vendor_id = e.vendor_id and v.role = 'vendor'
                  where e.id = r.engagement_id and r.audience <> 'managers'
              ) x
-             -- Service accounts are no people: no inbox, no e-mail.
-             join users u on u.id = x.user_id and u.disabled_at is null and not u.service_account
+             -- Service accounts are no people: no inbox, no e-mail. Looked up by key for each
+             -- recipient, whatever the plan guesses of their number.
+             cross join lateral (
+                 select u.id from users u
+                 where u.id = x.user_id and u.disabled_at is null and not u.service_account
+                 offset 0
+             ) u
              returning 1
          ),
          resolved as (

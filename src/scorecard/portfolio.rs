@@ -108,11 +108,21 @@ struct PortfolioPage {
     sort: String,
     managers: Vec<ManagerChoice>,
     pager: Pager,
+    /// The lapsed required documents of the rows' vendors, by engagement.
+    lapsed: std::collections::HashMap<i64, Vec<String>>,
 }
 
 impl PortfolioPage {
     fn no_error(&self) -> Option<&str> {
         None
+    }
+
+    /// The row's vendor's lapsed required documents, as a sentence; empty when none.
+    fn lapsed_of(&self, row: &PortfolioRow) -> String {
+        self.lapsed
+            .get(&row.id)
+            .map(|kinds| kinds.join(", "))
+            .unwrap_or_default()
     }
 
     fn tier_options(&self) -> Vec<(String, String)> {
@@ -531,6 +541,8 @@ async fn head(db: &mut PgConnection, now: DateTime<Utc>) -> Result<Head> {
 struct Page {
     rows: Vec<PortfolioRow>,
     total: i64,
+    /// The lapsed required documents of the rows' vendors, by engagement.
+    lapsed: std::collections::HashMap<i64, Vec<String>>,
 }
 
 impl Page {
@@ -548,6 +560,12 @@ impl Page {
                         + r.worst.len()
                         + r.sort_vendor.len()
                 })
+                .sum::<usize>()
+            + self
+                .lapsed
+                .values()
+                .flatten()
+                .map(|k| 48 + k.len())
                 .sum::<usize>()
     }
 }
@@ -640,14 +658,21 @@ pub async fn portfolio(
         Some(kept) => kept,
         None => {
             let (rows, total) = page_rows(&mut conn, &filters, offset, PER_PAGE as i64).await?;
-            let fresh = std::sync::Arc::new(Page { rows, total });
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            let lapsed =
+                crate::documents::lapsed_by_engagement(&mut conn, &ids, now.date_naive()).await?;
+            let fresh = std::sync::Arc::new(Page {
+                rows,
+                total,
+                lapsed,
+            });
             if known.current {
                 state.cache.insert(key, fresh.clone(), fresh.bytes());
             }
             fresh
         }
     };
-    let (rows, total) = (kept.rows.clone(), kept.total);
+    let (rows, total, lapsed) = (kept.rows.clone(), kept.total, kept.lapsed.clone());
     let managers = known
         .managers
         .0
@@ -682,6 +707,7 @@ pub async fn portfolio(
         sort,
         managers,
         pager,
+        lapsed,
     };
     Ok(Html(page.render()?))
 }

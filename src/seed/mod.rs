@@ -3,6 +3,7 @@
 //! resets the accounts and the demo records, and creates nothing twice.
 
 mod activity;
+mod documents;
 mod governance;
 mod organisation;
 pub mod scale;
@@ -130,6 +131,7 @@ pub async fn demo(
     organisation::seed(&mut tx, now).await?;
     activity::activity(&mut tx, now).await?;
     governance::seed(&mut tx, now).await?;
+    documents::seed(&mut tx, now).await?;
     audit::Entry::anonymous("seed.demo", Outcome::Success)
         .client_addr("cli")
         .write(&mut *tx, now)

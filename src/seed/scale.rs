@@ -146,7 +146,8 @@ pub async fn scale(
         progress("check-ins", done);
     }
     governance(&mut tx, today, now).await?;
-    progress("feedback, findings, action items, access", done);
+    documents(&mut tx, today, now).await?;
+    progress("feedback, findings, action items, access, documents", done);
     audit::Entry::anonymous("seed.scale", Outcome::Success)
         .client_addr("cli")
         .details(serde_json::json!({
@@ -159,7 +160,8 @@ pub async fn scale(
     // Fresh statistics, so the planner sees the new sizes at once.
     sqlx::query(
         "analyze vendors, users, engagements, engagement_managers, kpis, kpi_terms, kpi_values,
-                 checkins, boundaries, feedback, audits, findings, action_items, access_grants, proposals",
+                 checkins, boundaries, feedback, audits, findings, action_items, access_grants, proposals,
+                 files, file_chunks, vendor_documents, vendor_document_versions",
     )
     .execute(&mut connection)
     .await?;
@@ -512,6 +514,65 @@ async fn governance(
          join users u on u.vendor_id = g.vendor_id and u.role = 'vendor'
          where e.n % 10 = 0",
     )
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    Ok(())
+}
+
+/// Three documents of each vendor (a SOC 2 report, an insurance certificate and a
+/// data-processing agreement, the last two required), each a small file, valid until days
+/// spread over a year around today: some lapsed, some expiring within the month, a tenth
+/// waiting for acceptance.
+async fn documents(
+    db: &mut PgConnection,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "create temp table scale_documents on commit drop as
+         select nextval(pg_get_serial_sequence('files', 'id')) as file_id, x.*
+         from (select v.id as vendor_id, v.n, k.id as kind_id, k.n as k, u.id as user_id
+               from scale_vendors v
+               join users u on u.vendor_id = v.id and u.role = 'vendor'
+               cross join (select id, row_number() over (order by id) as n from document_kinds
+                           where name in ('SOC 2 report', 'Insurance certificate', 'Data-processing agreement')) k
+               order by v.n, k.n) x",
+    )
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "insert into files (id, name, original_name, content_type, size_bytes, sha256, uploaded_by, uploaded_at)
+         select d.file_id, 'document-' || d.file_id || '.txt', 'document-' || d.file_id || '.txt', 'text/plain',
+                octet_length(('Document ' || d.file_id)::bytea), encode(sha256(('Document ' || d.file_id)::bytea), 'hex'),
+                d.user_id, $1
+         from scale_documents d",
+    )
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "insert into file_chunks (file_id, seq, bytes)
+         select d.file_id, 0, ('Document ' || d.file_id)::bytea from scale_documents d",
+    )
+    .execute(&mut *db)
+    .await?;
+    sqlx::query(
+        "with docs as (
+             insert into vendor_documents (vendor_id, kind_id, visibility, created_by, created_at)
+             select d.vendor_id, d.kind_id, 'shared', d.user_id, $2 from scale_documents d order by d.file_id
+             returning id, vendor_id, kind_id)
+         insert into vendor_document_versions (document_id, version, file_id, issuer, valid_from, valid_until,
+                                               uploaded_by, uploaded_at, status, reviewed_by, reviewed_at, form_key)
+         select docs.id, 1, d.file_id, 'Scale Assurance LLP', u.until - 365, u.until, d.user_id, $2,
+                case when (d.n + d.k) % 10 = 0 then 'submitted' else 'accepted' end,
+                case when (d.n + d.k) % 10 = 0 then null else (select min(m.id) from scale_managers m) end,
+                case when (d.n + d.k) % 10 = 0 then null else $2 end,
+                gen_random_uuid()
+         from docs join scale_documents d on d.vendor_id = docs.vendor_id and d.kind_id = docs.kind_id
+         cross join lateral (select $1::date + ((d.n * 7 + d.k * 131) % 400)::int - 30 as until) u",
+    )
+    .bind(today)
     .bind(now)
     .execute(&mut *db)
     .await?;

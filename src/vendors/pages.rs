@@ -420,6 +420,16 @@ struct ShowPage {
     evaluations: Vec<super::evaluations::EvaluationSummary>,
     latest: Option<super::evaluations::EvaluationDetail>,
     is_admin: bool,
+    documents: Vec<crate::documents::DocumentRow>,
+    today: chrono::NaiveDate,
+    /// The required documents that have lapsed.
+    lapsed: Vec<String>,
+}
+
+impl ShowPage {
+    fn standing_of(&self, row: &crate::documents::DocumentRow) -> crate::documents::Standing {
+        row.standing(self.today)
+    }
 }
 
 pub async fn show(
@@ -448,6 +458,13 @@ pub async fn show(
     let zone = current.zone(state.config.time_zone);
     let evaluations = super::evaluations::history(&mut conn, id, zone).await?;
     let latest = super::evaluations::latest(&mut conn, id, zone).await?;
+    let documents = crate::documents::of_vendor(&mut conn, id).await?;
+    let today = state.clock.today(zone);
+    let lapsed = documents
+        .iter()
+        .filter(|d| d.required && d.valid_until < today)
+        .map(|d| d.kind_name.clone())
+        .collect();
     let page = ShowPage {
         layout: Layout::new(&current.session, vendor.name.clone(), "/vendors"),
         id,
@@ -457,6 +474,9 @@ pub async fn show(
         evaluations,
         latest,
         is_admin: current.user.role == crate::auth::Role::Admin,
+        documents,
+        today,
+        lapsed,
     };
     Ok(Html(page.render()?))
 }

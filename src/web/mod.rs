@@ -92,6 +92,8 @@ const LARGER_BODIES: &[(&str, usize)] = &[
     ("/api/v1/kpi-values", 8 * 1024 * 1024),
     ("/findings/{id}/evidence", UPLOAD_LIMIT),
     ("/audits/{id}/working-papers", UPLOAD_LIMIT),
+    ("/documents/new", UPLOAD_LIMIT),
+    ("/documents/{id}/versions", UPLOAD_LIMIT),
 ];
 /// The body limit of a file upload (`files::BODY_LIMIT`).
 pub const UPLOAD_LIMIT: usize = 33 * 1024 * 1024;

@@ -656,14 +656,18 @@ async fn no_hostile_value_in_any_form_or_query_parameter_gets_a_5xx_or_writes_wh
         started.elapsed().as_secs_f64()
     );
     assert!(total.forms > 20, "the sweep found the forms");
-    // The fixture finding's evidence form (the vendor's and the admin's) and the audit's
-    // working papers (the admin's) were swept with hostile files.
+    // The fixture finding's evidence form (the vendor's and the admin's), the audit's
+    // working papers (the admin's), a new document and a document's renewal (everyone's)
+    // were swept with hostile files.
     assert!(
-        total.file_forms.iter().any(|a| a.ends_with("/evidence"))
-            && total
-                .file_forms
-                .iter()
-                .any(|a| a.ends_with("/working-papers")),
+        [
+            "/evidence",
+            "/working-papers",
+            "/documents/new",
+            "/versions"
+        ]
+        .iter()
+        .all(|end| total.file_forms.iter().any(|a| a.ends_with(end))),
         "the sweep found the forms that keep files: {:?}",
         total.file_forms
     );

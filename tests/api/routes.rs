@@ -104,6 +104,17 @@ pub(crate) const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/vendors/{id}/evaluations/new", [L, N, F, P]),
     ("POST", "/vendors/{id}/evaluations/new", [L, N, F, P]),
     ("GET", "/evaluations/{id}", [L, N, P, P]),
+    // Every role keeps a register: a vendor user their own vendor's (the posts without a
+    // file answer 422). The fixture document is another vendor's.
+    ("GET", "/documents", [L, P, P, P]),
+    ("GET", "/documents/new", [L, P, P, P]),
+    ("POST", "/documents/new", [L, P, P, P]),
+    ("GET", "/documents/{id}", [L, N, P, P]),
+    ("POST", "/documents/{id}/versions", [L, N, P, P]),
+    ("POST", "/documents/{id}/review", [L, N, P, P]),
+    ("GET", "/document-files/{id}", [L, N, P, P]),
+    ("GET", "/admin/document-kinds", [L, F, F, P]),
+    ("POST", "/admin/document-kinds", [L, F, F, P]),
     ("GET", "/engagements", [L, P, P, P]),
     ("GET", "/engagements/new", [L, F, F, P]),
     ("POST", "/engagements/new", [L, F, F, P]),
@@ -233,6 +244,9 @@ pub(crate) struct Fixtures {
     /// A file of the finding's evidence, and one of the audit's working papers.
     pub(crate) evidence: i64,
     pub(crate) paper: i64,
+    /// A shared document of the vendor's, and its file.
+    pub(crate) document: i64,
+    pub(crate) document_file: i64,
     outbox: uuid::Uuid,
 }
 
@@ -364,6 +378,22 @@ impl Fixtures {
         .execute(&app.pool)
         .await
         .unwrap();
+        let document_file = file("soc2.txt").await.unwrap();
+        let document = sqlx::query_scalar(
+            "with d as (insert into vendor_documents (vendor_id, kind_id, visibility, created_by, created_at)
+                        select $1, id, 'shared', $2, now() from document_kinds where name = 'SOC 2 report'
+                        returning id)
+             insert into vendor_document_versions (document_id, version, file_id, issuer, valid_from, valid_until,
+                                                   uploaded_by, uploaded_at, form_key)
+             select id, 1, $3, 'Fixture Audit', '2026-01-01', '2027-01-01', $2, now(), gen_random_uuid() from d
+             returning document_id",
+        )
+        .bind(vendor)
+        .bind(user)
+        .bind(document_file)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
         let review = sqlx::query_scalar(
             "insert into reviews (engagement_id, period_start, period_label, snapshot, started_by, started_at)
              values ($1, '2026-01-01', '2026-01', '{}', $2, now()) returning id",
@@ -402,6 +432,8 @@ impl Fixtures {
         Fixtures {
             evidence,
             paper,
+            document,
+            document_file,
             reminder,
             outbox,
             review,
@@ -449,6 +481,10 @@ impl Fixtures {
             self.evidence
         } else if path.starts_with("/working-papers/") {
             self.paper
+        } else if path.starts_with("/documents/") {
+            self.document
+        } else if path.starts_with("/document-files/") {
+            self.document_file
         } else if path.starts_with("/reviews/") {
             self.review
         } else if path.starts_with("/inbox/") {

@@ -190,6 +190,43 @@ async fn attach_file(s: &Setup, page: &str, action: &str, mark: &str, what: &str
     assert_eq!(response.status(), 303, "{action}");
 }
 
+/// A document of the vendor's added by the manager, `visibility` as given, every text of it
+/// (issuer, note, file name and content) marked.
+async fn document(app: &TestApp, s: &Setup, mark: &str, visibility: &str) {
+    let vendor = s.vendor_user.vendor_id.unwrap().to_string();
+    let page = format!("/documents/new?vendor={vendor}");
+    let csrf = csrf_in(&s.manager.get_html(&page).await);
+    let kind: i64 = sqlx::query_scalar("select id from document_kinds where name = 'SOC 2 report'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let kind = kind.to_string();
+    let issuer = format!("{mark}-document-issuer");
+    let note = format!("{mark}-document-note");
+    let name = format!("{mark}-document-name.txt");
+    let content = format!("{mark}-document-content\n");
+    let response = s
+        .manager
+        .post_file(
+            "/documents/new",
+            &[
+                ("csrf_token", csrf.as_str()),
+                ("vendor", vendor.as_str()),
+                ("kind", kind.as_str()),
+                ("issuer", issuer.as_str()),
+                ("valid_from", "2026-01-01"),
+                ("valid_until", "2026-12-10"),
+                ("note", note.as_str()),
+                ("visibility", visibility),
+            ],
+            "file",
+            name.as_bytes(),
+            content.as_bytes(),
+        )
+        .await;
+    assert_eq!(response.status(), 303, "document {visibility}");
+}
+
 /// Everything the organisation can write that is internal, and its shared twin.
 async fn write_everything(app: &TestApp, s: &Setup) {
     let e = s.engagement;
@@ -270,6 +307,11 @@ async fn write_everything(app: &TestApp, s: &Setup) {
         )
         .await;
     }
+
+    // A vendor's documents: an internal one of ours, and a shared one (which expires within
+    // the month, so its reminder is raised and mailed too).
+    document(app, s, INTERNAL, "internal").await;
+    document(app, s, SHARED, "shared").await;
 
     // A review left as a draft, every field marked internal, and a completed one whose
     // summary is the vendor's.
@@ -477,6 +519,9 @@ async fn nothing_the_organisation_keeps_internal_reaches_the_vendor_by_any_path(
         ("/audits", "ZQXSHR-vendor-evidence-name"),
         ("/audits", "ZQXSHR-vendor-evidence-note"),
         ("/evidence/", "ZQXSHR-vendor-evidence-content"),
+        ("/documents", "ZQXSHR-document-issuer"),
+        ("/documents/", "ZQXSHR-document-note"),
+        ("/document-files/", "ZQXSHR-document-content"),
         ("/reviews/", "ZQXSHR-review-summary"),
         ("/inbox", "ZQXSHR-vendor-item"),
         ("/inbox", "ZQXSHR-feedback-old-situation"),
@@ -510,6 +555,8 @@ async fn nothing_the_organisation_keeps_internal_reaches_the_vendor_by_any_path(
         "ZQXINT-paper-content",
         "ZQXINT-our-evidence-note",
         "ZQXINT-our-evidence-content",
+        "ZQXINT-document-note",
+        "ZQXINT-document-content",
     ] {
         assert!(
             theirs.contains(marker),

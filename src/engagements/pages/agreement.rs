@@ -20,6 +20,8 @@ struct AgreementPage {
     layout: Layout,
     o: Agreement,
     sentences: Vec<String>,
+    /// The vendor's required documents that have lapsed.
+    lapsed: Vec<String>,
 }
 
 pub async fn agreement(
@@ -37,8 +39,9 @@ pub async fn render_agreement(
     conn: &mut PgConnection,
     access: Access,
 ) -> Result<Html<String>> {
-    let zone = access.zone();
-    let o = agreement::load(conn, access, state.clock.today(zone)).await?;
+    let today = state.clock.today(access.zone());
+    let lapsed = crate::documents::lapsed_of(conn, &current.user, access.vendor_id, today).await?;
+    let o = agreement::load(conn, access, today).await?;
     let sentences = boundaries::sentences(&o.boundaries, o.fields.time_zone.name());
     let page = AgreementPage {
         layout: Layout::new(
@@ -47,6 +50,7 @@ pub async fn render_agreement(
             "/engagements",
         ),
         sentences,
+        lapsed,
         o,
     };
     Ok(Html(page.render()?))
