@@ -72,8 +72,6 @@ struct ShowPage {
     oversight: Option<Assessment>,
     feedback: Balance,
     wins: Vec<Win>,
-    /// The vendor's required documents that have lapsed.
-    lapsed: Vec<String>,
 }
 
 /// The hub for the organisation's people; a vendor user sees the agreement instead.
@@ -86,8 +84,6 @@ pub async fn show(
         return engagements::render_agreement(&state, &current, &mut conn, access).await;
     }
     let today = state.clock.today(access.zone());
-    let lapsed =
-        crate::documents::lapsed_of(&mut conn, &current.user, access.vendor_id, today).await?;
     let agreement = engagements::agreement_of(&mut conn, access, today).await?;
     let overview = gather(&mut conn, agreement, state.clock.now()).await?;
     let page = ShowPage {
@@ -102,7 +98,6 @@ pub async fn show(
         oversight: overview.oversight,
         feedback: overview.feedback,
         wins: overview.wins,
-        lapsed,
     };
     Ok(Html(page.render()?))
 }

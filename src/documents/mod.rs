@@ -6,7 +6,8 @@
 //! adds a version, and the earlier ones stay. Managers accept or reject each version, with a
 //! reason the vendor reads. The scheduler reminds both sides 30 and 7 days before the current
 //! version expires and once it has lapsed (`reminders::rules`); a lapsed required document
-//! shows on the vendor's page, its engagements' pages and the portfolio ([`lapsed_required`]).
+//! shows on the vendor's page, its engagements' pages and the portfolio ([`lapsed_column`],
+//! [`lapsed_by_engagement`]).
 //!
 //! Who sees what: a vendor's users only their own vendor's shared documents (the scope is
 //! each query's `vendor_id`, the rest `visible_vendor_documents`); to them anything else does
@@ -175,33 +176,6 @@ pub fn may_review(user: &User) -> Result<()> {
     }
 }
 
-/// The required documents of each of `vendors` whose current version has lapsed by `today`
-/// (and those a vendor user would not see left out when `for_vendor`), their kinds' names
-/// by vendor: one statement, whatever the number of vendors.
-pub async fn lapsed_required(
-    db: &mut PgConnection,
-    vendors: &[i64],
-    for_vendor: bool,
-    today: NaiveDate,
-) -> Result<HashMap<i64, Vec<String>>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "select d.vendor_id, d.kind_name from current_vendor_documents d
-         where d.vendor_id = any($1) and d.required and d.valid_until < $3
-           and (not $2 or d.visibility = 'shared')
-         order by d.vendor_id, lower(d.kind_name)",
-    )
-    .bind(vendors)
-    .bind(for_vendor)
-    .bind(today)
-    .fetch_all(db)
-    .await?;
-    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
-    for (vendor, kind) in rows {
-        out.entry(vendor).or_default().push(kind);
-    }
-    Ok(out)
-}
-
 /// The lapsed required documents of the vendors of `engagements` (for our people: internal
 /// ones included), their kinds' names by engagement, in one statement.
 pub async fn lapsed_by_engagement(
@@ -226,16 +200,16 @@ pub async fn lapsed_by_engagement(
     Ok(out)
 }
 
-/// The lapsed required documents of one vendor, as `user` may see them.
-pub async fn lapsed_of(
-    db: &mut PgConnection,
-    user: &User,
-    vendor_id: i64,
-    today: NaiveDate,
-) -> Result<Vec<String>> {
-    let mut by_vendor =
-        lapsed_required(db, &[vendor_id], crate::visibility::for_vendor(user), today).await?;
-    Ok(by_vendor.remove(&vendor_id).unwrap_or_default())
+/// A column of another feature's statement: the kinds' names of the required documents of
+/// the vendor `vendor` whose current version has lapsed by `today` (SQL expressions: a
+/// column, a parameter), leaving out internal ones when `for_vendor` is true.
+pub fn lapsed_column(vendor: &str, today: &str, for_vendor: &str) -> String {
+    format!(
+        "coalesce(array(select d.kind_name from current_vendor_documents d
+                        where d.vendor_id = {vendor} and d.required and d.valid_until < {today}
+                          and (not {for_vendor} or d.visibility = 'shared')
+                        order by lower(d.kind_name)), '{{}}')"
+    )
 }
 
 /// The first active engagement of a vendor: the one whose contact window and reminders carry

@@ -587,6 +587,8 @@ async fn show_page(
     .bind(id)
     .fetch_all(&mut *db)
     .await?;
+    // A renewal starts from the current version's issuer.
+    let issuer = rows.first().map(|r| r.issuer.clone()).unwrap_or_default();
     let file_ids: Vec<i64> = rows.iter().map(|r| r.file_id).collect();
     let mut stored = files::describe(db, &file_ids).await?;
     let versions = rows
@@ -596,7 +598,12 @@ async fn show_page(
             Some(Version { row, file })
         })
         .collect();
-    let fresh = || Pairs(vec![("form_key".into(), uuid::Uuid::new_v4().to_string())]);
+    let fresh = || {
+        Pairs(vec![
+            ("form_key".into(), uuid::Uuid::new_v4().to_string()),
+            ("issuer".into(), issuer.clone()),
+        ])
+    };
     let (renew_form, renew_errors, review_form, review_errors) = match refused {
         Refused::None => (
             fresh(),

@@ -81,6 +81,9 @@ pub struct Agreement {
     pub weight_total: Decimal,
     pub boundaries: Boundaries,
     pub notice_date: Option<NaiveDate>,
+    /// The vendor's required documents that have lapsed, as the reader may see them
+    /// (`documents`): the pages' warning.
+    pub lapsed_documents: Vec<String>,
 }
 
 impl Agreement {
@@ -102,6 +105,7 @@ struct Stored {
     fields: EngagementFields,
     owner: String,
     co_managers: Vec<String>,
+    lapsed_documents: Vec<String>,
     #[sqlx(flatten)]
     boundaries: Boundaries,
 }
@@ -109,29 +113,37 @@ struct Stored {
 /// Loads the engagement `access` opens, with its KPIs under the terms in force on `today`:
 /// two statements, whatever the number of KPIs and co-managers.
 pub async fn load(db: &mut PgConnection, access: Access, today: NaiveDate) -> Result<Agreement> {
-    let stored: Stored = sqlx::query_as(
-        "select e.vendor_id, e.name, e.scope, e.objectives, e.time_zone, e.start_date, e.end_date, e.notice_days,
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "select e.vendor_id, e.name, e.scope, e.objectives, e.time_zone, e.start_date, e.end_date, e.notice_days,
                 e.status, e.owner_id, e.scorecard_period, e.checkin_cadence, e.checkin_weekday, e.review_cadence,
                 e.audit_cadence, e.next_review_due, e.next_audit_due,
                 o.name as owner,
                 coalesce(array(select u.name from engagement_managers m join users u on u.id = m.user_id
-                               where m.engagement_id = e.id order by lower(u.name)), '{}') as co_managers,
+                               where m.engagement_id = e.id order by lower(u.name)), '{{}}') as co_managers,
+                {} as lapsed_documents,
                 b.contact_days, b.window_start, b.window_end, b.channels, b.preferred_channel, b.urgent_definition,
                 b.urgent_channel, b.escalation_contact, b.routine_response_hours, b.urgent_response_hours,
                 b.weekly_touch_cap
          from engagements e join users o on o.id = e.owner_id join boundaries b on b.engagement_id = e.id
          where e.id = $1",
-    )
-    .bind(access.id)
-    .fetch_optional(&mut *db)
-    .await?
-    .ok_or(AppError::NotFound)?;
+            crate::documents::lapsed_column("e.vendor_id", "$2", "$3")
+        )
+    });
+    let stored: Stored = sqlx::query_as(&SQL)
+        .bind(access.id)
+        .bind(today)
+        .bind(access.is_vendor)
+        .fetch_optional(&mut *db)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let kpis = kpis::lines(db, access.id, today).await?;
     let weight_total = kpis.iter().filter(|k| k.active).map(|k| k.weight).sum();
     let Stored {
         fields,
         owner,
         co_managers,
+        lapsed_documents,
         boundaries,
     } = stored;
     Ok(Agreement {
@@ -144,5 +156,6 @@ pub async fn load(db: &mut PgConnection, access: Access, today: NaiveDate) -> Re
         kpis,
         weight_total,
         boundaries,
+        lapsed_documents,
     })
 }

@@ -279,13 +279,14 @@ async fn every_demo_account_can_sign_in_after_seeding_twice() {
             "{table}"
         );
     }
-    // The demo's files, each attached once: the second run left none unattached.
+    // The demo's files, each attached or a document's once: the second run left none over.
     let files = app.count("select count(*) from files").await;
     assert!(files >= 2, "the demo has evidence and working papers");
     assert_eq!(
         files,
         app.count(
-            "select (select count(*) from finding_files) + (select count(*) from audit_files)"
+            "select (select count(*) from finding_files) + (select count(*) from audit_files)
+                    + (select count(*) from vendor_document_versions)"
         )
         .await
     );

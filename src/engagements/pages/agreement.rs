@@ -20,8 +20,6 @@ struct AgreementPage {
     layout: Layout,
     o: Agreement,
     sentences: Vec<String>,
-    /// The vendor's required documents that have lapsed.
-    lapsed: Vec<String>,
 }
 
 pub async fn agreement(
@@ -40,7 +38,6 @@ pub async fn render_agreement(
     access: Access,
 ) -> Result<Html<String>> {
     let today = state.clock.today(access.zone());
-    let lapsed = crate::documents::lapsed_of(conn, &current.user, access.vendor_id, today).await?;
     let o = agreement::load(conn, access, today).await?;
     let sentences = boundaries::sentences(&o.boundaries, o.fields.time_zone.name());
     let page = AgreementPage {
@@ -50,7 +47,6 @@ pub async fn render_agreement(
             "/engagements",
         ),
         sentences,
-        lapsed,
         o,
     };
     Ok(Html(page.render()?))
