@@ -44,6 +44,18 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Write a consistent backup of the database (pg_dump's custom format, readable by its
+    /// owner only) to FILE, while Trellis keeps serving.
+    Backup {
+        /// The file to write; an existing one is never overwritten.
+        file: std::path::PathBuf,
+    },
+    /// Restore a backup made by `trellis backup` into an empty database (a fresh data dir,
+    /// or an empty DATABASE_URL), then apply the migrations.
+    Restore {
+        /// The backup file.
+        file: std::path::PathBuf,
+    },
     /// Import data from files.
     Import {
         #[command(subcommand)]
@@ -200,6 +212,16 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 create_token(&database.pool, &email, &name, &scope, days, clock.now()).await;
             database.close().await?;
             println!("{}", result?);
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let size = crate::db::backup::backup(&config, &file).await?;
+            println!("backup written to {} ({size} bytes)", file.display());
+            Ok(())
+        }
+        Command::Restore { file } => {
+            crate::db::backup::restore(&config, &file).await?;
+            println!("restored {}; migrations applied", file.display());
             Ok(())
         }
         Command::Import {

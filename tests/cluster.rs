@@ -433,6 +433,8 @@ fn every_subcommand_has_help() {
         &["user", "create", "--help"],
         &["seed", "demo", "--help"],
         &["token", "create", "--help"],
+        &["backup", "--help"],
+        &["restore", "--help"],
     ] {
         let output = Command::new(BIN).args(args).output().unwrap();
         assert!(output.status.success(), "{args:?}");
@@ -527,4 +529,80 @@ fn import_kpi_values_reports_every_bad_line_and_writes_nothing_then_imports() {
         String::from_utf8_lossy(&output.stdout).trim(),
         "imported: 1 value saved"
     );
+}
+
+#[test]
+fn a_backup_taken_while_serving_restores_into_a_fresh_data_dir_and_never_over_data() {
+    let dir = data_dir("backup");
+    let demo = trellis(&dir).args(["seed", "demo"]).output().unwrap();
+    assert!(demo.status.success());
+    let accounts = String::from_utf8(demo.stdout).unwrap();
+    let manager = accounts
+        .lines()
+        .find(|l| l.starts_with("manager "))
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let made = trellis(&dir)
+        .args([
+            "token",
+            "create",
+            "--email",
+            &manager,
+            "--name",
+            "Backup check",
+        ])
+        .args(["--scope", "read", "--days", "7"])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let secret = String::from_utf8(made.stdout)
+        .unwrap()
+        .trim_end()
+        .to_string();
+    // Taken beside a running server, which keeps serving.
+    let server = Server::start(&dir);
+    let file = dir.join("trellis.backup");
+    let backup = trellis(&dir).arg("backup").arg(&file).output().unwrap();
+    assert!(
+        backup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    assert_eq!(server.get("/healthz"), 200);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "readable by its owner only");
+    // A second backup to the same file is refused and leaves the first alone.
+    let size = std::fs::metadata(&file).unwrap().len();
+    let again = trellis(&dir).arg("backup").arg(&file).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), size);
+    // Restoring over the data in use is refused.
+    let over = trellis(&dir).arg("restore").arg(&file).output().unwrap();
+    assert!(!over.status.success());
+    assert!(
+        String::from_utf8_lossy(&over.stderr).contains("the database is not empty"),
+        "{}",
+        String::from_utf8_lossy(&over.stderr)
+    );
+    assert_eq!(server.terminate().0, 0);
+
+    // Into a fresh data dir: the same people, tokens and data.
+    let fresh = data_dir("restored");
+    let restore = trellis(&fresh).arg("restore").arg(&file).output().unwrap();
+    assert!(
+        restore.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
+    let restored = Server::start(&fresh);
+    assert_eq!(
+        bearer_status(&restored.address, "/api/v1/engagements", &secret),
+        200
+    );
+    assert_eq!(restored.terminate().0, 0);
 }

@@ -254,13 +254,7 @@ pub async fn attach_evidence(
         Ok::<_, AppError>(row)
     }
     .await;
-    let row = match checked {
-        Ok(row) => row,
-        Err(e) => {
-            form.discard().await;
-            return Err(e);
-        }
-    };
+    let row = form.or_discard(checked).await?;
     let back = format!(
         "/engagements/{}/audits#finding-{finding}",
         row.engagement_id
@@ -328,13 +322,7 @@ pub async fn attach_working_paper(
         Ok::<_, AppError>(engagement_id)
     }
     .await;
-    let engagement_id = match checked {
-        Ok(id) => id,
-        Err(e) => {
-            form.discard().await;
-            return Err(e);
-        }
-    };
+    let engagement_id = form.or_discard(checked).await?;
     let now = change.now;
     let upload = files::receive(&mut form, change.db(), &current.user, now).await?;
     let target = format!("engagement:{engagement_id}");

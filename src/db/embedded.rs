@@ -198,6 +198,21 @@ impl Cluster {
             .database(database)
     }
 
+    /// The folder of PostgreSQL's programs this cluster runs with.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
+    }
+
+    /// The arguments that take PostgreSQL's client programs (`pg_dump`, `pg_restore`) to
+    /// the application's database in this cluster.
+    pub fn client_args(&self) -> Vec<String> {
+        vec![
+            format!("--host={}", self.socket_dir.display()),
+            format!("--username={SUPERUSER}"),
+            format!("--dbname={DATABASE}"),
+        ]
+    }
+
     pub fn started_here(&self) -> bool {
         self.started_here
     }

@@ -1,5 +1,6 @@
 //! The connection pool, the embedded cluster and the migrations.
 
+pub mod backup;
 pub mod embedded;
 
 use std::time::Duration;
@@ -22,6 +23,14 @@ impl Database {
     /// Connects to `DATABASE_URL`, or starts (or joins) the embedded cluster under the data
     /// dir, then applies the migrations.
     pub async fn open(config: &Config) -> anyhow::Result<Database> {
+        let database = Database::connect(config).await?;
+        MIGRATOR.run(&database.pool).await?;
+        Ok(database)
+    }
+
+    /// Connects as [`Database::open`] does, without applying the migrations (a restore
+    /// wants the database as it is).
+    pub async fn connect(config: &Config) -> anyhow::Result<Database> {
         let (options, cluster) = match &config.database_url {
             Some(url) => (url.parse::<PgConnectOptions>()?, None),
             None => {
@@ -38,12 +47,10 @@ impl Database {
                 (cluster.connect_options(embedded::DATABASE), Some(cluster))
             }
         };
-        let database = Database {
+        Ok(Database {
             pool: pool(options, 10).await?,
             cluster,
-        };
-        MIGRATOR.run(&database.pool).await?;
-        Ok(database)
+        })
     }
 
     /// Closes the pool and leaves the embedded cluster (stopping it if no other process

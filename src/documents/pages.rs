@@ -658,13 +658,7 @@ pub async fn renew(
         Ok::<_, AppError>(vendor_id)
     }
     .await;
-    let vendor_id = match checked {
-        Ok(vendor) => vendor,
-        Err(e) => {
-            form.discard().await;
-            return Err(e);
-        }
-    };
+    let vendor_id = form.or_discard(checked).await?;
     let now = change.now;
     let upload = files::receive(&mut form, change.db(), &current.user, now).await?;
     let mut errors = FieldErrors::default();

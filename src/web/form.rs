@@ -295,6 +295,15 @@ impl StreamingForm {
             while let Ok(Some(_)) = field.chunk().await {}
         }
     }
+
+    /// `checked` as it is; when it refused the request (no access, say), the rest of the
+    /// body is thrown away first, so that the client reads the answer.
+    pub async fn or_discard<T>(&mut self, checked: Result<T, AppError>) -> Result<T, AppError> {
+        if checked.is_err() {
+            self.discard().await;
+        }
+        checked
+    }
 }
 
 fn body_error(rejection: axum::extract::rejection::BytesRejection) -> AppError {
