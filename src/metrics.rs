@@ -1,4 +1,8 @@
-//! Request counts and latencies by route, in Prometheus' text format.
+//! What `/metrics` tells a Prometheus server, in its text format: requests by route and
+//! status with their latencies, scheduler passes, e-mail sends, sign-in failures and locks,
+//! database errors by SQLSTATE class, and (read at each scrape by `web::health`) the pool,
+//! the outbox and the build. Names follow Prometheus' conventions: `trellis_` first, base
+//! units (seconds), `_total` on counters.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -15,9 +19,83 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
+/// Upper bounds of the scheduler pass histogram, in seconds.
+const PASS_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// The counters besides the requests' (name, help), each with at most one label.
+const COUNTERS: &[(&str, &str)] = &[
+    (
+        "trellis_scheduler_passes_total",
+        "Scheduler passes, by outcome (ok or failed).",
+    ),
+    (
+        "trellis_scheduler_reminders_raised_total",
+        "Reminders and notices raised by scheduler passes.",
+    ),
+    (
+        "trellis_scheduler_reminders_resolved_total",
+        "Reminders and notices resolved by scheduler passes.",
+    ),
+    (
+        "trellis_email_sends_total",
+        "E-mail delivery attempts, by outcome (sent, retry, failed).",
+    ),
+    (
+        "trellis_login_failures_total",
+        "Password sign-ins refused for a wrong e-mail or password.",
+    ),
+    (
+        "trellis_login_locks_total",
+        "Sign-ins refused because too many failed for the account or address.",
+    ),
+    (
+        "trellis_database_errors_total",
+        "Database errors met while answering requests, by SQLSTATE class (none: no SQLSTATE).",
+    ),
+];
+
+/// Database errors by SQLSTATE class, counted where an error becomes a request's answer
+/// (`web::error`), which knows no state: process-wide, like the process it describes.
+static DATABASE_ERRORS: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
+
+/// Counts a database error met while answering a request.
+pub fn count_database_error(error: &sqlx::Error) {
+    let class = match error {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.get(..2).map(str::to_string))
+            .unwrap_or_else(|| "none".into()),
+        _ => "none".into(),
+    };
+    *DATABASE_ERRORS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(class)
+        .or_default() += 1;
+}
+
 #[derive(Default)]
 pub struct Metrics {
     series: Mutex<BTreeMap<(String, String, u16), Series>>,
+    /// (counter, label value or "") → count.
+    counters: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    passes: Mutex<PassSeries>,
+}
+
+#[derive(Default)]
+struct PassSeries {
+    count: u64,
+    sum: f64,
+    buckets: [u64; PASS_BUCKETS.len()],
+}
+
+/// The label each counter of [`COUNTERS`] carries, if any.
+fn label_of(counter: &str) -> Option<&'static str> {
+    match counter {
+        "trellis_scheduler_passes_total" | "trellis_email_sends_total" => Some("outcome"),
+        "trellis_database_errors_total" => Some("class"),
+        _ => None,
+    }
 }
 
 impl Metrics {
@@ -36,7 +114,108 @@ impl Metrics {
         }
     }
 
+    /// Adds `by` to `counter` (one of [`COUNTERS`]) with its label's `value` ("" for none).
+    pub fn add(&self, counter: &'static str, value: &'static str, by: u64) {
+        debug_assert!(COUNTERS.iter().any(|(name, _)| *name == counter));
+        *self
+            .counters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((counter, value))
+            .or_default() += by;
+    }
+
+    /// A scheduler pass: its time and what it raised and resolved, or that it failed.
+    pub fn observe_pass(&self, took: Duration, changed: Option<(i64, i64)>) {
+        let Some((raised, resolved)) = changed else {
+            self.add("trellis_scheduler_passes_total", "failed", 1);
+            return;
+        };
+        self.add("trellis_scheduler_passes_total", "ok", 1);
+        self.add(
+            "trellis_scheduler_reminders_raised_total",
+            "",
+            raised.max(0) as u64,
+        );
+        self.add(
+            "trellis_scheduler_reminders_resolved_total",
+            "",
+            resolved.max(0) as u64,
+        );
+        let seconds = took.as_secs_f64();
+        let mut passes = self.passes.lock().unwrap_or_else(|p| p.into_inner());
+        passes.count += 1;
+        passes.sum += seconds;
+        for (bucket, bound) in passes.buckets.iter_mut().zip(PASS_BUCKETS) {
+            if seconds <= bound {
+                *bucket += 1;
+            }
+        }
+    }
+
     pub fn render(&self) -> String {
+        let mut out = self.render_requests();
+        self.render_counters(&mut out);
+        let passes = self.passes.lock().unwrap_or_else(|p| p.into_inner());
+        out.push_str("# HELP trellis_scheduler_pass_duration_seconds Time a scheduler pass took, its housekeeping included.\n");
+        out.push_str("# TYPE trellis_scheduler_pass_duration_seconds histogram\n");
+        for (bound, count) in PASS_BUCKETS.iter().zip(passes.buckets) {
+            let _ = writeln!(
+                out,
+                "trellis_scheduler_pass_duration_seconds_bucket{{le=\"{bound}\"}} {count}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "trellis_scheduler_pass_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+            passes.count
+        );
+        let _ = writeln!(
+            out,
+            "trellis_scheduler_pass_duration_seconds_sum {}",
+            passes.sum
+        );
+        let _ = writeln!(
+            out,
+            "trellis_scheduler_pass_duration_seconds_count {}",
+            passes.count
+        );
+        out
+    }
+
+    fn render_counters(&self, out: &mut String) {
+        let counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        let errors = DATABASE_ERRORS.lock().unwrap_or_else(|p| p.into_inner());
+        for (name, help) in COUNTERS {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            let samples: Vec<(&str, u64)> = if *name == "trellis_database_errors_total" {
+                errors
+                    .iter()
+                    .map(|(class, n)| (class.as_str(), *n))
+                    .collect()
+            } else {
+                counters
+                    .iter()
+                    .filter(|((counter, _), _)| counter == name)
+                    .map(|((_, value), n)| (*value, *n))
+                    .collect()
+            };
+            match label_of(name) {
+                Some(label) => {
+                    for (value, n) in samples {
+                        let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {n}", escape(value));
+                    }
+                }
+                None => {
+                    let n: u64 = samples.iter().map(|(_, n)| n).sum();
+                    let _ = writeln!(out, "{name} {n}");
+                }
+            }
+        }
+    }
+
+    fn render_requests(&self) -> String {
         let series = self.series.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
         out.push_str("# HELP trellis_http_requests_total HTTP requests answered, by method, route and status.\n");

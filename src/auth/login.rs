@@ -168,6 +168,7 @@ pub async fn submit(
         by_account,
     } = throttle::admit(&state.pool, &email, &addr, now).await?
     {
+        state.metrics.add("trellis_login_locks_total", "", 1);
         audit::Entry::anonymous("login.locked", Outcome::Refused)
             .claimed_email(&email)
             .client_addr(addr)
@@ -228,6 +229,7 @@ pub async fn submit(
         (Some(account), Verified::Yes | Verified::YesButRehash) => account,
         (account, _) => {
             // The failure was counted when the attempt was admitted.
+            state.metrics.add("trellis_login_failures_total", "", 1);
             let mut entry = audit::Entry::anonymous("login", Outcome::Failure)
                 .claimed_email(&email)
                 .client_addr(addr);

@@ -353,10 +353,13 @@ pub async fn send_due(state: &AppState, mailer: &Mailer) -> anyhow::Result<usize
                     .bind(attempts)
                     .execute(&mut *tx)
                     .await?;
+                state.metrics.add("trellis_email_sends_total", "sent", 1);
                 sent += 1;
             }
             Err((error, permanent)) => {
                 let give_up = permanent || attempts >= MAX_ATTEMPTS;
+                let outcome = if give_up { "failed" } else { "retry" };
+                state.metrics.add("trellis_email_sends_total", outcome, 1);
                 tracing::warn!(message_id = %message.message_id, attempts, give_up, %error, "e-mail not sent");
                 sqlx::query(
                     "update outbox

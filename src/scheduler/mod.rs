@@ -21,8 +21,20 @@ pub struct PassReport {
 }
 
 /// One pass over every active engagement, recorded in `scheduler_passes` with the time it
-/// took, its housekeeping included (a pass whose instance died stays there unfinished).
+/// took, its housekeeping included (a pass whose instance died stays there unfinished), and
+/// in the metrics.
 pub async fn pass(state: &AppState) -> anyhow::Result<PassReport> {
+    let result = run_pass(state).await;
+    let changed = result
+        .as_ref()
+        .ok()
+        .map(|r| (r.rules.raised, r.rules.resolved));
+    let took = result.as_ref().map_or(Duration::ZERO, |r| r.duration);
+    state.metrics.observe_pass(took, changed);
+    result
+}
+
+async fn run_pass(state: &AppState) -> anyhow::Result<PassReport> {
     let started = Instant::now();
     let now = state.clock.now();
     let instance = &state.config.instance;

@@ -35,6 +35,7 @@ pub enum AppError {
 
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
+        crate::metrics::count_database_error(&error);
         if is_unavailable(&error) {
             AppError::Unavailable(error)
         } else {

@@ -47,14 +47,75 @@ pub async fn metrics(
     if !admin {
         return Err(AppError::NotFound);
     }
+    let mut body = state.metrics.render();
+    body.push_str(&gauges(&state).await?);
     Ok((
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        body,
     )
         .into_response())
+}
+
+/// What is read at each scrape: the pool's connections, the outbox's depth and the age of
+/// its oldest waiting message, and the build.
+async fn gauges(state: &AppState) -> Result<String, AppError> {
+    let (pending, failed, oldest): (i64, i64, f64) = sqlx::query_as(
+        "select (select count(*) from outbox where sent_at is null and failed_at is null),
+                (select count(*) from outbox where failed_at is not null),
+                coalesce((select extract(epoch from $1 - min(created_at)) from outbox
+                          where sent_at is null and failed_at is null), 0)::float8",
+    )
+    .bind(state.clock.now())
+    .fetch_one(&state.pool)
+    .await?;
+    let size = state.pool.size();
+    let idle = state.pool.num_idle() as u32;
+    let max = state.pool.options().get_max_connections();
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, samples: &[(&str, String)]| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for (labels, value) in samples {
+            out.push_str(&format!("{name}{labels} {value}\n"));
+        }
+    };
+    gauge(
+        "trellis_db_pool_connections",
+        "Connections of this instance's pool, by state.",
+        &[
+            ("{state=\"idle\"}", idle.to_string()),
+            ("{state=\"busy\"}", size.saturating_sub(idle).to_string()),
+        ],
+    );
+    gauge(
+        "trellis_db_pool_max_connections",
+        "The most connections this instance's pool opens.",
+        &[("", max.to_string())],
+    );
+    gauge(
+        "trellis_outbox_messages",
+        "E-mail in the outbox, by state (pending: waiting to be sent; failed: given up).",
+        &[
+            ("{state=\"pending\"}", pending.to_string()),
+            ("{state=\"failed\"}", failed.to_string()),
+        ],
+    );
+    gauge(
+        "trellis_outbox_oldest_pending_age_seconds",
+        "How long the oldest e-mail waiting to be sent has waited (0: none waits).",
+        &[("", oldest.to_string())],
+    );
+    gauge(
+        "trellis_build_info",
+        "The running build: its version.",
+        &[(
+            &format!("{{version=\"{}\"}}", env!("CARGO_PKG_VERSION")),
+            "1".into(),
+        )],
+    );
+    Ok(out)
 }
 
 /// Panics, so the tests can see a panic become a 500 page while the server keeps serving.

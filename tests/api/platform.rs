@@ -47,6 +47,92 @@ async fn metrics_count_requests_by_route() {
 }
 
 #[tokio::test]
+async fn metrics_parse_as_prometheus_text_and_count_passes_sign_ins_and_the_outbox() {
+    let app = spawn_app().await;
+    let client = app.client();
+    let user = app.create_user(Role::Manager, None).await;
+    assert_eq!(
+        client.login(&user.email, "not the password").await.status(),
+        422
+    );
+    trellis::scheduler::pass(&app.state).await.unwrap();
+    sqlx::query(
+        "insert into outbox (id, message_id, to_address, subject, body_text, body_html, created_at, next_attempt_at)
+         values (gen_random_uuid(), '<waiting@test>', 'x@example.com', 's', 't', 'h', $1 - interval '90 seconds', $1)",
+    )
+    .bind(app.clock.now())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let text = client.get("/metrics").await.text().await.unwrap();
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text format");
+    let value = |name: &str, label: Option<(&str, &str)>| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name)
+            .filter(|s| label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    };
+    // Every family is described, counters end in _total and times are in seconds.
+    for name in [
+        "trellis_http_requests_total",
+        "trellis_http_request_duration_seconds",
+        "trellis_scheduler_pass_duration_seconds",
+        "trellis_scheduler_passes_total",
+        "trellis_scheduler_reminders_raised_total",
+        "trellis_email_sends_total",
+        "trellis_login_failures_total",
+        "trellis_login_locks_total",
+        "trellis_database_errors_total",
+        "trellis_db_pool_connections",
+        "trellis_db_pool_max_connections",
+        "trellis_outbox_messages",
+        "trellis_outbox_oldest_pending_age_seconds",
+        "trellis_build_info",
+    ] {
+        assert!(scrape.docs.contains_key(name), "{name} has no HELP: {text}");
+    }
+    assert!(
+        text.lines()
+            .filter(|l| l.starts_with("# TYPE") && l.ends_with(" counter"))
+            .all(|l| l.split(' ').nth(2).is_some_and(|n| n.ends_with("_total"))),
+        "{text}"
+    );
+    assert_eq!(value("trellis_login_failures_total", None), 1.0);
+    assert_eq!(
+        value("trellis_scheduler_passes_total", Some(("outcome", "ok"))),
+        1.0
+    );
+    let passes = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "trellis_scheduler_pass_duration_seconds")
+        .expect("the pass histogram");
+    assert!(matches!(&passes.value, prometheus_parse::Value::Histogram(h) if !h.is_empty()));
+    assert_eq!(
+        value("trellis_outbox_messages", Some(("state", "pending"))),
+        1.0
+    );
+    assert!(value("trellis_outbox_oldest_pending_age_seconds", None) >= 90.0);
+    assert!(value("trellis_db_pool_max_connections", None) >= 1.0);
+    assert_eq!(
+        value(
+            "trellis_build_info",
+            Some(("version", env!("CARGO_PKG_VERSION")))
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
 async fn metrics_are_hidden_from_proxied_visitors_but_shown_to_admins() {
     let app = spawn_app().await;
     let anonymous = app.client();
