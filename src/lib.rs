@@ -25,6 +25,7 @@ pub mod outbox;
 pub mod overview;
 pub mod period;
 pub mod proposals;
+pub mod questionnaires;
 pub mod quota;
 pub mod reminders;
 pub mod reviews;

@@ -27,7 +27,8 @@ use crate::web::error::{AppError, internal_error_page};
 use crate::web::routes::Routes;
 use crate::{
     account, api, audit, audits, auth, calendar, checkins, documents, engagements, feedback,
-    grants, home, inbox, overview, proposals, reviews, scheduler, scorecard, users, vendors, web,
+    grants, home, inbox, overview, proposals, questionnaires, reviews, scheduler, scorecard, users,
+    vendors, web,
 };
 
 /// Requests still running after this are cut off; statements time out well before it.
@@ -45,6 +46,7 @@ fn pages(config: &Config) -> Routes {
         .merge(audit::routes())
         .merge(vendors::routes())
         .merge(documents::routes())
+        .merge(questionnaires::routes())
         .merge(engagements::routes())
         .merge(overview::routes())
         .merge(checkins::routes())

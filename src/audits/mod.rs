@@ -93,3 +93,46 @@ pub fn routes() -> Routes {
         })
         .get("/working-papers/{id}", attachments::working_paper)
 }
+
+/// Records an assessment made outside an audit (a completed questionnaire) as a completed
+/// compliance audit of `engagement` by `by` (id, name) with one finding for the vendor per text of `findings`
+/// (high, due in 30 days), so the remediation flow takes them over; gives how many.
+pub async fn record_assessment(
+    db: &mut sqlx::PgConnection,
+    engagement: i64,
+    scope: &str,
+    (by, by_name): (i64, &str),
+    now: chrono::DateTime<chrono::Utc>,
+    findings: &[String],
+) -> crate::web::error::Result<usize> {
+    let today = now.date_naive();
+    let audit: i64 = sqlx::query_scalar(
+        "insert into audits (engagement_id, kind, scope, planned_on, auditor, status, outcome, summary,
+                             completed_on, completed_by, created_by, created_at, form_key)
+         values ($1, 'compliance', $2, $3, $4, 'completed', 'pass_with_findings',
+                 'Raised from the failing answers of a questionnaire.', $3, $5, $5, $6, gen_random_uuid())
+         returning id",
+    )
+    .bind(engagement)
+    .bind(scope)
+    .bind(today)
+    .bind(by_name)
+    .bind(by)
+    .bind(now)
+    .fetch_one(&mut *db)
+    .await?;
+    sqlx::query(
+        "insert into findings (audit_id, engagement_id, severity, description, owner_side, due_on, created_by,
+                               created_at, form_key)
+         select $1, $2, 'high', d, 'vendor', $3, $4, $5, gen_random_uuid() from unnest($6::text[]) as d",
+    )
+    .bind(audit)
+    .bind(engagement)
+    .bind(today + chrono::Duration::days(30))
+    .bind(by)
+    .bind(now)
+    .bind(findings)
+    .execute(&mut *db)
+    .await?;
+    Ok(findings.len())
+}

@@ -25,11 +25,13 @@ fn navigation(role: Role, current: &str) -> Vec<NavItem> {
             ("/portfolio", "Portfolio"),
             ("/vendors", "Vendors"),
             ("/documents", "Documents"),
+            ("/questionnaires", "Questionnaires"),
         ],
         Role::Vendor => &[
             ("/", "Home"),
             ("/engagements", "Our agreements"),
             ("/documents", "Documents"),
+            ("/questionnaires", "Questionnaires"),
         ],
     };
     items

@@ -158,6 +158,15 @@ documents as (
     join vendors vn on vn.id = d.vendor_id
     join eng e on e.id = (select min(l.id) from engagements l where l.vendor_id = d.vendor_id and l.status = 'active')
 ),
+-- The questionnaires not yet completed, on their engagement (for due diligence, the
+-- vendor's first active one).
+questionnaires_open as (
+    select q.id, q.status, q.due_on, q.submitted_at, t.name,
+           coalesce(q.engagement_id, (select min(l.id) from engagements l
+                                      where l.vendor_id = q.vendor_id and l.status = 'active')) as engagement_id
+    from questionnaires q join questionnaire_templates t on t.id = q.template_id
+    where q.status <> 'completed'
+),
 wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audience, urgent, notice) as (
     select 'checkin_due:' || e.id || ':' || d.due, 'checkin_due', e.id, null::bigint, d.due,
            case when d.due < e.today then 'Check-in overdue since ' else 'Check-in due ' end
@@ -313,6 +322,26 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
            '/documents/' || d.id, 'vendor', false, true
     from documents d
     where d.status = 'rejected' and d.audience = 'both' and d.reviewed_at > $1 - interval '14 days'
+  union all
+    -- A questionnaire waiting for the vendor: 7, 3 and 1 days before it is due, then overdue.
+    select 'questionnaire_due:' || q.id || ':' || w.step, 'questionnaire_due', e.id, q.id, q.due_on,
+           case when q.due_on < e.today then 'Questionnaire overdue since ' else 'Questionnaire due ' end
+               || to_char(q.due_on, 'Dy FMDD Mon') || ': ' || left(q.name, 80),
+           '/questionnaires/' || q.id, 'vendor', false, false
+    from questionnaires_open q
+    join eng e on e.id = q.engagement_id
+    cross join lateral (
+        select case when q.due_on < e.today then 'overdue' when q.due_on - e.today <= 1 then '1'
+                    when q.due_on - e.today <= 3 then '3' else '7' end as step
+    ) w
+    where q.status = 'open' and q.due_on <= e.today + 7
+  union all
+    select 'questionnaire_submitted:' || q.id || ':' || floor(extract(epoch from q.submitted_at))::bigint,
+           'questionnaire_submitted', e.id, q.id, null, 'Questionnaire to review: ' || left(q.name, 80),
+           '/questionnaires/' || q.id, 'managers', false, false
+    from questionnaires_open q
+    join eng e on e.id = q.engagement_id
+    where q.status = 'submitted'
   union all
     select 'proposal_answered:' || p.id || ':' || floor(extract(epoch from p.answered_at))::bigint,
            'proposal_answered', e.id, p.id, null,

@@ -6,6 +6,7 @@ mod activity;
 mod documents;
 mod governance;
 mod organisation;
+mod questionnaires;
 pub mod scale;
 mod vendors;
 
@@ -132,6 +133,7 @@ pub async fn demo(
     activity::activity(&mut tx, now).await?;
     governance::seed(&mut tx, now).await?;
     documents::seed(&mut tx, now).await?;
+    questionnaires::seed(&mut tx, now).await?;
     audit::Entry::anonymous("seed.demo", Outcome::Success)
         .client_addr("cli")
         .write(&mut *tx, now)

@@ -147,7 +147,10 @@ pub async fn scale(
     }
     governance(&mut tx, today, now).await?;
     documents(&mut tx, today, now).await?;
-    progress("feedback, findings, action items, access, documents", done);
+    progress(
+        "feedback, findings, action items, access, documents, questionnaires",
+        done,
+    );
     audit::Entry::anonymous("seed.scale", Outcome::Success)
         .client_addr("cli")
         .details(serde_json::json!({
@@ -161,7 +164,7 @@ pub async fn scale(
     sqlx::query(
         "analyze vendors, users, engagements, engagement_managers, kpis, kpi_terms, kpi_values,
                  checkins, boundaries, feedback, audits, findings, action_items, access_grants, proposals,
-                 files, file_chunks, vendor_documents, vendor_document_versions",
+                 files, file_chunks, vendor_documents, vendor_document_versions, questionnaires",
     )
     .execute(&mut connection)
     .await?;
@@ -520,7 +523,7 @@ async fn governance(
     Ok(())
 }
 
-/// Three documents of each vendor (a SOC 2 report, an insurance certificate and a
+/// Three documents of each vendor, and questionnaires for a fifth of them: (a SOC 2 report, an insurance certificate and a
 /// data-processing agreement, the last two required), each a small file, valid until days
 /// spread over a year around today: some lapsed, some expiring within the month, a tenth
 /// waiting for acceptance.
@@ -571,6 +574,18 @@ async fn documents(
                 gen_random_uuid()
          from docs join scale_documents d on d.vendor_id = docs.vendor_id and d.kind_id = docs.kind_id
          cross join lateral (select $1::date + ((d.n * 7 + d.k * 131) % 400)::int - 30 as until) u",
+    )
+    .bind(today)
+    .bind(now)
+    .execute(&mut *db)
+    .await?;
+    // The security baseline sent to every fifth vendor for its first engagement, due over the
+    // next three weeks (some overdue).
+    sqlx::query(
+        "insert into questionnaires (template_id, vendor_id, engagement_id, due_on, sent_by, sent_at, form_key)
+         select 1, v.id, (select min(e.id) from engagements e where e.vendor_id = v.id),
+                $1::date + (v.n % 25)::int - 4, (select min(m.id) from scale_managers m), $2, gen_random_uuid()
+         from scale_vendors v where v.n % 5 = 0",
     )
     .bind(today)
     .bind(now)

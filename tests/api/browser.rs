@@ -16,8 +16,8 @@ use crate::oidc::Provider;
 
 /// The pages each role is checked on; every new page joins this list. `{user}`, `{vendor}`,
 /// `{evaluation}`, `{engagement}`, `{kpi}`, `{audit}` (a completed one), `{planned_audit}`,
-/// `{review}` (a completed one), `{draft_review}` and `{document}` (a lapsed one) are ids
-/// from the demo data; the vendor user is Northwind's, whose engagement `{engagement}` is.
+/// `{review}` (a completed one), `{draft_review}`, `{document}` (a lapsed one) and
+/// `{questionnaire}` (one waiting for the vendor) are ids from the demo data; the vendor user is Northwind's, whose engagement `{engagement}` is.
 fn pages(role: Role) -> &'static [&'static str] {
     match role {
         Role::Admin => &[
@@ -31,6 +31,9 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/admin/service-tokens",
             "/admin/sign-in",
             "/admin/document-kinds",
+            "/questionnaires",
+            "/questionnaires/new",
+            "/questionnaires/{questionnaire}",
             "/documents",
             "/documents/new",
             "/documents/{document}",
@@ -93,6 +96,8 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/vendors/{vendor}",
             "/documents",
             "/documents/{document}",
+            "/questionnaires",
+            "/questionnaires/{questionnaire}",
         ],
         Role::Vendor => &[
             "/",
@@ -116,6 +121,8 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/documents",
             "/documents/new",
             "/documents/{document}",
+            "/questionnaires",
+            "/questionnaires/{questionnaire}",
         ],
     }
 }
@@ -152,7 +159,7 @@ async fn every_page_passes_axe_and_the_html_checker_at_phone_and_desktop_widths(
         .unwrap();
     // Reminders in every inbox, a pass on the scheduler page.
     trellis::scheduler::pass(&app.state).await.unwrap();
-    let ids: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+    let ids: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
         "select (select min(id) from users where role = 'vendor'),
                 v.id,
                 (select min(id) from evaluations where vendor_id = v.id),
@@ -162,7 +169,8 @@ async fn every_page_passes_axe_and_the_html_checker_at_phone_and_desktop_widths(
                 (select min(id) from reviews where engagement_id = e.id and status = 'completed'),
                 (select min(id) from audits where engagement_id = e.id and status = 'planned'),
                 (select min(id) from reviews where engagement_id = e.id and status = 'draft'),
-                (select min(d.id) from current_vendor_documents d where d.vendor_id = v.id and d.valid_until < current_date)
+                (select min(d.id) from current_vendor_documents d where d.vendor_id = v.id and d.valid_until < current_date),
+                (select min(q.id) from questionnaires q where q.vendor_id = v.id and q.status = 'open')
          from vendors v join engagements e on e.vendor_id = v.id
          where v.name = 'Northwind IT Services'",
     )
@@ -180,6 +188,7 @@ async fn every_page_passes_axe_and_the_html_checker_at_phone_and_desktop_widths(
             .replace("{planned_audit}", &ids.7.to_string())
             .replace("{draft_review}", &ids.8.to_string())
             .replace("{document}", &ids.9.to_string())
+            .replace("{questionnaire}", &ids.10.to_string())
     };
     let mut db = app.pool.acquire().await.unwrap();
     let token = trellis::users::new_password_link(&mut db, ids.0, None, app.clock.now())

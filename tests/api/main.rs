@@ -21,6 +21,7 @@ mod oidc;
 mod platform;
 mod proposals;
 mod queries;
+mod questionnaires;
 mod reviews;
 mod routes;
 mod scheduler;

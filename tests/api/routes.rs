@@ -113,6 +113,14 @@ pub(crate) const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("POST", "/documents/{id}/versions", [L, N, P, P]),
     ("POST", "/documents/{id}/review", [L, N, P, P]),
     ("GET", "/document-files/{id}", [L, N, P, P]),
+    // Questionnaires: our people send and review them, the vendor's users answer them. The
+    // fixture questionnaire is another vendor's, open (a review of it goes back to its page).
+    ("GET", "/questionnaires", [L, P, P, P]),
+    ("GET", "/questionnaires/new", [L, F, P, P]),
+    ("POST", "/questionnaires/new", [L, F, P, P]),
+    ("GET", "/questionnaires/{id}", [L, N, P, P]),
+    ("POST", "/questionnaires/{id}/answers", [L, N, F, F]),
+    ("POST", "/questionnaires/{id}/review", [L, N, P, P]),
     ("GET", "/admin/document-kinds", [L, F, F, P]),
     ("POST", "/admin/document-kinds", [L, F, F, P]),
     ("GET", "/engagements", [L, P, P, P]),
@@ -247,6 +255,7 @@ pub(crate) struct Fixtures {
     /// A shared document of the vendor's, and its file.
     pub(crate) document: i64,
     pub(crate) document_file: i64,
+    pub(crate) questionnaire: i64,
     outbox: uuid::Uuid,
 }
 
@@ -394,6 +403,16 @@ impl Fixtures {
         .fetch_one(&app.pool)
         .await
         .unwrap();
+        let questionnaire = sqlx::query_scalar(
+            "insert into questionnaires (template_id, vendor_id, engagement_id, due_on, sent_by, sent_at, form_key)
+             values (1, $1, $2, '2027-01-01', $3, now(), gen_random_uuid()) returning id",
+        )
+        .bind(vendor)
+        .bind(engagement)
+        .bind(user)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
         let review = sqlx::query_scalar(
             "insert into reviews (engagement_id, period_start, period_label, snapshot, started_by, started_at)
              values ($1, '2026-01-01', '2026-01', '{}', $2, now()) returning id",
@@ -434,6 +453,7 @@ impl Fixtures {
             paper,
             document,
             document_file,
+            questionnaire,
             reminder,
             outbox,
             review,
@@ -485,6 +505,8 @@ impl Fixtures {
             self.document
         } else if path.starts_with("/document-files/") {
             self.document_file
+        } else if path.starts_with("/questionnaires/") {
+            self.questionnaire
         } else if path.starts_with("/reviews/") {
             self.review
         } else if path.starts_with("/inbox/") {
