@@ -305,33 +305,26 @@ async fn parse_new(
     let vendor_id = match policy::vendor_scope(&current.user) {
         Some(own) => Some(own),
         None => {
-            let chosen: Option<i64> = match form.get("vendor").trim().parse::<i64>() {
-                Ok(id) => {
-                    sqlx::query_scalar("select id from vendors where id = $1")
-                        .bind(id)
-                        .fetch_optional(&mut *db)
-                        .await?
-                }
-                Err(_) => None,
-            };
-            if chosen.is_none() {
-                errors.add("vendor", "Choose the vendor the document is from.");
-            }
-            chosen
+            validate::existing(
+                &mut *db,
+                &mut errors,
+                "vendor",
+                form.get("vendor"),
+                "select id from vendors where id = $1",
+                "Choose the vendor the document is from.",
+            )
+            .await?
         }
     };
-    let kind_id: Option<i64> = match form.get("kind").trim().parse::<i64>() {
-        Ok(id) => {
-            sqlx::query_scalar("select id from document_kinds where id = $1")
-                .bind(id)
-                .fetch_optional(&mut *db)
-                .await?
-        }
-        Err(_) => None,
-    };
-    if kind_id.is_none() {
-        errors.add("kind", "Choose what kind of document it is.");
-    }
+    let kind_id = validate::existing(
+        &mut *db,
+        &mut errors,
+        "kind",
+        form.get("kind"),
+        "select id from document_kinds where id = $1",
+        "Choose what kind of document it is.",
+    )
+    .await?;
     let visibility = if staff {
         validate::choice(
             &mut errors,

@@ -138,31 +138,24 @@ pub async fn create(
 ) -> Result<Response> {
     let mut change = Change::begin(&state, &current, addr).await?;
     let mut errors = FieldErrors::default();
-    let id_of = |field: &str| form.get(field).trim().parse::<i64>().ok();
-    let template: Option<i64> = match id_of("template") {
-        Some(id) => {
-            sqlx::query_scalar("select id from questionnaire_templates where id = $1")
-                .bind(id)
-                .fetch_optional(change.db())
-                .await?
-        }
-        None => None,
-    };
-    if template.is_none() {
-        errors.add("template", "Choose the questionnaire to send.");
-    }
-    let vendor: Option<i64> = match id_of("vendor") {
-        Some(id) => {
-            sqlx::query_scalar("select id from vendors where id = $1")
-                .bind(id)
-                .fetch_optional(change.db())
-                .await?
-        }
-        None => None,
-    };
-    if vendor.is_none() {
-        errors.add("vendor", "Choose the vendor who answers it.");
-    }
+    let template = validate::existing(
+        change.db(),
+        &mut errors,
+        "template",
+        form.get("template"),
+        "select id from questionnaire_templates where id = $1",
+        "Choose the questionnaire to send.",
+    )
+    .await?;
+    let vendor = validate::existing(
+        change.db(),
+        &mut errors,
+        "vendor",
+        form.get("vendor"),
+        "select id from vendors where id = $1",
+        "Choose the vendor who answers it.",
+    )
+    .await?;
     let engagement = match form.get("engagement").trim() {
         "" => None,
         raw => {

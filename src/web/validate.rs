@@ -223,6 +223,31 @@ pub fn date(
     parsed
 }
 
+/// The id of a row a select offered, as typed in `field`: the id when `exists` (a statement
+/// of one parameter, the id, returning it) finds the row, else `message` on the field.
+pub async fn existing(
+    db: &mut sqlx::PgConnection,
+    errors: &mut FieldErrors,
+    field: &'static str,
+    value: &str,
+    exists: &'static str,
+    message: &'static str,
+) -> sqlx::Result<Option<i64>> {
+    let found = match value.trim().parse::<i64>() {
+        Ok(id) => {
+            sqlx::query_scalar(exists)
+                .bind(id)
+                .fetch_optional(db)
+                .await?
+        }
+        Err(_) => None,
+    };
+    if found.is_none() {
+        errors.add(field, message);
+    }
+    Ok(found)
+}
+
 /// An IANA time zone name.
 pub fn time_zone(
     errors: &mut FieldErrors,
