@@ -349,10 +349,11 @@ async fn serve(config: Config, clock: Clock, args: ServeArgs) -> anyhow::Result<
     }
     let app = Application::build(config, database.pool.clone(), clock).await?;
     let address = app.state().config.public_url.clone();
+    let shutdown = shutdown_signal();
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
     println!("Trellis is listening on {address}");
     let _ = std::io::stdout().flush();
-    let served = app.run_until(shutdown_signal()).await;
+    let served = app.run_until(shutdown).await;
     database.close().await?;
     tracing::info!("stopped");
     Ok(served?)
