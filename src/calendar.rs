@@ -85,6 +85,21 @@ pub async fn feed(State(state): State<AppState>, Path(token): Path<String>) -> R
            union all
              select 'end', e.id, e.end_date, 'Engagement ends: ' || e.name, '/engagements/' || e.id
              from eng e where e.end_date is not null
+           union all
+             -- Questionnaires of these engagements, and a vendor user's own vendor's for due
+             -- diligence.
+             select 'questionnaire', q.id, q.due_on, 'Questionnaire due: ' || t.name || ' (' || v.name || ')',
+                    '/questionnaires/' || q.id
+             from questionnaires q join questionnaire_templates t on t.id = q.template_id
+             join vendors v on v.id = q.vendor_id
+             where q.status <> 'completed'
+               and (q.engagement_id in (select id from eng) or ($2::bigint is not null and q.vendor_id = $2))
+           union all
+             -- The last valid day of the current version of these vendors' documents.
+             select 'document', d.id, d.valid_until, d.kind_name || ': last valid day (' || v.name || ')',
+                    '/documents/' || d.id
+             from current_vendor_documents d join vendors v on v.id = d.vendor_id
+             where d.vendor_id in (select vendor_id from eng) and (not $5 or d.visibility = 'shared')
          )
          select kind, subject_id, on_date, summary, link from events
          where on_date >= ($3::timestamptz at time zone 'UTC')::date - $4

@@ -922,6 +922,42 @@ async fn the_calendar_feed_parses_and_shows_only_what_its_owner_may_see() {
         .execute(&app.pool)
         .await
         .unwrap();
+    // Each vendor has a questionnaire to answer and a shared document; Acme an internal one.
+    for (vendor, visibility, kind) in [
+        ("Acme Outsourcing", "shared", "Insurance certificate"),
+        ("Acme Outsourcing", "internal", "SOC 2 report"),
+        ("Globex Services", "shared", "Insurance certificate"),
+    ] {
+        sqlx::query(
+            "with f as (insert into files (name, original_name, content_type, size_bytes, sha256, uploaded_by, uploaded_at)
+                        values ('c.txt', 'c.txt', 'text/plain', 5, encode(sha256('hello'), 'hex'), $4, now()) returning id),
+                  c as (insert into file_chunks (file_id, seq, bytes) select id, 0, 'hello' from f),
+                  d as (insert into vendor_documents (vendor_id, kind_id, visibility, created_by, created_at)
+                        select v.id, k.id, $2, $4, now() from vendors v, document_kinds k
+                        where v.name = $1 and k.name = $3 returning id)
+             insert into vendor_document_versions (document_id, version, file_id, issuer, valid_from, valid_until,
+                                                   uploaded_by, uploaded_at, form_key)
+             select d.id, 1, f.id, 'Issuer', '2026-01-01', '2026-12-20', $4, now(), gen_random_uuid() from d, f",
+        )
+        .bind(vendor)
+        .bind(visibility)
+        .bind(kind)
+        .bind(s.manager.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    for t in [&s, &other] {
+        sqlx::query(
+            "insert into questionnaires (template_id, vendor_id, engagement_id, due_on, sent_by, sent_at, form_key)
+             select 1, vendor_id, id, '2026-12-10', $2, now(), gen_random_uuid() from engagements where id = $1",
+        )
+        .bind(t.engagement)
+        .bind(t.manager.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
     let vendor = app.client_for(&s.vendor_user).await;
     let url = feed_url(&vendor).await;
     assert!(url.starts_with(&format!("{}/calendar/", app.address)));
@@ -951,6 +987,22 @@ async fn the_calendar_feed_parses_and_shows_only_what_its_owner_may_see() {
             .any(|e| e.starts_with("Audit finding due (critical)"))
     );
     assert!(events.iter().any(|e| e.starts_with("Engagement ends")));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("Questionnaire due: Security baseline")),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "Insurance certificate: last valid day (Acme Outsourcing)"),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e.starts_with("SOC 2 report")),
+        "internal: {events:?}"
+    );
     // A vendor user's feed has no reviews or audits, and nothing of another vendor.
     assert!(
         !events
@@ -973,6 +1025,12 @@ async fn the_calendar_feed_parses_and_shows_only_what_its_owner_may_see() {
     assert!(
         events.iter().any(|e| e.starts_with("Review due")),
         "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("SOC 2 report: last valid day")),
+        "our people see internal documents: {events:?}"
     );
     assert!(
         events.iter().any(|e| e.starts_with("Audit (security)")),
