@@ -204,11 +204,28 @@ pub async fn create(
     let Some(id) = id else {
         return Ok(Redirect::to("/questionnaires").into_response());
     };
+    // The next cycle starts from the answers of the vendor's last completed questionnaire of
+    // the same template, each to be confirmed.
+    let carried = sqlx::query(
+        "insert into questionnaire_answers (questionnaire_id, question_id, value, state, carried_over)
+         select $1, a.question_id, a.value, 'draft', true
+         from questionnaire_answers a
+         where a.questionnaire_id = (select p.id from questionnaires p
+                                     where p.vendor_id = $2 and p.template_id = $3 and p.status = 'completed'
+                                     order by p.completed_at desc limit 1)
+           and a.value <> ''",
+    )
+    .bind(id)
+    .bind(vendor)
+    .bind(template)
+    .execute(change.db())
+    .await?
+    .rows_affected();
     change
         .audit(
             "questionnaire.send",
             format!("vendor:{vendor}"),
-            serde_json::json!({ "questionnaire_id": id, "template_id": template, "engagement_id": engagement, "due_on": due }),
+            serde_json::json!({ "questionnaire_id": id, "template_id": template, "engagement_id": engagement, "due_on": due, "carried_over": carried }),
         )
         .await?;
     change
@@ -240,6 +257,8 @@ pub struct Answer {
     pub value: String,
     pub state: Option<AnswerState>,
     pub comment: String,
+    /// Carried over from the last cycle, not yet confirmed by the vendor.
+    pub carried_over: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -320,7 +339,7 @@ async fn show_page(
     .await?;
     let questions = questions(db, template).await?;
     let answers: Vec<Answer> = sqlx::query_as(
-        "select question_id, value, state, comment from questionnaire_answers where questionnaire_id = $1",
+        "select question_id, value, state, comment, carried_over from questionnaire_answers where questionnaire_id = $1",
     )
     .bind(id)
     .fetch_all(&mut *db)
@@ -410,6 +429,7 @@ pub async fn answer(
          select $1, x.question_id, x.value, $4, $5, $6 from unnest($2::bigint[], $3::text[]) as x(question_id, value)
          on conflict (questionnaire_id, question_id) do update
          set value = excluded.value, answered_by = excluded.answered_by, answered_at = excluded.answered_at,
+             carried_over = false,
              state = case when questionnaire_answers.state = 'clarify' and excluded.state = 'draft'
                           then 'clarify' else excluded.state end,
              comment = case when excluded.state = 'submitted' then '' else questionnaire_answers.comment end

@@ -283,6 +283,35 @@ async fn the_vendor_answers_a_manager_asks_for_clarification_completes_it_and_a_
     );
     let html = c.vendor.get_html(&page).await;
     assert!(html.contains(&score.to_string()), "{html}");
+
+    // The next cycle starts from these answers, each marked for the vendor to confirm; saving
+    // confirms them.
+    let next = c.send(20).await;
+    let next_page = format!("/questionnaires/{next}");
+    let html = c.vendor.get_html(&next_page).await;
+    assert!(html.contains("Carried over"), "{html}");
+    assert!(
+        html.contains(&format!("name=\"{first_field}\" value=\"no\" checked")),
+        "{html}"
+    );
+    let carried = || async {
+        c.app
+            .count(&format!(
+                "select count(*) from questionnaire_answers where questionnaire_id = {next} and carried_over"
+            ))
+            .await
+    };
+    assert_eq!(carried().await, answers.len() as i64);
+    let response = c
+        .vendor
+        .post_form(
+            &next_page,
+            &format!("{next_page}/answers"),
+            &fields(&answers, &[("action", "save")]),
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(carried().await, 0);
 }
 
 #[tokio::test]
