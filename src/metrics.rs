@@ -22,34 +22,41 @@ struct Series {
 /// Upper bounds of the scheduler pass histogram, in seconds.
 const PASS_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
-/// The counters besides the requests' (name, help), each with at most one label.
-const COUNTERS: &[(&str, &str)] = &[
+/// The counters besides the requests': (name, its one label or "", help).
+const COUNTERS: &[(&str, &str, &str)] = &[
     (
         "trellis_scheduler_passes_total",
+        "outcome",
         "Scheduler passes, by outcome (ok or failed).",
     ),
     (
         "trellis_scheduler_reminders_raised_total",
+        "",
         "Reminders and notices raised by scheduler passes.",
     ),
     (
         "trellis_scheduler_reminders_resolved_total",
+        "",
         "Reminders and notices resolved by scheduler passes.",
     ),
     (
         "trellis_email_sends_total",
+        "outcome",
         "E-mail delivery attempts, by outcome (sent, retry, failed).",
     ),
     (
         "trellis_login_failures_total",
+        "",
         "Password sign-ins refused for a wrong e-mail or password.",
     ),
     (
         "trellis_login_locks_total",
+        "",
         "Sign-ins refused because too many failed for the account or address.",
     ),
     (
         "trellis_database_errors_total",
+        "class",
         "Database errors met while answering requests, by SQLSTATE class (none: no SQLSTATE).",
     ),
 ];
@@ -89,15 +96,6 @@ struct PassSeries {
     buckets: [u64; PASS_BUCKETS.len()],
 }
 
-/// The label each counter of [`COUNTERS`] carries, if any.
-fn label_of(counter: &str) -> Option<&'static str> {
-    match counter {
-        "trellis_scheduler_passes_total" | "trellis_email_sends_total" => Some("outcome"),
-        "trellis_database_errors_total" => Some("class"),
-        _ => None,
-    }
-}
-
 impl Metrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, latency: Duration) {
         let seconds = latency.as_secs_f64();
@@ -116,7 +114,7 @@ impl Metrics {
 
     /// Adds `by` to `counter` (one of [`COUNTERS`]) with its label's `value` ("" for none).
     pub fn add(&self, counter: &'static str, value: &'static str, by: u64) {
-        debug_assert!(COUNTERS.iter().any(|(name, _)| *name == counter));
+        debug_assert!(COUNTERS.iter().any(|(name, _, _)| *name == counter));
         *self
             .counters
             .lock()
@@ -186,7 +184,7 @@ impl Metrics {
     fn render_counters(&self, out: &mut String) {
         let counters = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         let errors = DATABASE_ERRORS.lock().unwrap_or_else(|p| p.into_inner());
-        for (name, help) in COUNTERS {
+        for (name, label, help) in COUNTERS {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} counter");
             let samples: Vec<(&str, u64)> = if *name == "trellis_database_errors_total" {
@@ -201,15 +199,12 @@ impl Metrics {
                     .map(|((_, value), n)| (*value, *n))
                     .collect()
             };
-            match label_of(name) {
-                Some(label) => {
-                    for (value, n) in samples {
-                        let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {n}", escape(value));
-                    }
-                }
-                None => {
-                    let n: u64 = samples.iter().map(|(_, n)| n).sum();
-                    let _ = writeln!(out, "{name} {n}");
+            if label.is_empty() {
+                let n: u64 = samples.iter().map(|(_, n)| n).sum();
+                let _ = writeln!(out, "{name} {n}");
+            } else {
+                for (value, n) in samples {
+                    let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {n}", escape(value));
                 }
             }
         }

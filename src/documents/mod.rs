@@ -183,21 +183,18 @@ pub async fn lapsed_by_engagement(
     engagements: &[i64],
     today: NaiveDate,
 ) -> Result<HashMap<i64, Vec<String>>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as(
-        "select e.id, d.kind_name from engagements e
-         join current_vendor_documents d on d.vendor_id = e.vendor_id
-         where e.id = any($1) and d.required and d.valid_until < $2
-         order by e.id, lower(d.kind_name)",
-    )
+    let rows: Vec<(i64, Vec<String>)> = sqlx::query_as(&format!(
+        "select e.id, {} from engagements e where e.id = any($1)",
+        lapsed_column("e.vendor_id", "$2", "false")
+    ))
     .bind(engagements)
     .bind(today)
     .fetch_all(db)
     .await?;
-    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
-    for (engagement, kind) in rows {
-        out.entry(engagement).or_default().push(kind);
-    }
-    Ok(out)
+    Ok(rows
+        .into_iter()
+        .filter(|(_, kinds)| !kinds.is_empty())
+        .collect())
 }
 
 /// A column of another feature's statement: the kinds' names of the required documents of
@@ -212,15 +209,23 @@ pub fn lapsed_column(vendor: &str, today: &str, for_vendor: &str) -> String {
     )
 }
 
-/// The first active engagement of a vendor: the one whose contact window and reminders carry
-/// the vendor's document reminders (their recipients are the managers of all its engagements).
-pub async fn lead_engagement(db: &mut PgConnection, vendor_id: i64) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "select min(id) from engagements where vendor_id = $1 and status = 'active'",
-    )
-    .bind(vendor_id)
-    .fetch_one(db)
-    .await?)
+/// Commits a write of what belongs to `vendor` and raises or resolves its reminders at once:
+/// those of `engagement`, or of the vendor's first active one (`lead_engagement` in
+/// migration 0029), which carries the vendor's documents and due-diligence questionnaires.
+pub async fn commit_refreshing(
+    mut change: crate::web::change::Change<'_>,
+    vendor: i64,
+    engagement: Option<i64>,
+) -> Result<()> {
+    let engagement: Option<i64> = sqlx::query_scalar("select coalesce($2, lead_engagement($1))")
+        .bind(vendor)
+        .bind(engagement)
+        .fetch_one(change.db())
+        .await?;
+    match engagement {
+        Some(engagement) => change.commit_and_refresh(engagement).await,
+        None => change.commit().await,
+    }
 }
 
 /// The routes of documents.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sqlx::PgConnection;
 
 use super::{
-    COLUMNS, DocumentRow, Review, Standing, Visibility, lead_engagement, may_review, may_upload,
+    COLUMNS, DocumentRow, Review, Standing, Visibility, commit_refreshing, may_review, may_upload,
 };
 use crate::auth::{CurrentUser, Role, policy};
 use crate::files::{self, StoredFile, Upload};
@@ -384,14 +384,6 @@ async fn insert_version(
     .await?)
 }
 
-/// Commits `change` and raises or resolves the document reminders of `vendor` at once.
-async fn commit_for(mut change: Change<'_>, vendor: i64) -> Result<()> {
-    match lead_engagement(change.db(), vendor).await? {
-        Some(engagement) => change.commit_and_refresh(engagement).await,
-        None => change.commit().await,
-    }
-}
-
 pub async fn create(
     State(state): State<AppState>,
     current: CurrentUser,
@@ -469,7 +461,7 @@ pub async fn create(
             format!("“{}” is in the vendor's register.", file.name)
         }))
         .await?;
-    commit_for(change, input.vendor_id).await?;
+    commit_refreshing(change, input.vendor_id, None).await?;
     Ok(Redirect::to(&format!("/documents/{document}")).into_response())
 }
 
@@ -711,7 +703,7 @@ pub async fn renew(
             file.name
         )))
         .await?;
-    commit_for(change, vendor_id).await?;
+    commit_refreshing(change, vendor_id, None).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -804,7 +796,7 @@ pub async fn review(
             Decision::Reject => format!("Version {number} is rejected; the vendor reads why."),
         }))
         .await?;
-    commit_for(change, vendor_id).await?;
+    commit_refreshing(change, vendor_id, None).await?;
     Ok(Redirect::to(&back).into_response())
 }
 

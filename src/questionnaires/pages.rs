@@ -233,21 +233,8 @@ pub async fn create(
             "Sent: the vendor's users can answer it now.",
         ))
         .await?;
-    commit(change, vendor, engagement).await?;
+    crate::documents::commit_refreshing(change, vendor, engagement).await?;
     Ok(Redirect::to(&format!("/questionnaires/{id}")).into_response())
-}
-
-/// Commits and refreshes the reminders of the engagement the questionnaire is for (or the
-/// vendor's first active one).
-async fn commit(mut change: Change<'_>, vendor: i64, engagement: Option<i64>) -> Result<()> {
-    let engagement = match engagement {
-        Some(id) => Some(id),
-        None => crate::documents::lead_engagement(change.db(), vendor).await?,
-    };
-    match engagement {
-        Some(id) => change.commit_and_refresh(id).await,
-        None => change.commit().await,
-    }
 }
 
 /// One answer as the page shows it.
@@ -470,7 +457,7 @@ pub async fn answer(
             "Saved. Come back to it any time before you submit."
         }))
         .await?;
-    commit(change, vendor, engagement).await?;
+    crate::documents::commit_refreshing(change, vendor, engagement).await?;
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -567,7 +554,7 @@ pub async fn review(
                 if clarify == 1 { "" } else { "s" }
             )))
             .await?;
-        commit(change, vendor, engagement).await?;
+        crate::documents::commit_refreshing(change, vendor, engagement).await?;
         return Ok(Redirect::to(&back).into_response());
     }
     let empty = String::new();
@@ -625,6 +612,6 @@ pub async fn review(
             }
         )))
         .await?;
-    commit(change, vendor, engagement).await?;
+    crate::documents::commit_refreshing(change, vendor, engagement).await?;
     Ok(Redirect::to(&back).into_response())
 }

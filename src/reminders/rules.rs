@@ -156,14 +156,13 @@ documents as (
     from current_vendor_documents d
     join vendor_document_versions x on x.id = d.version_id
     join vendors vn on vn.id = d.vendor_id
-    join eng e on e.id = (select min(l.id) from engagements l where l.vendor_id = d.vendor_id and l.status = 'active')
+    join eng e on e.id = lead_engagement(d.vendor_id)
 ),
 -- The questionnaires not yet completed, on their engagement (for due diligence, the
 -- vendor's first active one).
 questionnaires_open as (
     select q.id, q.status, q.due_on, q.submitted_at, t.name,
-           coalesce(q.engagement_id, (select min(l.id) from engagements l
-                                      where l.vendor_id = q.vendor_id and l.status = 'active')) as engagement_id
+           coalesce(q.engagement_id, lead_engagement(q.vendor_id)) as engagement_id
     from questionnaires q join questionnaire_templates t on t.id = q.template_id
     where q.status <> 'completed'
 ),
@@ -294,7 +293,7 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
                    and f.created_at > $1 - interval '14 days'
     left join visible_findings(true) vf on vf.id = f.id
   union all
-    -- A vendor's documents ride on its first active engagement (`documents::lead_engagement`),
+    -- A vendor's documents ride on its first active engagement (`lead_engagement`, migration 0029),
     -- whose contact window their e-mail keeps; they reach the managers of all its engagements.
     -- Before the current version expires: 30 days (up to a week before) and 7 days.
     select 'document_expiring:' || d.version_id || ':' || w.days, 'document_expiring', d.engagement_id,

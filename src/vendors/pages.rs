@@ -462,7 +462,7 @@ pub async fn show(
     let today = state.clock.today(zone);
     let lapsed = documents
         .iter()
-        .filter(|d| d.required && d.valid_until < today)
+        .filter(|d| d.required && d.standing(today) == crate::documents::Standing::Lapsed)
         .map(|d| d.kind_name.clone())
         .collect();
     let page = ShowPage {

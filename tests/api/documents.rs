@@ -7,7 +7,9 @@ use chrono::{Duration, NaiveDate};
 use trellis::auth::Role;
 use trellis::scheduler;
 
-use crate::helpers::{TestApp, TestClient, TestUser, csrf_in, engagement, location, spawn_app};
+use crate::helpers::{
+    TestApp, TestClient, TestUser, active_engagement, csrf_in, location, spawn_app,
+};
 
 struct Case {
     app: TestApp,
@@ -36,17 +38,6 @@ async fn case() -> Case {
         other,
         engagement,
     }
-}
-
-/// An active engagement (the reminders look at active engagements only).
-async fn active_engagement(app: &TestApp, vendor: i64, owner: i64) -> i64 {
-    let id = engagement(app, vendor, owner).await;
-    sqlx::query("update engagements set status = 'active' where id = $1")
-        .bind(id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    id
 }
 
 fn pdf() -> Vec<u8> {

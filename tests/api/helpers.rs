@@ -538,6 +538,17 @@ pub async fn engagement(app: &TestApp, vendor: i64, owner: i64) -> i64 {
     id
 }
 
+/// An active engagement (the reminder rules look at active engagements only).
+pub async fn active_engagement(app: &TestApp, vendor: i64, owner: i64) -> i64 {
+    let id = engagement(app, vendor, owner).await;
+    sqlx::query("update engagements set status = 'active' where id = $1")
+        .bind(id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    id
+}
+
 /// A KPI with terms in force since 2026-01-01.
 pub async fn kpi(
     app: &TestApp,

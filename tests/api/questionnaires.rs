@@ -7,7 +7,7 @@ use chrono::Duration;
 use trellis::auth::Role;
 use trellis::scheduler;
 
-use crate::helpers::{TestApp, TestClient, TestUser, engagement, location, spawn_app};
+use crate::helpers::{TestApp, TestClient, TestUser, active_engagement, location, spawn_app};
 
 struct Case {
     app: TestApp,
@@ -24,12 +24,7 @@ async fn case() -> Case {
     let (manager, manager_user) = app.signed_in(Role::Manager).await;
     let other_user = app.create_user(Role::Vendor, Some("Other Vendor")).await;
     let other = app.client_for(&other_user).await;
-    let engagement = engagement(&app, vendor_user.vendor_id.unwrap(), manager_user.id).await;
-    sqlx::query("update engagements set status = 'active' where id = $1")
-        .bind(engagement)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    let engagement = active_engagement(&app, vendor_user.vendor_id.unwrap(), manager_user.id).await;
     Case {
         app,
         vendor,
