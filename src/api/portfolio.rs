@@ -115,24 +115,36 @@ fn unprocessable(detail: &str) -> Problem {
 }
 
 /// The page's filters, each checked against its fixed list: an unknown value is a 422 here,
-/// where the page quietly drops it.
+/// where the page quietly drops it, and so is an empty one (as the document's types say:
+/// leave a filter out rather than sending it empty).
 fn filters_of(query: &PortfolioQuery) -> ApiResult<Filters> {
-    let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
-    let tier = given(&query.tier).unwrap_or_default();
+    for (name, value) in [
+        ("tier", &query.tier),
+        ("standing", &query.standing),
+        ("manager", &query.manager),
+        ("sort", &query.sort),
+    ] {
+        if value.as_deref().is_some_and(str::is_empty) {
+            return Err(unprocessable(&format!(
+                "`{name}` is empty: leave it out, or give it a value."
+            )));
+        }
+    }
+    let tier = query.tier.clone().unwrap_or_default();
     if !tier.is_empty() && Tier::parse(&tier).is_none() {
         return Err(unprocessable("`tier` is one of the vendor tiers."));
     }
-    let standing = given(&query.standing).unwrap_or_default();
+    let standing = query.standing.clone().unwrap_or_default();
     if !standing.is_empty() && !is_standing_key(&standing) {
         return Err(unprocessable(
             "`standing` is excellent, good, attention, critical or no_data.",
         ));
     }
-    let manager = given(&query.manager).unwrap_or_default();
+    let manager = query.manager.clone().unwrap_or_default();
     if !manager.is_empty() && !manager.parse::<i64>().is_ok_and(|id| id > 0) {
         return Err(unprocessable("`manager` is a user's id."));
     }
-    let sort = given(&query.sort).unwrap_or_else(|| SORTS[0].to_string());
+    let sort = query.sort.clone().unwrap_or_else(|| SORTS[0].to_string());
     if !SORTS.contains(&sort.as_str()) {
         return Err(unprocessable("`sort` is score, change or name."));
     }

@@ -871,6 +871,10 @@ async fn the_portfolio_pages_by_cursor_in_each_of_the_page_s_sorts() {
         "standing=fine",
         "manager=abc",
         "limit=0",
+        "tier=",
+        "standing=",
+        "manager=",
+        "sort=",
     ] {
         let (status, _) = get(&app, &format!("/api/v1/portfolio?{bad}"), &secret).await;
         assert_eq!(status, 422, "{bad}");
