@@ -83,8 +83,11 @@ pub async fn feed(State(state): State<AppState>, Path(token): Path<String>) -> R
                     '/engagements/' || e.id || '/audits#finding-' || f.id
              from eng e join visible_findings($5) f on f.engagement_id = e.id and f.status in ('open', 'answered')
            union all
-             select 'end', e.id, e.end_date, 'Engagement ends: ' || e.name, '/engagements/' || e.id
-             from eng e where e.end_date is not null
+             select 'end', e.id, e.runs_until, 'Engagement ends: ' || e.name, '/engagements/' || e.id
+             from eng e where e.runs_until is not null
+           union all
+             select 'notice', e.id, e.notice_by, 'Last day to give notice: ' || e.name, '/engagements/' || e.id
+             from eng e where not $5 and e.notice_by is not null
            union all
              -- Questionnaires of these engagements, and a vendor user's own vendor's for due
              -- diligence.

@@ -30,7 +30,17 @@ pub struct EngagementView {
     pub vendor_name: String,
     pub status: engagements::Status,
     pub start_date: NaiveDate,
+    /// The last day of the initial term; null for an open-ended engagement.
     pub end_date: Option<NaiveDate>,
+    /// How the contract renews at the end of a term.
+    pub renewal: engagements::Renewal,
+    /// The length of each renewal in months (automatic renewals).
+    pub renewal_months: Option<i32>,
+    /// The current term's end, today: with automatic renewal, the end of the term that
+    /// notice given today can still stop.
+    pub term_end: Option<NaiveDate>,
+    /// The last day to give notice (or decide) for the term that ends on `term_end`.
+    pub notice_by: Option<NaiveDate>,
     pub scorecard_period: crate::vocab::PeriodKind,
     /// The engagement's IANA time zone, such as `Europe/Berlin`.
     pub time_zone: String,
@@ -64,7 +74,12 @@ pub async fn show(
         .map_err(crate::web::error::AppError::from)?;
     let today = state.clock.today(access.zone());
     let agreement = engagements::agreement_of(&mut conn, access, today).await?;
+    let dates = agreement.contract_dates.as_ref();
     Ok(Json(EngagementView {
+        renewal: agreement.fields.contract.renewal,
+        renewal_months: agreement.fields.contract.renewal_months,
+        term_end: dates.map(|d| d.ends_on),
+        notice_by: dates.and_then(|d| d.notice_by),
         id: agreement.access.id,
         name: agreement.fields.name,
         vendor_id: agreement.access.vendor_id,

@@ -18,8 +18,8 @@ use super::problem::{ApiResult, Problem};
 use crate::auth::Role;
 use crate::period::Period;
 use crate::scorecard::{
-    self, PORTFOLIO_SORTS as SORTS, PortfolioFilters as Filters, PortfolioKey, PortfolioRow,
-    is_standing_key, standing_key,
+    self, NOTICE_WITHIN_MAX, PORTFOLIO_SORTS as SORTS, PortfolioFilters as Filters, PortfolioKey,
+    PortfolioRow, is_standing_key, standing_key,
 };
 use crate::state::AppState;
 use crate::vendors::Tier;
@@ -31,6 +31,7 @@ struct PortfolioQuery {
     tier: Option<String>,
     standing: Option<String>,
     manager: Option<String>,
+    notice_within: Option<String>,
     sort: Option<String>,
     cursor: Option<String>,
     limit: Option<String>,
@@ -75,6 +76,11 @@ pub struct PortfolioItem {
     #[schema(value_type = Option<String>, example = "-3.5")]
     pub change: Option<Decimal>,
     pub weakest_kpi: Option<WeakestKpi>,
+    /// The contract's current term's end; null for an open-ended engagement.
+    pub term_end: Option<NaiveDate>,
+    /// The last day to give notice so that the contract ends (automatic renewal) or to
+    /// decide on it (renewal by decision); null when there is nothing to give notice of.
+    pub notice_by: Option<NaiveDate>,
 }
 
 /// A period's label read back: labels of the three kinds never look alike.
@@ -106,6 +112,8 @@ impl From<PortfolioRow> for PortfolioItem {
             score: row.score,
             change: row.change,
             weakest_kpi,
+            term_end: row.term_end,
+            notice_by: row.notice_by,
         }
     }
 }
@@ -117,11 +125,12 @@ fn unprocessable(detail: &str) -> Problem {
 /// The page's filters, each checked against its fixed list: an unknown value is a 422 here,
 /// where the page quietly drops it, and so is an empty one (as the document's types say:
 /// leave a filter out rather than sending it empty).
-fn filters_of(query: &PortfolioQuery) -> ApiResult<Filters> {
+fn filters_of(query: &PortfolioQuery, today: NaiveDate) -> ApiResult<Filters> {
     for (name, value) in [
         ("tier", &query.tier),
         ("standing", &query.standing),
         ("manager", &query.manager),
+        ("notice_within", &query.notice_within),
         ("sort", &query.sort),
     ] {
         if value.as_deref().is_some_and(str::is_empty) {
@@ -146,18 +155,33 @@ fn filters_of(query: &PortfolioQuery) -> ApiResult<Filters> {
     }
     let sort = query.sort.clone().unwrap_or_else(|| SORTS[0].to_string());
     if !SORTS.contains(&sort.as_str()) {
-        return Err(unprocessable("`sort` is score, change or name."));
+        return Err(unprocessable("`sort` is score, change, name or notice."));
     }
+    let notice = match query.notice_within.as_deref() {
+        None => None,
+        Some(days) => Some(
+            days.parse::<u32>()
+                .ok()
+                .filter(|d| (1..=NOTICE_WITHIN_MAX).contains(d))
+                .ok_or_else(|| {
+                    unprocessable(&format!(
+                        "`notice_within` is a number of days from 1 to {NOTICE_WITHIN_MAX}."
+                    ))
+                })?,
+        ),
+    };
     Ok(Filters {
         tier,
         standing,
         manager,
+        notice,
+        today,
         sort,
     })
 }
 
-/// The portfolio: weakest score first unless sorted by change (biggest fall first) or by
-/// vendor.
+/// The portfolio: weakest score first unless sorted by change (biggest fall first), by
+/// vendor, or by the last day to give notice (soonest first).
 #[utoipa::path(
     get,
     path = "/api/v1/portfolio",
@@ -167,7 +191,8 @@ fn filters_of(query: &PortfolioQuery) -> ApiResult<Filters> {
         ("tier" = Option<String>, Query, description = "The vendor's tier"),
         ("standing" = Option<String>, Query, description = "excellent, good, attention, critical or no_data"),
         ("manager" = Option<i64>, Query, description = "Engagements this user owns or co-manages"),
-        ("sort" = Option<String>, Query, description = "score (the default), change or name"),
+        ("notice_within" = Option<i64>, Query, minimum = 1, maximum = 3650, description = "Engagements whose last day to give notice is from today to this many days on"),
+        ("sort" = Option<String>, Query, description = "score (the default), change, name or notice"),
         ("cursor" = Option<String>, Query, min_length = 1, description = "The `next_cursor` of the previous page"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1 to 100; 25 unless given"),
     ),
@@ -191,10 +216,14 @@ pub async fn list(
         ));
     }
     let query: PortfolioQuery = query_of(raw.as_deref())?;
-    let filters = filters_of(&query)?;
+    let filters = filters_of(&query, state.clock.today(state.config.time_zone))?;
     let scope = format!(
-        "portfolio\n{}\n{}\n{}\n{}",
-        filters.tier, filters.standing, filters.manager, filters.sort
+        "portfolio\n{}\n{}\n{}\n{}\n{}",
+        filters.tier,
+        filters.standing,
+        filters.manager,
+        filters.notice.unwrap_or(0),
+        filters.sort
     );
     let page = PageRequest::new(scope, query.cursor.as_deref(), query.limit.as_deref())?;
     let after: Option<PortfolioKey> = page.after()?;

@@ -9,6 +9,7 @@ use sqlx::PgConnection;
 
 use super::boundaries::Boundaries;
 use super::cadence::{CheckinCadence, ReviewCadence, iso_weekdays, weekday_name};
+use super::contract::{Contract, ContractFields, Dates, Notice};
 use super::kpis::{self, KpiLine};
 use super::{Access, Status};
 use crate::vocab::{PeriodKind, Zone};
@@ -36,6 +37,9 @@ pub struct EngagementFields {
     pub audit_cadence: ReviewCadence,
     pub next_review_due: Option<NaiveDate>,
     pub next_audit_due: Option<NaiveDate>,
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub contract: ContractFields,
 }
 
 /// A zone is recorded by its IANA name, as it is stored.
@@ -50,20 +54,29 @@ impl EngagementFields {
             .and_then(|day| iso_weekdays(&[day]).into_iter().next())
     }
 
-    /// The last day to give notice before the end date.
-    pub fn notice_date(&self) -> Option<NaiveDate> {
-        self.end_date
-            .and_then(|end| end.checked_sub_days(chrono::Days::new(self.notice_days as u64)))
+    /// What the contract says about its terms.
+    pub fn contract(&self) -> Contract {
+        self.contract
+            .contract(self.start_date, self.end_date, self.notice_days)
+    }
+
+    /// The notice period as agreed.
+    pub fn notice(&self) -> Notice {
+        Notice::from_stored(self.notice_days, self.contract.notice_months)
     }
 }
 
+/// The contract's stored columns, as [`ContractFields`] reads them.
+pub const CONTRACT_COLUMNS: &str =
+    "renewal, renewal_months, initial_term_months, notice_months, annual_value, currency";
+
 pub async fn fields_of(db: &mut PgConnection, id: i64) -> Result<EngagementFields> {
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "select vendor_id, name, scope, objectives, time_zone, start_date, end_date, notice_days, status, owner_id,
                 scorecard_period, checkin_cadence, checkin_weekday, review_cadence, audit_cadence,
-                next_review_due, next_audit_due
-         from engagements where id = $1",
-    )
+                next_review_due, next_audit_due, {CONTRACT_COLUMNS}
+         from engagements where id = $1"
+    ))
     .bind(id)
     .fetch_optional(db)
     .await?
@@ -80,7 +93,8 @@ pub struct Agreement {
     pub kpis: Vec<KpiLine>,
     pub weight_total: Decimal,
     pub boundaries: Boundaries,
-    pub notice_date: Option<NaiveDate>,
+    /// The contract's current term and notice day, today.
+    pub contract_dates: Option<Dates>,
     /// The vendor's required documents that have lapsed, as the reader may see them
     /// (`documents`): the pages' warning.
     pub lapsed_documents: Vec<String>,
@@ -90,6 +104,13 @@ impl Agreement {
     /// Whether a due date has passed, by today in the engagement's zone.
     pub fn overdue(&self, due: &Option<NaiveDate>) -> bool {
         due.is_some_and(|d| d < self.today)
+    }
+
+    /// Whether the last day to give notice is within 30 days.
+    pub fn notice_soon(&self) -> bool {
+        self.contract_dates
+            .and_then(|d| d.notice_by)
+            .is_some_and(|by| by >= self.today && (by - self.today).num_days() <= 30)
     }
 
     /// The preferred check-in day by name, for "on Mondays".
@@ -117,7 +138,8 @@ pub async fn load(db: &mut PgConnection, access: Access, today: NaiveDate) -> Re
         format!(
             "select e.vendor_id, e.name, e.scope, e.objectives, e.time_zone, e.start_date, e.end_date, e.notice_days,
                 e.status, e.owner_id, e.scorecard_period, e.checkin_cadence, e.checkin_weekday, e.review_cadence,
-                e.audit_cadence, e.next_review_due, e.next_audit_due,
+                e.audit_cadence, e.next_review_due, e.next_audit_due, e.renewal, e.renewal_months,
+                e.initial_term_months, e.notice_months, e.annual_value, e.currency,
                 o.name as owner,
                 coalesce(array(select u.name from engagement_managers m join users u on u.id = m.user_id
                                where m.engagement_id = e.id order by lower(u.name)), '{{}}') as co_managers,
@@ -148,7 +170,7 @@ pub async fn load(db: &mut PgConnection, access: Access, today: NaiveDate) -> Re
     } = stored;
     Ok(Agreement {
         today,
-        notice_date: fields.notice_date(),
+        contract_dates: fields.contract().dates(today),
         access,
         fields,
         owner,

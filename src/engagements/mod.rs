@@ -7,6 +7,7 @@
 pub mod agreement;
 pub mod boundaries;
 pub mod cadence;
+pub mod contract;
 pub mod kpis;
 pub mod pages;
 pub mod schedule;
@@ -18,6 +19,10 @@ pub use boundaries::{Boundaries, Channel, WindowNow, set_touch_cap, window_now};
 pub use cadence::{
     CheckinCadence, ReviewCadence, WEEK, add_months, iso_weekdays, overdue_from, parse_weekday,
     weekday_name, weekday_short,
+};
+pub use contract::{
+    Contract, ContractFields, Dates as ContractDates, Notice, NoticeUnit, Renewal,
+    refresh as refresh_contracts, store_dates as store_contract_dates,
 };
 pub use kpis::{KpiLine, change_terms, check_terms, decimal, lines as kpi_lines, with_unit};
 pub use pages::{Filter, ListKey, ListRow, render_agreement, search, search_after};

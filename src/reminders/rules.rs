@@ -28,7 +28,7 @@ use sqlx::PgConnection;
 /// "today" is taken in its own time zone.
 const WANTED: &str = r#"
 eng as (
-    select e.id, e.vendor_id, e.start_date, e.end_date, e.notice_days, e.scorecard_period,
+    select e.id, e.vendor_id, e.start_date, e.end_date, e.notice_by, e.renewal, e.scorecard_period,
            e.checkin_cadence, e.checkin_weekday, e.next_review_due, e.next_audit_due,
            ($1::timestamptz at time zone e.time_zone)::date as today,
            coalesce(b.contact_days, '{1,2,3,4,5}') as contact_days
@@ -61,7 +61,7 @@ missing as materialized (
     left join present p on p.kpi_id = k.id and p.period_start = e.latest
     -- The periods the engagement lived in, as `Life::records` has it for the form.
     where period_back(e.scorecard_period, e.latest, -1) > e.start_date
-      and (e.end_date is null or e.latest <= e.end_date)
+      and (e.end_date is null or e.renewal = 'automatic' or e.latest <= e.end_date)
       and p.kpi_id is null
 ),
 celebration_candidates as (
@@ -250,18 +250,21 @@ wanted (dedupe_key, kind, engagement_id, subject_id, due_on, title, link, audien
                   order by t.effective_from desc limit 1) t on t.active
     group by m.engagement_id, m.source, m.latest, m.scorecard_period
   union all
-    select 'notice_date:' || e.id || ':' || (e.end_date - e.notice_days), 'notice_date', e.id, null,
-           e.end_date - e.notice_days,
-           'Last day to give notice: ' || to_char(e.end_date - e.notice_days, 'Dy FMDD Mon YYYY'),
+    -- The notice day and term end as engagements::contract works them out (refreshed at
+    -- the start of each pass when a term rolls over).
+    select 'notice_date:' || e.id || ':' || e.notice_by, 'notice_date', e.id, null, e.notice_by,
+           case e.renewal when 'automatic' then 'Last day to give notice before it renews: '
+                else 'Last day to give notice: ' end || to_char(e.notice_by, 'Dy FMDD Mon YYYY'),
            '/engagements/' || e.id, 'managers', false, false
     from eng e
-    where e.end_date - e.notice_days between e.today and e.today + 30
+    where e.notice_by between e.today and e.today + 30
   union all
     select 'engagement_end:' || e.id || ':' || e.end_date, 'engagement_end', e.id, null, e.end_date,
            'Engagement ends ' || to_char(e.end_date, 'Dy FMDD Mon YYYY'),
            '/engagements/' || e.id, 'managers', false, false
     from eng e
-    where e.end_date between e.today and e.today + 60
+    -- An automatic renewal ends only when notice is given.
+    where e.renewal <> 'automatic' and e.end_date between e.today and e.today + 60
   union all
     -- A KPI that met its target in each of the last three or more closed periods, once per
     -- streak: the key names the streak's first period, which stays put while it lasts.

@@ -151,6 +151,9 @@ pub(super) struct ShowPage {
     touch_cap: i32,
     next_period: String,
     zone: chrono_tz::Tz,
+    /// For a decision to exit: the contract's last day to give notice and the end it
+    /// reaches, today.
+    exit_notice: Option<engagements::ContractDates>,
     form: Pairs,
     errors: FieldErrors,
 }
@@ -268,7 +271,17 @@ pub(super) async fn show_page(
     } else {
         (Vec::new(), None, 0, String::new())
     };
+    let exit_notice = if review.decision == Some(Decision::Exit) {
+        engagements::fields_of(db, access.id)
+            .await?
+            .contract()
+            .dates(today)
+            .filter(|d| d.notice_by.is_some())
+    } else {
+        None
+    };
     Ok(ShowPage {
+        exit_notice,
         layout: Layout::new(
             &current.session,
             format!("Review {}: {}", review.period_label, access.name),

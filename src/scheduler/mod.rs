@@ -46,6 +46,10 @@ async fn run_pass(state: &AppState) -> anyhow::Result<PassReport> {
     .fetch_one(&state.pool)
     .await?;
     let email = state.config.smtp_url.is_some();
+    // The contracts whose term rolled over get their next notice day before the rules read it.
+    crate::engagements::refresh_contracts(&mut *state.pool.acquire().await?, now, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("refreshing the contracts' dates: {e:?}"))?;
     // The rules and the portfolio's scores read and write tables apart: they run side by
     // side, each on a connection of its own.
     let rules = async {

@@ -23,7 +23,7 @@ pub(super) struct Life {
 
 impl Life {
     pub(super) async fn of(db: &mut PgConnection, engagement_id: i64) -> Result<Life> {
-        sqlx::query_as("select start_date, end_date from engagements where id = $1")
+        sqlx::query_as("select start_date, runs_until as end_date from engagements where id = $1")
             .bind(engagement_id)
             .fetch_optional(db)
             .await?

@@ -149,7 +149,7 @@ pub async fn record_lines(
     ids.dedup();
     let targets: Vec<Target> = sqlx::query_as(
         "select k.id as kpi_id, k.engagement_id, k.source, e.vendor_id, e.scorecard_period, e.time_zone,
-                e.start_date, e.end_date,
+                e.start_date, e.runs_until as end_date,
                 (e.owner_id = $2 or exists (select 1 from engagement_managers m where m.engagement_id = e.id and m.user_id = $2)) as manages
          from kpis k join engagements e on e.id = k.engagement_id where k.id = any($1)",
     )

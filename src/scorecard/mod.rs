@@ -32,8 +32,8 @@ pub use entry::{RecordedValue, recorded_values};
 pub use import::{BadLine, Line, Recorded, import as import_values, record_lines};
 pub use model::{KpiCard, PeriodCard, Scorecard, is_standing_key, standing_key};
 pub use portfolio::{
-    Filters as PortfolioFilters, PortfolioKey, PortfolioRow, SORTS as PORTFOLIO_SORTS,
-    refresh_scores, refresh_some_scores, rows_after as portfolio_after,
+    Filters as PortfolioFilters, NOTICE_WITHIN_MAX, PortfolioKey, PortfolioRow,
+    SORTS as PORTFOLIO_SORTS, refresh_scores, refresh_some_scores, rows_after as portfolio_after,
 };
 pub use scoring::Standing;
 pub use snapshots::{KpiSnapshot, ScoreSnapshot, snapshot};

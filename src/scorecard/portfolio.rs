@@ -34,6 +34,7 @@ pub struct PortfolioQuery {
     tier: Option<String>,
     standing: Option<String>,
     manager: Option<String>,
+    notice: Option<String>,
     sort: Option<String>,
     page: Option<String>,
 }
@@ -53,6 +54,10 @@ pub struct PortfolioRow {
     pub change: Option<Decimal>,
     /// The weakest KPI with its score, as written when the score was worked out.
     pub worst: String,
+    /// The last day to give notice and the end of the term it stops, as last worked out
+    /// (`engagements::contract`).
+    pub term_end: Option<NaiveDate>,
+    pub notice_by: Option<NaiveDate>,
     /// The vendor's name as the "name" sort orders it (`lower()` in the database).
     #[serde(skip)]
     pub sort_vendor: String,
@@ -75,16 +80,24 @@ impl PortfolioRow {
     /// Where the row stands in the order of `sort`.
     pub fn key(&self, sort: &str) -> PortfolioKey {
         match sort {
-            "name" => (None, self.sort_vendor.clone(), self.name.clone(), self.id),
-            "change" => (self.change, String::new(), String::new(), self.id),
-            _ => (self.score, String::new(), String::new(), self.id),
+            "name" => (
+                None,
+                self.sort_vendor.clone(),
+                self.name.clone(),
+                self.id,
+                None,
+            ),
+            "change" => (self.change, String::new(), String::new(), self.id, None),
+            "notice" => (None, String::new(), String::new(), self.id, self.notice_by),
+            _ => (self.score, String::new(), String::new(), self.id, None),
         }
     }
 }
 
 /// A row's place in a sort of the portfolio: the score or change for those sorts, the
-/// vendor's and engagement's names for "name", then the engagement's id.
-pub type PortfolioKey = (Option<Decimal>, String, String, i64);
+/// vendor's and engagement's names for "name", the engagement's id, and the notice day for
+/// "notice".
+pub type PortfolioKey = (Option<Decimal>, String, String, i64, Option<NaiveDate>);
 
 /// The name and score of a KPI as [`weakest`] writes them: "Name (73)".
 fn worst_parts(worst: &str) -> Option<(&str, Decimal)> {
@@ -105,6 +118,7 @@ struct PortfolioPage {
     tier: String,
     standing: String,
     manager: String,
+    notice: String,
     sort: String,
     managers: Vec<ManagerChoice>,
     pager: Pager,
@@ -125,6 +139,12 @@ impl PortfolioPage {
             .unwrap_or_default()
     }
 
+    /// Whether the "notice due within" asked for is one of the page's choices (a link may
+    /// carry any number of days up to [`NOTICE_WITHIN_MAX`]).
+    fn notice_is_listed(&self) -> bool {
+        NOTICE_WINDOWS.iter().any(|d| d.to_string() == self.notice)
+    }
+
     fn tier_options(&self) -> Vec<(String, String)> {
         let mut options = vec![(String::new(), "Any tier".to_string())];
         options.extend(Tier::options());
@@ -141,20 +161,34 @@ impl PortfolioPage {
 }
 
 /// The sorts of the portfolio, the first the default.
-pub const SORTS: [&str; 3] = ["score", "change", "name"];
+pub const SORTS: [&str; 4] = ["score", "change", "name", "notice"];
+
+/// The choices of the page's "notice due within" filter, in days.
+pub const NOTICE_WINDOWS: [u32; 4] = [30, 60, 90, 180];
 
 /// The filters and sort as asked for, each checked against its fixed list: a tier's and a
-/// standing's stored name, a manager's id, one of [`SORTS`]; "" for none.
+/// standing's stored name, a manager's id, one of [`SORTS`]; "" for none. `notice` keeps
+/// the engagements whose last day to give notice is from `today` to that many days on.
 pub struct Filters {
     pub tier: String,
     pub standing: String,
     pub manager: String,
+    pub notice: Option<u32>,
+    pub today: NaiveDate,
     pub sort: String,
 }
 
+/// The longest "notice due within" asked for, in days.
+pub const NOTICE_WITHIN_MAX: u32 = 3650;
+
 impl Filters {
-    fn from(query: PortfolioQuery) -> Filters {
+    fn from(query: PortfolioQuery, today: NaiveDate) -> Filters {
         Filters {
+            notice: query
+                .notice
+                .and_then(|n| n.trim().parse::<u32>().ok())
+                .filter(|n| (1..=NOTICE_WITHIN_MAX).contains(n)),
+            today,
             tier: query
                 .tier
                 .filter(|t| Tier::parse(t).is_some())
@@ -179,6 +213,8 @@ impl Filters {
         match self.sort.as_str() {
             "name" => "lower(s.vendor_name), s.engagement_name, s.engagement_id",
             "change" => "s.change asc nulls first, s.engagement_id",
+            // Soonest first; engagements without a notice day last.
+            "notice" => "s.notice_by asc nulls last, s.engagement_id",
             // Weakest first: that is where attention goes; no data last.
             _ => "s.score asc nulls last, s.engagement_id",
         }
@@ -195,6 +231,8 @@ struct Stale {
     owner_name: String,
     scorecard_period: PeriodKind,
     time_zone: Zone,
+    term_end: Option<NaiveDate>,
+    notice_by: Option<NaiveDate>,
 }
 
 /// Whether every stored score is current, `$1` now: every active engagement has a row
@@ -235,7 +273,7 @@ async fn refresh_stale(
 ) -> Result<()> {
     let stale: Vec<Stale> = sqlx::query_as(
         "select e.id, e.name, v.name as vendor_name, v.tier, e.owner_id, o.name as owner_name, e.scorecard_period,
-                e.time_zone
+                e.time_zone, e.term_end, e.notice_by
          from engagements e join vendors v on v.id = e.vendor_id join users o on o.id = e.owner_id
          where e.status = 'active'
            and not exists (select 1 from engagement_scores s where s.engagement_id = e.id and s.valid_until > $1)
@@ -292,6 +330,8 @@ async fn refresh_stale(
             rows.standings.push(standing_key(score.standing));
             rows.changes.push(change);
             rows.worst.push(worst);
+            rows.term_ends.push(e.term_end);
+            rows.notice_bys.push(e.notice_by);
         }
         scoring += started.elapsed();
         let started = Instant::now();
@@ -300,14 +340,17 @@ async fn refresh_stale(
         sqlx::query(
             "with written as (
                 insert into engagement_scores (engagement_id, valid_until, engagement_name, vendor_name, tier, owner_id,
-                                               owner_name, period_label, score, standing, change, worst)
+                                               owner_name, period_label, score, standing, change, worst, term_end,
+                                               notice_by)
                 select * from unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-                                     $7::text[], $8::text[], $9::numeric[], $10::text[], $11::numeric[], $12::text[])
+                                     $7::text[], $8::text[], $9::numeric[], $10::text[], $11::numeric[], $12::text[],
+                                     $13::date[], $14::date[])
                 on conflict (engagement_id) do update
                 set valid_until = excluded.valid_until, engagement_name = excluded.engagement_name,
                     vendor_name = excluded.vendor_name, tier = excluded.tier, owner_id = excluded.owner_id,
                     owner_name = excluded.owner_name, period_label = excluded.period_label, score = excluded.score,
-                    standing = excluded.standing, change = excluded.change, worst = excluded.worst
+                    standing = excluded.standing, change = excluded.change, worst = excluded.worst,
+                    term_end = excluded.term_end, notice_by = excluded.notice_by
                 returning 1
              )
              update portfolio_version set version = version + 1 where exists (select 1 from written)",
@@ -324,6 +367,8 @@ async fn refresh_stale(
         .bind(&rows.standings)
         .bind(&rows.changes)
         .bind(&rows.worst)
+        .bind(&rows.term_ends)
+        .bind(&rows.notice_bys)
         .execute(&mut *db)
         .await?;
         writing += started.elapsed();
@@ -368,6 +413,8 @@ struct Scored {
     standings: Vec<&'static str>,
     changes: Vec<Option<Decimal>>,
     worst: Vec<String>,
+    term_ends: Vec<Option<NaiveDate>>,
+    notice_bys: Vec<Option<NaiveDate>>,
 }
 
 /// The period's weakest active KPI with its score, as the portfolio stores it.
@@ -389,6 +436,8 @@ struct StoredRow {
     standing: StoredStanding,
     change: Option<Decimal>,
     worst: String,
+    term_end: Option<NaiveDate>,
+    notice_by: Option<NaiveDate>,
     sort_vendor: String,
 }
 
@@ -405,6 +454,8 @@ impl From<StoredRow> for PortfolioRow {
             standing: r.standing.0,
             change: r.change,
             worst: r.worst,
+            term_end: r.term_end,
+            notice_by: r.notice_by,
             sort_vendor: r.sort_vendor,
         }
     }
@@ -415,10 +466,12 @@ const FILTERS: &str = "($1::text = '' or s.tier = $1)
            and ($2::text = '' or s.standing = $2)
            and ($3::text = '' or s.owner_id = $3::bigint
                 or exists (select 1 from engagement_managers m
-                           where m.engagement_id = s.engagement_id and m.user_id = $3::bigint))";
+                           where m.engagement_id = s.engagement_id and m.user_id = $3::bigint))
+           and ($10::date is null or s.notice_by between $10 and $11)";
 
 const COLUMNS: &str = "s.engagement_id as id, s.engagement_name as name, s.vendor_name, s.tier, s.owner_name as owner,
-                s.period_label, s.score, s.standing, s.change, s.worst, lower(s.vendor_name) as sort_vendor";
+                s.period_label, s.score, s.standing, s.change, s.worst, s.term_end, s.notice_by,
+                lower(s.vendor_name) as sort_vendor";
 
 /// The active engagements matching the filters, in the order of their sort, after the row
 /// at `after`, at most `limit`: the keyset twin of the page's paging. The scores are as
@@ -436,6 +489,12 @@ pub async fn rows_after(
             "case when $5::numeric is null
                   then (s.change is null and s.engagement_id > $8::bigint) or s.change is not null
                   else s.change > $5 or (s.change = $5 and s.engagement_id > $8::bigint) end"
+        }
+        "notice" => {
+            "case when $12::date is null
+                  then s.notice_by is null and s.engagement_id > $8::bigint
+                  else s.notice_by > $12 or (s.notice_by = $12 and s.engagement_id > $8::bigint)
+                       or s.notice_by is null end"
         }
         _ => {
             "case when $5::numeric is null
@@ -460,12 +519,25 @@ pub async fn rows_after(
     .bind(after.map(|k| k.2.as_str()))
     .bind(after.map(|k| k.3))
     .bind(limit)
+    .bind(filters.notice_window().map(|w| w.0))
+    .bind(filters.notice_window().map(|w| w.1))
+    .bind(after.and_then(|k| k.4))
     .fetch_all(db)
     .await?;
     Ok(stored.into_iter().map(PortfolioRow::from).collect())
 }
 
 impl Filters {
+    /// The first and last notice day the "notice due within" filter keeps.
+    fn notice_window(&self) -> Option<(NaiveDate, NaiveDate)> {
+        let days = self.notice?;
+        let last = self
+            .today
+            .checked_add_days(chrono::Days::new(days.into()))
+            .unwrap_or(NaiveDate::MAX);
+        Some((self.today, last))
+    }
+
     /// The manager asked for, by id.
     fn manager_id(&self) -> Option<i64> {
         self.manager.parse().ok()
@@ -489,7 +561,11 @@ impl Filters {
                                    where m.engagement_id = s.engagement_id and m.user_id = ${n}))"
             ));
         }
-        let taken = parts.len();
+        if self.notice.is_some() {
+            let n = parts.len() + 1;
+            parts.push(format!("s.notice_by between ${n} and ${}", n + 1));
+        }
+        let taken = parts.len() + usize::from(self.notice.is_some());
         if parts.is_empty() {
             ("true".to_string(), 0)
         } else {
@@ -510,6 +586,9 @@ impl Filters {
         }
         if let Some(manager) = self.manager_id() {
             query = query.bind(manager);
+        }
+        if let Some((first, last)) = self.notice_window() {
+            query = query.bind(first).bind(last);
         }
         query
     }
@@ -628,9 +707,9 @@ pub async fn portfolio(
     Query(query): Query<PortfolioQuery>,
 ) -> Result<Html<String>> {
     let page = paging::page_number(query.page.as_deref());
-    let filters = Filters::from(query);
-    let mut conn = state.pool.acquire().await?;
     let now = state.clock.now();
+    let filters = Filters::from(query, state.clock.today(state.config.time_zone));
+    let mut conn = state.pool.acquire().await?;
     let known = head(&mut conn, now).await?;
     let offset = paging::offset(page, PER_PAGE as i64);
     // Current scores under the version just read are what a page kept under it shows.
@@ -644,8 +723,13 @@ pub async fn portfolio(
         period: None,
         today: now.date_naive(),
         detail: format!(
-            "{}|{}|{}|{}|{offset}",
-            filters.tier, filters.standing, filters.manager, filters.sort
+            "{}|{}|{}|{}|{}|{}|{offset}",
+            filters.tier,
+            filters.standing,
+            filters.manager,
+            filters.notice.unwrap_or(0),
+            filters.today,
+            filters.sort
         ),
     };
     let kept = if known.current {
@@ -679,11 +763,13 @@ pub async fn portfolio(
         .into_iter()
         .map(|(id, name)| ManagerChoice { id, name })
         .collect();
+    let notice = filters.notice.map(|n| n.to_string()).unwrap_or_default();
     let Filters {
         tier,
         standing,
         manager,
         sort,
+        ..
     } = filters;
     let sort_param = if sort == "score" { "" } else { sort.as_str() };
     let pager = Pager::new(
@@ -692,6 +778,7 @@ pub async fn portfolio(
             ("tier", &tier),
             ("standing", &standing),
             ("manager", &manager),
+            ("notice", &notice),
             ("sort", sort_param),
         ],
         page,
@@ -704,6 +791,7 @@ pub async fn portfolio(
         tier,
         standing,
         manager,
+        notice,
         sort,
         managers,
         pager,
@@ -718,7 +806,7 @@ pub async fn portfolio_csv(
     Staff(_): Staff,
     Query(query): Query<PortfolioQuery>,
 ) -> Result<axum::response::Response> {
-    let filters = Filters::from(query);
+    let filters = Filters::from(query, state.clock.today(state.config.time_zone));
     let mut conn = state.pool.acquire().await?;
     refresh_scores(&mut conn, state.clock.now()).await?;
     let (all, _) = page_rows(&mut conn, &filters, 0, i64::MAX).await?;
@@ -734,6 +822,8 @@ pub async fn portfolio_csv(
             "standing",
             "change",
             "weakest_kpi",
+            "term_end",
+            "notice_by",
         ]
         .map(String::from),
     );
@@ -749,6 +839,8 @@ pub async fn portfolio_csv(
             r.standing_label().to_string(),
             r.change.map(|c| c.to_string()).unwrap_or_default(),
             r.worst,
+            r.term_end.map(|d| d.to_string()).unwrap_or_default(),
+            r.notice_by.map(|d| d.to_string()).unwrap_or_default(),
         ]));
     }
     Ok(csv::response("portfolio.csv", out))

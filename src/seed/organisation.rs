@@ -43,6 +43,7 @@ struct Engagement {
     start: &'static str,
     end: Option<&'static str>,
     notice_days: i32,
+    contract: Terms,
     status: &'static str,
     owner: &'static str,
     co_managers: &'static [&'static str],
@@ -55,6 +56,22 @@ struct Engagement {
     kpis: &'static [Kpi],
     boundaries: BoundaryData,
 }
+
+/// How a demo contract renews and what it is worth.
+struct Terms {
+    renewal: &'static str,
+    renewal_months: Option<i32>,
+    notice_months: Option<i32>,
+    /// The value per year and its currency.
+    value: Option<(&'static str, &'static str)>,
+}
+
+const NO_RENEWAL: Terms = Terms {
+    renewal: "none",
+    renewal_months: None,
+    notice_months: None,
+    value: None,
+};
 
 const MARIA: &str = "maria.manager@trellis.example";
 const TOM: &str = "tom.manager@trellis.example";
@@ -73,6 +90,12 @@ const ENGAGEMENTS: &[Engagement] = &[
         start: "2025-07-01",
         end: Some("2027-06-30"),
         notice_days: 120,
+        contract: Terms {
+            renewal: "automatic",
+            renewal_months: Some(12),
+            notice_months: None,
+            value: Some(("480000", "EUR")),
+        },
         status: "active",
         owner: MARIA,
         co_managers: &[TOM],
@@ -149,6 +172,12 @@ const ENGAGEMENTS: &[Engagement] = &[
         start: "2025-10-01",
         end: Some("2028-09-30"),
         notice_days: 180,
+        contract: Terms {
+            renewal: "decision",
+            renewal_months: Some(24),
+            notice_months: None,
+            value: Some(("1250000", "EUR")),
+        },
         status: "active",
         owner: TOM,
         co_managers: &[MARIA],
@@ -231,6 +260,7 @@ const ENGAGEMENTS: &[Engagement] = &[
         start: "2026-12-01",
         end: Some("2027-02-28"),
         notice_days: 14,
+        contract: NO_RENEWAL,
         status: "draft",
         owner: TOM,
         co_managers: &[],
@@ -266,6 +296,12 @@ const ENGAGEMENTS: &[Engagement] = &[
         start: "2026-02-01",
         end: Some("2026-12-31"),
         notice_days: 30,
+        contract: Terms {
+            renewal: "automatic",
+            renewal_months: Some(12),
+            notice_months: Some(1),
+            value: Some(("310000", "EUR")),
+        },
         status: "paused",
         owner: TOM,
         co_managers: &[],
@@ -342,6 +378,12 @@ const ENGAGEMENTS: &[Engagement] = &[
         start: "2025-04-01",
         end: Some("2027-03-31"),
         notice_days: 90,
+        contract: Terms {
+            renewal: "automatic",
+            renewal_months: Some(6),
+            notice_months: Some(3),
+            value: Some(("220000", "GBP")),
+        },
         status: "active",
         owner: MARIA,
         co_managers: &[],
@@ -511,15 +553,20 @@ pub async fn seed(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<(
         let id: i64 = sqlx::query_scalar(
             "insert into engagements (vendor_id, name, scope, objectives, time_zone, start_date, end_date, notice_days, status,
                                       owner_id, scorecard_period, checkin_cadence, checkin_weekday, review_cadence,
-                                      audit_cadence, next_review_due, next_audit_due)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                                      audit_cadence, next_review_due, next_audit_due, renewal, renewal_months, notice_months,
+                                      annual_value, currency)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                     $21::numeric, $22)
              on conflict (vendor_id, (lower(name))) do update
              set scope = excluded.scope, objectives = excluded.objectives, time_zone = excluded.time_zone,
                  start_date = excluded.start_date, end_date = excluded.end_date, notice_days = excluded.notice_days,
                  status = excluded.status, owner_id = excluded.owner_id, scorecard_period = excluded.scorecard_period,
                  checkin_cadence = excluded.checkin_cadence, checkin_weekday = excluded.checkin_weekday,
                  review_cadence = excluded.review_cadence, audit_cadence = excluded.audit_cadence,
-                 next_review_due = excluded.next_review_due, next_audit_due = excluded.next_audit_due
+                 next_review_due = excluded.next_review_due, next_audit_due = excluded.next_audit_due,
+                 renewal = excluded.renewal, renewal_months = excluded.renewal_months,
+                 notice_months = excluded.notice_months, annual_value = excluded.annual_value,
+                 currency = excluded.currency
              returning id",
         )
         .bind(vendor_id)
@@ -539,8 +586,14 @@ pub async fn seed(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<(
         .bind(engagement.audit)
         .bind(due(engagement.due_in.0))
         .bind(due(engagement.due_in.1))
+        .bind(engagement.contract.renewal)
+        .bind(engagement.contract.renewal_months)
+        .bind(engagement.contract.notice_months)
+        .bind(engagement.contract.value.map(|v| v.0))
+        .bind(engagement.contract.value.map(|v| v.1))
         .fetch_one(&mut *db)
         .await?;
+        crate::engagements::store_contract_dates(db, id, now).await?;
         sqlx::query("delete from engagement_managers where engagement_id = $1")
             .bind(id)
             .execute(&mut *db)

@@ -11,6 +11,7 @@ mod auth;
 mod browser;
 mod cache;
 mod checkins;
+mod contracts;
 mod documents;
 mod engagements;
 mod files;

@@ -60,7 +60,7 @@ async fn everything_due(
     let m = s.manager.id;
     sqlx::query(
         "update engagements set next_review_due = $2::date + 3, next_audit_due = $2::date - 10,
-                end_date = $2::date + 40, notice_days = 30
+                end_date = $2::date + 40, notice_days = 30, renewal = 'decision'
          where id = $1",
     )
     .bind(e)

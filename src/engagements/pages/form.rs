@@ -13,6 +13,7 @@ use crate::auth::policy::Admin;
 use crate::engagements::Viewing;
 use crate::engagements::agreement::{EngagementFields, fields_of};
 use crate::engagements::cadence::{self, CheckinCadence, ReviewCadence};
+use crate::engagements::contract::{self, NoticeUnit, Renewal};
 use crate::engagements::{Access, access};
 use crate::state::AppState;
 use crate::web::ClientAddr;
@@ -129,6 +130,14 @@ impl FormPage {
         options
     }
 
+    fn renewal_options(&self) -> Vec<(String, String)> {
+        Renewal::options()
+    }
+
+    fn notice_unit_options(&self) -> Vec<(String, String)> {
+        NoticeUnit::options()
+    }
+
     fn checkin_options(&self) -> Vec<(String, String)> {
         CheckinCadence::ALL
             .iter()
@@ -147,6 +156,9 @@ impl FormPage {
 /// The form filled with the engagement as stored.
 fn pairs_of(fields: &EngagementFields, co: &[i64]) -> Pairs {
     let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    fn optional<T: ToString>(value: Option<T>) -> String {
+        value.map(|v| v.to_string()).unwrap_or_default()
+    }
     let mut pairs = vec![
         ("vendor_id".to_string(), fields.vendor_id.to_string()),
         ("name".into(), fields.name.clone()),
@@ -155,7 +167,40 @@ fn pairs_of(fields: &EngagementFields, co: &[i64]) -> Pairs {
         ("time_zone".into(), fields.time_zone.name().to_string()),
         ("start_date".into(), fields.start_date.to_string()),
         ("end_date".into(), date(fields.end_date)),
-        ("notice_days".into(), fields.notice_days.to_string()),
+        (
+            "notice_days".into(),
+            fields
+                .contract
+                .notice_months
+                .unwrap_or(fields.notice_days)
+                .to_string(),
+        ),
+        (
+            "notice_unit".into(),
+            if fields.contract.notice_months.is_some() {
+                "months"
+            } else {
+                "days"
+            }
+            .into(),
+        ),
+        ("renewal".into(), fields.contract.renewal.as_str().into()),
+        (
+            "renewal_months".into(),
+            optional(fields.contract.renewal_months),
+        ),
+        (
+            "initial_term_months".into(),
+            optional(fields.contract.initial_term_months),
+        ),
+        (
+            "annual_value".into(),
+            optional(fields.contract.annual_value.map(|v| v.normalize())),
+        ),
+        (
+            "currency".into(),
+            fields.contract.currency.clone().unwrap_or_default(),
+        ),
         ("status".into(), fields.status.as_str().to_string()),
         ("owner_id".into(), fields.owner_id.to_string()),
         (
@@ -212,6 +257,8 @@ pub async fn new(
         ),
         ("start_date".into(), today.to_string()),
         ("notice_days".into(), "90".into()),
+        ("notice_unit".into(), "days".into()),
+        ("renewal".into(), "none".into()),
         ("status".into(), "draft".into()),
         ("scorecard_period".into(), "monthly".into()),
         ("checkin_cadence".into(), "weekly".into()),
@@ -265,8 +312,10 @@ pub async fn create(
     let inserted: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
         "insert into engagements (vendor_id, name, scope, objectives, time_zone, start_date, end_date, notice_days, status,
                                   owner_id, scorecard_period, checkin_cadence, checkin_weekday, review_cadence, audit_cadence,
-                                  next_review_due, next_audit_due)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) returning id",
+                                  next_review_due, next_audit_due, renewal, renewal_months, initial_term_months, notice_months,
+                                  annual_value, currency)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+         returning id",
     )
     .bind(fields.vendor_id)
     .bind(&fields.name)
@@ -285,6 +334,12 @@ pub async fn create(
     .bind(fields.audit_cadence)
     .bind(fields.next_review_due)
     .bind(fields.next_audit_due)
+    .bind(fields.contract.renewal)
+    .bind(fields.contract.renewal_months)
+    .bind(fields.contract.initial_term_months)
+    .bind(fields.contract.notice_months)
+    .bind(fields.contract.annual_value)
+    .bind(&fields.contract.currency)
     .fetch_one(change.db())
     .await;
     let id = match inserted {
@@ -297,6 +352,8 @@ pub async fn create(
         Err(e) => return Err(e.into()),
     };
     add_co_managers(change.db(), id, &co).await?;
+    let now = change.now;
+    contract::store_dates(change.db(), id, now).await?;
     sqlx::query("insert into boundaries (engagement_id) values ($1)")
         .bind(id)
         .execute(change.db())
@@ -384,7 +441,9 @@ pub async fn update(
     let updated = sqlx::query(
         "update engagements set name = $2, scope = $3, objectives = $4, time_zone = $5, start_date = $6, end_date = $7,
                 notice_days = $8, status = $9, owner_id = $10, scorecard_period = $11, checkin_cadence = $12,
-                checkin_weekday = $13, review_cadence = $14, audit_cadence = $15, next_review_due = $16, next_audit_due = $17
+                checkin_weekday = $13, review_cadence = $14, audit_cadence = $15, next_review_due = $16, next_audit_due = $17,
+                renewal = $18, renewal_months = $19, initial_term_months = $20, notice_months = $21, annual_value = $22,
+                currency = $23
          where id = $1",
     )
     .bind(id)
@@ -404,6 +463,12 @@ pub async fn update(
     .bind(after.audit_cadence)
     .bind(after.next_review_due)
     .bind(after.next_audit_due)
+    .bind(after.contract.renewal)
+    .bind(after.contract.renewal_months)
+    .bind(after.contract.initial_term_months)
+    .bind(after.contract.notice_months)
+    .bind(after.contract.annual_value)
+    .bind(&after.contract.currency)
     .execute(change.db())
     .await;
     if let Err(e) = updated {
@@ -416,6 +481,10 @@ pub async fn update(
     }
     if co != co_before {
         replace_co_managers(change.db(), id, &co).await?;
+    }
+    if after != before {
+        let now = change.now;
+        contract::store_dates(change.db(), id, now).await?;
     }
     if after != before || co != co_before {
         change

@@ -9,6 +9,7 @@ use crate::engagements::Status;
 use crate::engagements::active_weight_total;
 use crate::engagements::agreement::EngagementFields;
 use crate::engagements::cadence::{CheckinCadence, ReviewCadence};
+use crate::engagements::contract::{self, ContractFields};
 use crate::vocab::{PeriodKind, Zone};
 use crate::web::error::Result;
 use crate::web::form::{FieldErrors, Pairs};
@@ -62,6 +63,7 @@ struct Terms {
     status: Status,
     owner_id: i64,
     scorecard_period: PeriodKind,
+    contract: ContractFields,
 }
 
 impl EngagementInput {
@@ -82,13 +84,7 @@ impl EngagementInput {
                 .filter(|id| ids.iter().any(|c| c.id == *id))
         };
 
-        let notice_days = validate::integer(
-            &mut errors,
-            "notice_days",
-            form.get("notice_days"),
-            0..=3650,
-        )
-        .unwrap_or(0) as i32;
+        let (notice_days, notice_months) = contract::parse_notice(&mut errors, form);
         let checkin = validate::choice(
             &mut errors,
             "checkin_cadence",
@@ -169,6 +165,8 @@ impl EngagementInput {
             let start_date =
                 validate::date(&mut errors, "start_date", form.get("start_date"), true);
             let end_date = validate::date(&mut errors, "end_date", form.get("end_date"), false);
+            let (contract, end_date) =
+                contract::parse_terms(&mut errors, form, start_date, end_date);
             if let (Some(start), Some(end)) = (start_date, end_date)
                 && end < start
             {
@@ -214,6 +212,7 @@ impl EngagementInput {
                 status,
                 owner_id,
                 scorecard_period: period,
+                contract,
             }
         } else {
             match before {
@@ -228,6 +227,7 @@ impl EngagementInput {
                     status: before.status,
                     owner_id: before.owner_id,
                     scorecard_period: before.scorecard_period,
+                    contract: before.contract.clone(),
                 },
                 None => return Err(errors),
             }
@@ -274,6 +274,10 @@ impl EngagementInput {
                 audit_cadence,
                 next_review_due: next_review_due.or(Some(review.next_due(terms.start_date))),
                 next_audit_due: next_audit_due.or(Some(audit_cadence.next_due(terms.start_date))),
+                contract: ContractFields {
+                    notice_months,
+                    ..terms.contract
+                },
             },
             co_managers,
         })
