@@ -40,3 +40,4 @@ pub mod vendors;
 pub mod visibility;
 pub mod vocab;
 pub mod web;
+pub mod webhooks;

@@ -45,6 +45,11 @@ const COUNTERS: &[(&str, &str, &str)] = &[
         "E-mail delivery attempts, by outcome (sent, retry, failed).",
     ),
     (
+        "trellis_webhook_sends_total",
+        "outcome",
+        "Webhook delivery attempts, by outcome (delivered, failed).",
+    ),
+    (
         "trellis_login_failures_total",
         "",
         "Password sign-ins refused for a wrong e-mail or password.",

@@ -28,7 +28,7 @@ use crate::web::routes::Routes;
 use crate::{
     account, api, audit, audits, auth, calendar, checkins, documents, engagements, feedback,
     grants, home, inbox, overview, proposals, questionnaires, reviews, scheduler, scorecard, users,
-    vendors, web,
+    vendors, web, webhooks,
 };
 
 /// Requests still running after this are cut off; statements time out well before it.
@@ -42,6 +42,7 @@ fn pages(config: &Config) -> Routes {
         .merge(account::routes())
         .merge(inbox::routes())
         .merge(scheduler::pages::routes())
+        .merge(webhooks::routes())
         .merge(users::routes())
         .merge(audit::routes())
         .merge(vendors::routes())
@@ -168,7 +169,8 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let scheduler = tokio::spawn(scheduler::run(self.state.clone(), stopped));
+        let scheduler = tokio::spawn(scheduler::run(self.state.clone(), stopped.clone()));
+        let webhooks = tokio::spawn(webhooks::run(self.state.clone(), stopped));
         if let Some(oidc) = self.state.config.oidc.clone() {
             tokio::spawn(
                 async move { crate::auth::oidc::provider::discover_at_start(&oidc).await },
@@ -179,6 +181,7 @@ impl Application {
         // The scheduler finishes the pass it is in, then stops.
         let _ = stop.send(true);
         let _ = scheduler.await;
+        let _ = webhooks.await;
         served
     }
 }

@@ -38,3 +38,4 @@ mod users;
 mod vendors;
 mod visibility;
 mod vocab;
+mod webhooks;
