@@ -4,9 +4,9 @@
 -- Every event is written by a statement trigger in the transaction of the write it tells of
 -- (a value disputed, a finding raised, a reminder raised, ...), whichever page, API route or
 -- import made it: the event exists exactly when the write does. A trigger writes nothing
--- while no enabled endpoint wants its kind, so imports and seeding pay one probe of this
--- small table per statement. Webhook times are the database's clock: receivers check the
--- signed timestamp against theirs.
+-- while no enabled endpoint wants its kind: without endpoints, imports and seeding pay one
+-- probe of this small table per statement and look at no row. Webhook times are the
+-- database's clock: receivers check the signed timestamp against theirs.
 
 create table webhook_endpoints (
     id bigint generated always as identity primary key,
@@ -91,6 +91,9 @@ create trigger webhook_events_fan_out after insert on webhook_events
 -- KPI values: reported (a new value, or a correction of one), disputed, verified.
 create function webhook_kpi_values() returns trigger language plpgsql as $$
 begin
+    if not exists (select 1 from webhook_endpoints where disabled_at is null) then
+        return null;
+    end if;
     insert into webhook_events (id, kind, engagement_id, data)
     select gen_random_uuid(), c.kind, k.engagement_id,
            webhook_data(null, k.engagement_id,
@@ -112,6 +115,9 @@ end;
 $$;
 create function webhook_kpi_values_inserted() returns trigger language plpgsql as $$
 begin
+    if not exists (select 1 from webhook_endpoints where disabled_at is null) then
+        return null;
+    end if;
     insert into webhook_events (id, kind, engagement_id, data)
     select gen_random_uuid(), 'kpi_value.reported', k.engagement_id,
            webhook_data(null, k.engagement_id,
@@ -132,6 +138,9 @@ create trigger kpi_values_webhooks_update after update on kpi_values
 -- Findings raised.
 create function webhook_findings() returns trigger language plpgsql as $$
 begin
+    if not exists (select 1 from webhook_endpoints where disabled_at is null) then
+        return null;
+    end if;
     insert into webhook_events (id, kind, engagement_id, data)
     select gen_random_uuid(), 'finding.raised', n.engagement_id,
            webhook_data(null, n.engagement_id,
@@ -150,6 +159,9 @@ create trigger findings_webhooks after insert on findings
 -- Feedback shared (written shared, or shared later) and acknowledged.
 create function webhook_feedback() returns trigger language plpgsql as $$
 begin
+    if not exists (select 1 from webhook_endpoints where disabled_at is null) then
+        return null;
+    end if;
     insert into webhook_events (id, kind, engagement_id, data)
     select gen_random_uuid(), c.kind, n.engagement_id,
            webhook_data(null, n.engagement_id,
@@ -168,6 +180,9 @@ end;
 $$;
 create function webhook_feedback_inserted() returns trigger language plpgsql as $$
 begin
+    if not exists (select 1 from webhook_endpoints where disabled_at is null) then
+        return null;
+    end if;
     insert into webhook_events (id, kind, engagement_id, data)
     select gen_random_uuid(), 'feedback.shared', n.engagement_id,
            webhook_data(null, n.engagement_id, jsonb_build_object('type', 'feedback', 'id', n.id, 'kind', n.kind),
@@ -186,6 +201,9 @@ create trigger feedback_webhooks_update after update on feedback
 -- Check-ins logged.
 create function webhook_checkins() returns trigger language plpgsql as $$
 begin
+    if not exists (select 1 from webhook_endpoints where disabled_at is null) then
+        return null;
+    end if;
     insert into webhook_events (id, kind, engagement_id, data)
     select gen_random_uuid(), 'checkin.logged', n.engagement_id,
            webhook_data(null, n.engagement_id,
@@ -204,6 +222,9 @@ create trigger checkins_webhooks after insert on checkins
 -- Reviews completed.
 create function webhook_reviews() returns trigger language plpgsql as $$
 begin
+    if not exists (select 1 from webhook_endpoints where disabled_at is null) then
+        return null;
+    end if;
     insert into webhook_events (id, kind, engagement_id, data)
     select gen_random_uuid(), 'review.completed', n.engagement_id,
            webhook_data(null, n.engagement_id,
@@ -221,6 +242,9 @@ create trigger reviews_webhooks after update on reviews
 -- Questionnaires submitted.
 create function webhook_questionnaires() returns trigger language plpgsql as $$
 begin
+    if not exists (select 1 from webhook_endpoints where disabled_at is null) then
+        return null;
+    end if;
     insert into webhook_events (id, kind, vendor_id, engagement_id, data)
     select gen_random_uuid(), 'questionnaire.submitted', n.vendor_id, n.engagement_id,
            webhook_data(n.vendor_id, n.engagement_id,
@@ -239,6 +263,9 @@ create trigger questionnaires_webhooks after update on questionnaires
 -- approaching, a document expiring. The reminder's title and link say it.
 create function webhook_reminders() returns trigger language plpgsql as $$
 begin
+    if not exists (select 1 from webhook_endpoints where disabled_at is null) then
+        return null;
+    end if;
     insert into webhook_events (id, kind, engagement_id, data)
     select gen_random_uuid(), c.event, n.engagement_id,
            webhook_data(null, n.engagement_id,
