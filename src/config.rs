@@ -48,6 +48,9 @@ pub struct Config {
     pub cache_bytes: u64,
     /// Single sign-on with an OpenID provider, when configured (`TRELLIS_OIDC_*`).
     pub oidc: Option<OidcConfig>,
+    /// The headless Chromium that prints reports to PDF (`TRELLIS_CHROMIUM`; by default
+    /// `/usr/bin/chromium` when it exists). Without one, reports are printed by the browser.
+    pub chromium: Option<PathBuf>,
     /// Routes that exist only for the tests (a handler that panics); never from the
     /// environment.
     pub test_routes: bool,
@@ -275,6 +278,14 @@ impl Config {
             public_url_explicit,
             data_dir: PathBuf::from(get("TRELLIS_DATA_DIR").unwrap_or_else(|| "./data".into())),
             pg_bin: get("TRELLIS_PG_BIN").map(PathBuf::from),
+            chromium: match get("TRELLIS_CHROMIUM") {
+                Some(path) if path.is_empty() || path == "off" => None,
+                Some(path) => Some(PathBuf::from(path)),
+                None => ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+                    .into_iter()
+                    .map(PathBuf::from)
+                    .find(|p| p.exists()),
+            },
             time_zone,
             smtp_url: get("SMTP_URL"),
             smtp_from,

@@ -12,6 +12,7 @@
 mod adapt;
 mod model;
 mod pages;
+mod report;
 mod snapshot;
 
 use chrono::NaiveDate;
@@ -49,4 +50,6 @@ pub fn routes() -> Routes {
         .get("/reviews/{id}", pages::show)
         .post("/reviews/{id}", pages::save)
         .post("/reviews/{id}/adapt", adapt::adapt)
+        .get("/reviews/{id}/report", report::show)
+        .get("/reviews/{id}/report.pdf", report::pdf)
 }

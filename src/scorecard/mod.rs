@@ -12,6 +12,7 @@ mod import;
 pub mod model;
 mod page;
 pub mod portfolio;
+mod report;
 pub mod scoring;
 mod snapshots;
 
@@ -31,6 +32,7 @@ use scoring::Period;
 pub use entry::{RecordedValue, recorded_values};
 pub use import::{BadLine, Line, Recorded, import as import_values, record_lines};
 pub use model::{KpiCard, PeriodCard, Scorecard, is_standing_key, standing_key};
+pub use page::Trend;
 pub use portfolio::{
     Filters as PortfolioFilters, NOTICE_WITHIN_MAX, PortfolioKey, PortfolioRow,
     SORTS as PORTFOLIO_SORTS, refresh_scores, refresh_some_scores, rows_after as portfolio_after,
@@ -97,6 +99,8 @@ pub fn routes() -> Routes {
         .get("/portfolio", portfolio::portfolio)
         .get("/portfolio.csv", portfolio::portfolio_csv)
         .get("/engagements/{id}/scorecard.csv", page::scorecard_csv)
+        .get("/engagements/{id}/report", report::show)
+        .get("/engagements/{id}/report.pdf", report::pdf)
         .get("/values/import", import::import_form)
         .add(Method::POST, "/values/import", |r| {
             r.post(import::upload)

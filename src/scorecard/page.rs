@@ -60,10 +60,7 @@ fn sparkline(scores: &[Option<Decimal>]) -> String {
 /// scorecard and kept beside it (kind "scorecard text", the same key otherwise).
 struct Written {
     lines: Vec<Line>,
-    /// The trend chart's points (x, y) on a 300×100 chart; periods without data are gaps.
-    chart: Vec<(usize, String)>,
-    polyline: String,
-    trend_text: String,
+    trend: Trend,
 }
 
 impl Written {
@@ -76,6 +73,41 @@ impl Written {
             .flatten()
             .map(|kpi| line(kpi, card.history_of(kpi.id), &periods))
             .collect();
+        Written {
+            lines,
+            trend: Trend::of(card),
+        }
+    }
+
+    /// About the memory it holds, for the cache's bound.
+    fn bytes(&self) -> usize {
+        let line = |l: &Line| {
+            std::mem::size_of::<Line>()
+                + l.name.len()
+                + l.target.len()
+                + l.threshold.len()
+                + l.weight.len()
+                + l.value.len()
+                + l.spark.len()
+                + l.spark_text.len()
+        };
+        std::mem::size_of::<Written>()
+            + self.lines.iter().map(line).sum::<usize>()
+            + self.trend.bytes()
+    }
+}
+
+/// A scorecard's score over its periods as the trend chart draws it, and as text.
+pub struct Trend {
+    /// The points (x, y) on a 320×110 chart; periods without data are gaps.
+    pub chart: Vec<(usize, String)>,
+    pub polyline: String,
+    /// "2026-01 82.5, 2026-02 no data, …", the chart's description.
+    pub text: String,
+}
+
+impl Trend {
+    pub fn of(card: &Scorecard) -> Trend {
         let n = card.periods.len().max(2) - 1;
         let chart: Vec<(usize, String)> = card
             .periods
@@ -94,7 +126,7 @@ impl Written {
             .map(|(x, y)| format!("{x},{y}"))
             .collect::<Vec<_>>()
             .join(" ");
-        let trend_text = card
+        let text = card
             .periods
             .iter()
             .map(|c| match c.score.score {
@@ -103,31 +135,17 @@ impl Written {
             })
             .collect::<Vec<_>>()
             .join(", ");
-        Written {
-            lines,
+        Trend {
             chart,
             polyline,
-            trend_text,
+            text,
         }
     }
 
-    /// About the memory it holds, for the cache's bound.
     fn bytes(&self) -> usize {
-        let line = |l: &Line| {
-            std::mem::size_of::<Line>()
-                + l.name.len()
-                + l.target.len()
-                + l.threshold.len()
-                + l.weight.len()
-                + l.value.len()
-                + l.spark.len()
-                + l.spark_text.len()
-        };
-        std::mem::size_of::<Written>()
-            + self.lines.iter().map(line).sum::<usize>()
-            + self.chart.iter().map(|(_, y)| 16 + y.len()).sum::<usize>()
+        self.chart.iter().map(|(_, y)| 16 + y.len()).sum::<usize>()
             + self.polyline.len()
-            + self.trend_text.len()
+            + self.text.len()
     }
 }
 
@@ -214,7 +232,7 @@ impl ScorecardPage {
 }
 
 /// A KPI's row, with its scores over `periods` for the sparkline.
-fn line(kpi: &KpiCard, scores: &[Option<Decimal>], periods: &[Period]) -> Line {
+pub(super) fn line(kpi: &KpiCard, scores: &[Option<Decimal>], periods: &[Period]) -> Line {
     let spark_text = scores
         .iter()
         .zip(periods)

@@ -50,3 +50,12 @@ pub fn url(name: &str) -> &'static str {
         .get(name)
         .map_or("/static/missing", |asset| asset.url.as_str())
 }
+
+/// The text of an embedded file, for a page that carries it inline (a report printed to PDF
+/// from a file, which cannot fetch it).
+pub fn text(name: &str) -> &'static str {
+    ASSETS
+        .get(name)
+        .and_then(|asset| std::str::from_utf8(asset.bytes).ok())
+        .unwrap_or("")
+}

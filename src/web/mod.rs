@@ -8,6 +8,8 @@ pub mod form;
 pub mod health;
 pub mod layout;
 pub mod paging;
+pub mod pdf;
+pub mod report;
 pub mod routes;
 pub mod statics;
 pub mod validate;

@@ -28,6 +28,7 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/admin/audit",
             "/admin/criteria",
             "/admin/scheduler",
+            "/admin/webhooks",
             "/admin/service-tokens",
             "/admin/sign-in",
             "/admin/document-kinds",
@@ -72,7 +73,9 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/audits/{planned_audit}",
             "/engagements/{engagement}/reviews",
             "/reviews/{review}",
+            "/reviews/{review}/report",
             "/reviews/{draft_review}",
+            "/engagements/{engagement}/report",
             "/engagements/{engagement}/access",
             "/engagements/{engagement}/access/new",
             "/engagements/{engagement}/close",
@@ -90,6 +93,7 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/engagements/{engagement}/feedback",
             "/engagements/{engagement}/audits",
             "/engagements/{engagement}/reviews",
+            "/engagements/{engagement}/report",
             "/engagements/{engagement}/proposals",
             "/portfolio",
             "/vendors",
@@ -117,6 +121,8 @@ fn pages(role: Role) -> &'static [&'static str] {
             "/engagements/{engagement}/audits",
             "/engagements/{engagement}/reviews",
             "/reviews/{review}",
+            "/reviews/{review}/report",
+            "/engagements/{engagement}/report",
             "/engagements/{engagement}/access",
             "/documents",
             "/documents/new",
@@ -126,6 +132,13 @@ fn pages(role: Role) -> &'static [&'static str] {
         ],
     }
 }
+
+/// The reports, each printed to PDF at A4 by every role that checks it: the fewest and the
+/// most pages it may take.
+const PRINTS: &[(&str, [u32; 2])] = &[
+    ("/reviews/{review}/report", [1, 2]),
+    ("/engagements/{engagement}/report", [2, 2]),
+];
 
 /// The demo's organisation domain, which the test provider serves, and the manager's
 /// subject there.
@@ -214,6 +227,10 @@ async fn every_page_passes_axe_and_the_html_checker_at_phone_and_desktop_widths(
             })
         })
         .collect();
+    let prints: serde_json::Map<String, serde_json::Value> = PRINTS
+        .iter()
+        .map(|(path, pages)| (fill(path), serde_json::json!(pages)))
+        .collect();
     let manager = DEMO_ACCOUNTS
         .iter()
         .find(|account| account.role == Role::Manager)
@@ -224,6 +241,7 @@ async fn every_page_passes_axe_and_the_html_checker_at_phone_and_desktop_widths(
         .env("TRELLIS_URL", &app.address)
         .env("ACCOUNTS", serde_json::Value::Array(accounts).to_string())
         .env("ANON_PAGES", serde_json::json!(anonymous_pages).to_string())
+        .env("PRINT_PAGES", serde_json::Value::Object(prints).to_string())
         .env("SHOTS_DIR", root.join("target/screenshots"))
         .env("HTML_DIR", root.join("target/served-html"))
         .output()
@@ -241,6 +259,12 @@ async fn every_page_passes_axe_and_the_html_checker_at_phone_and_desktop_widths(
     );
     assert!(
         report.contains(", 0 serious or critical findings"),
+        "{report}"
+    );
+    assert!(
+        report
+            .lines()
+            .any(|line| line.starts_with("print: ") && line.ends_with(", 0 problems")),
         "{report}"
     );
     assert!(

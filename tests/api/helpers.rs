@@ -125,6 +125,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     config.test_routes = true;
     // Tests run the scheduler's passes themselves, at the moments they choose.
     config.scheduler_interval = None;
+    // No Chromium prints PDFs unless a test asks for it (tests/api/reports.rs).
+    config.chromium = None;
     configure(&mut config);
     let pool = db::pool(server().database(&database), 5)
         .await

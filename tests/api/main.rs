@@ -23,6 +23,7 @@ mod platform;
 mod proposals;
 mod queries;
 mod questionnaires;
+mod reports;
 mod reviews;
 mod routes;
 mod scheduler;

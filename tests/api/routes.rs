@@ -185,6 +185,9 @@ pub(crate) const TABLE: &[(&str, &str, [Get; 4])] = &[
     ("GET", "/reviews/{id}", [L, N, P, P]),
     ("POST", "/reviews/{id}", [L, N, F, P]),
     ("POST", "/reviews/{id}/adapt", [L, N, F, P]),
+    // The fixture review is a draft: it has no report yet (tests/api/reports.rs).
+    ("GET", "/reviews/{id}/report", [L, N, N, N]),
+    ("GET", "/reviews/{id}/report.pdf", [L, N, N, N]),
     ("GET", "/engagements/{id}/proposals", [L, N, P, P]),
     ("GET", "/engagements/{id}/proposals/new", [L, N, F, F]),
     ("POST", "/engagements/{id}/proposals/new", [L, N, F, F]),
@@ -192,6 +195,9 @@ pub(crate) const TABLE: &[(&str, &str, [Get; 4])] = &[
     // The vendor's side replies; to everyone else it is forbidden.
     ("POST", "/proposals/{id}/reply", [L, N, F, F]),
     ("GET", "/engagements/{id}/scorecard", [L, N, P, P]),
+    ("GET", "/engagements/{id}/report", [L, N, P, P]),
+    // Without Chromium (as in the tests), the report itself.
+    ("GET", "/engagements/{id}/report.pdf", [L, N, P, P]),
     ("GET", "/engagements/{id}/values", [L, N, F, P]),
     ("POST", "/engagements/{id}/values", [L, N, F, P]),
     ("POST", "/values/{id}/review", [L, N, F, P]),

@@ -472,12 +472,18 @@ async fn nothing_the_organisation_keeps_internal_reaches_the_vendor_by_any_path(
         .unwrap();
     assert_eq!(reviews.len(), 2);
     for id in reviews {
-        let path = format!("/reviews/{id}");
-        outputs.push((
-            path.clone(),
-            s.vendor.get(&path).await.text().await.unwrap(),
-        ));
+        for path in [format!("/reviews/{id}"), format!("/reviews/{id}/report")] {
+            outputs.push((
+                path.clone(),
+                s.vendor.get(&path).await.text().await.unwrap(),
+            ));
+        }
     }
+    let report = format!("/engagements/{}/report", s.engagement);
+    outputs.push((
+        report.clone(),
+        s.vendor.get(&report).await.text().await.unwrap(),
+    ));
     outputs.push(("calendar".into(), calendar(&app, &s.vendor).await));
     let mails: Vec<_> = sink
         .received()
@@ -523,6 +529,7 @@ async fn nothing_the_organisation_keeps_internal_reaches_the_vendor_by_any_path(
         ("/documents/", "ZQXSHR-document-note"),
         ("/document-files/", "ZQXSHR-document-content"),
         ("/reviews/", "ZQXSHR-review-summary"),
+        ("/report", "ZQXSHR-review-summary"),
         ("/inbox", "ZQXSHR-vendor-item"),
         ("/inbox", "ZQXSHR-feedback-old-situation"),
         ("/inbox", "ZQXSHR-finding-overdue"),

@@ -21,6 +21,9 @@
 //   HTML_DIR     where each page's served HTML is saved for the checker
 //                (default ./target/served-html)
 //   JAVA         Java 17 or newer, to run vnu.jar (default java on PATH)
+//   PRINT_PAGES  JSON object {"/path": [fewest, most]}: each of these pages an account
+//                visits is also printed to PDF at A4, which must take fewest..most pages,
+//                with nothing wider than the printable width (default {})
 
 import { chromium } from 'playwright-core';
 import { createRequire } from 'node:module';
@@ -64,6 +67,7 @@ const timeout = Number.parseInt(process.env.TIMEOUT_MS || '30000', 10);
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const htmlDir = path.resolve(process.env.HTML_DIR || './target/served-html');
 const java = process.env.JAVA || 'java';
+const prints = parseJsonEnv('PRINT_PAGES', {});
 
 if (!Array.isArray(accounts)) fail('ACCOUNTS must be a JSON array');
 if (!Array.isArray(anonPages)) fail('ANON_PAGES must be a JSON array');
@@ -171,6 +175,39 @@ async function checkPage(page, role, p, loggedIn) {
       notes.push(`${v.id}[${v.impact}]: ${shown.join(', ')}${more}`);
     }
     console.log(`${notes.length ? 'FAIL' : 'ok  '} ${where} (${status})${notes.length ? ': ' + notes.join('; ') : ''}`);
+  }
+}
+
+// The printable width of an A4 page inside the stylesheet's @page margins (210 mm less
+// 2 × 14 mm), in CSS pixels.
+const A4_PRINTABLE_PX = Math.floor(((210 - 28) / 25.4) * 96);
+let printed = 0;
+let printProblems = 0;
+
+// Prints the page as the browser's Print would, at A4: the page count must be within
+// `range` and no element may reach past the printable width.
+async function checkPrint(page, role, p, [fewest, most]) {
+  const where = `${role} ${p} print`;
+  try {
+    await page.setViewportSize({ width: A4_PRINTABLE_PX, height: 1000 });
+    await page.goto(url(p), { waitUntil: 'load', timeout });
+    await page.emulateMedia({ media: 'print' });
+    const wide = await page.evaluate((limit) => [...document.querySelectorAll('body *')]
+      .filter((e) => e.getClientRects().length && e.getBoundingClientRect().right > limit + 1)
+      .slice(0, 5)
+      .map((e) => `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.classList.length ? '.' + e.classList[0] : ''}`), A4_PRINTABLE_PX);
+    const pdf = await page.pdf({ format: 'A4', preferCSSPageSize: true, printBackground: true });
+    await page.emulateMedia({ media: 'screen' });
+    const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page(?![s\w])/g) || []).length;
+    printed++;
+    const notes = [];
+    if (pages < fewest || pages > most) notes.push(`${pages} A4 pages, wanted ${fewest} to ${most}`);
+    if (wide.length) notes.push(`wider than the page: ${wide.join(', ')}`);
+    if (notes.length) printProblems++;
+    console.log(`${notes.length ? 'FAIL' : 'ok  '} ${where}: ${pages} A4 page${pages === 1 ? '' : 's'}${notes.length ? '; ' + notes.join('; ') : ''}`);
+  } catch (e) {
+    printProblems++;
+    console.log(`FAIL ${where}: ${e.message.split('\n')[0]}`);
   }
 }
 
@@ -293,7 +330,10 @@ try {
           continue;
         }
       }
-      for (const p of run.pages) await checkPage(page, run.role, String(p), loggedIn);
+      for (const p of run.pages) {
+        await checkPage(page, run.role, String(p), loggedIn);
+        if (prints[p]) await checkPrint(page, run.role, String(p), prints[p]);
+      }
     } finally {
       await context.close();
     }
@@ -307,5 +347,6 @@ const html = await checkHtml();
 console.log(`screenshots: ${shotsDir}`);
 console.log(`axe: ${checked} pages checked, ${findings} serious or critical findings`);
 console.log(`html: ${served.size} pages checked, ${html.errors} errors, ${html.warnings} warnings`);
+console.log(`print: ${printed} reports printed at A4, ${printProblems} problems`);
 if (problems) console.log(`problems: ${problems} (HTTP >= 400, failed login or load error)`);
-process.exit(findings || html.errors || problems ? 1 : 0);
+process.exit(findings || html.errors || problems || printProblems ? 1 : 0);
