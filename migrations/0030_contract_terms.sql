@@ -1,5 +1,5 @@
 -- An engagement's contract: how its term renews, the notice period in days or months, its
--- value per year and the contract document. `end_date` stays the last day of the initial
+-- value per year and the contract document (a vendor document of the kind "Contract"). `end_date` stays the last day of the initial
 -- term. `notice_by` is the last day to give notice as Trellis works it out
 -- (engagements::contract) for today in the engagement's zone, and `term_end` the end of the
 -- term that notice given by then stops (the current term's, until its notice day passes),
@@ -16,7 +16,9 @@ alter table engagements
     add column notice_months integer check (notice_months between 1 and 120),
     add column annual_value numeric(16, 2) check (annual_value >= 0),
     add column currency text check (currency ~ '^[A-Z]{3}$'),
-    add column contract_file_id bigint references files (id),
+    -- The signed contract, kept in the vendor's register of documents (its file, versions and
+    -- who may see it); one of the engagement's vendor's documents.
+    add column contract_document_id bigint references vendor_documents (id),
     add column term_end date,
     add column notice_by date,
     add constraint engagements_renewal_needs_term check (renewal = 'none' or end_date is not null),
@@ -59,3 +61,8 @@ create trigger engagements_forget_contract_dates
           is distinct from (new.start_date, new.end_date, new.notice_days, new.notice_months, new.renewal,
                             new.renewal_months))
     execute function forget_contract_dates();
+
+-- Contracts are kept in the vendors' registers of documents.
+insert into document_kinds (name, required)
+select 'Contract', false
+where not exists (select 1 from document_kinds where lower(name) = 'contract');

@@ -209,6 +209,17 @@ pub fn lapsed_column(vendor: &str, today: &str, for_vendor: &str) -> String {
     )
 }
 
+/// A SQL expression: document `document`'s kind, current version and validity, as a page
+/// names it ("Contract, version 2, valid until 2027-12-31"); null when there is none or the
+/// reader (`for_vendor`) may not see it.
+pub fn label_column(document: &str, for_vendor: &str) -> String {
+    format!(
+        "(select d.kind_name || ', version ' || d.version || ', valid until ' || d.valid_until
+          from current_vendor_documents d
+          where d.id = {document} and (not {for_vendor} or d.visibility = 'shared'))"
+    )
+}
+
 /// Commits a write of what belongs to `vendor` and raises or resolves its reminders at once:
 /// those of `engagement`, or of the vendor's first active one (`lead_engagement` in
 /// migration 0029), which carries the vendor's documents and due-diligence questionnaires.

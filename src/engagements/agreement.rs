@@ -67,8 +67,7 @@ impl EngagementFields {
 }
 
 /// The contract's stored columns, as [`ContractFields`] reads them.
-pub const CONTRACT_COLUMNS: &str =
-    "renewal, renewal_months, initial_term_months, notice_months, annual_value, currency";
+pub const CONTRACT_COLUMNS: &str = "renewal, renewal_months, initial_term_months, notice_months, annual_value, currency, contract_document_id";
 
 pub async fn fields_of(db: &mut PgConnection, id: i64) -> Result<EngagementFields> {
     sqlx::query_as(&format!(
@@ -98,6 +97,8 @@ pub struct Agreement {
     /// The vendor's required documents that have lapsed, as the reader may see them
     /// (`documents`): the pages' warning.
     pub lapsed_documents: Vec<String>,
+    /// The contract document as the reader may see it: "Contract, version 2, valid until …".
+    pub contract_document: Option<String>,
 }
 
 impl Agreement {
@@ -127,6 +128,7 @@ struct Stored {
     owner: String,
     co_managers: Vec<String>,
     lapsed_documents: Vec<String>,
+    contract_document: Option<String>,
     #[sqlx(flatten)]
     boundaries: Boundaries,
 }
@@ -139,7 +141,8 @@ pub async fn load(db: &mut PgConnection, access: Access, today: NaiveDate) -> Re
             "select e.vendor_id, e.name, e.scope, e.objectives, e.time_zone, e.start_date, e.end_date, e.notice_days,
                 e.status, e.owner_id, e.scorecard_period, e.checkin_cadence, e.checkin_weekday, e.review_cadence,
                 e.audit_cadence, e.next_review_due, e.next_audit_due, e.renewal, e.renewal_months,
-                e.initial_term_months, e.notice_months, e.annual_value, e.currency,
+                e.initial_term_months, e.notice_months, e.annual_value, e.currency, e.contract_document_id,
+                {} as contract_document,
                 o.name as owner,
                 coalesce(array(select u.name from engagement_managers m join users u on u.id = m.user_id
                                where m.engagement_id = e.id order by lower(u.name)), '{{}}') as co_managers,
@@ -149,6 +152,7 @@ pub async fn load(db: &mut PgConnection, access: Access, today: NaiveDate) -> Re
                 b.weekly_touch_cap
          from engagements e join users o on o.id = e.owner_id join boundaries b on b.engagement_id = e.id
          where e.id = $1",
+            crate::documents::label_column("e.contract_document_id", "$3"),
             crate::documents::lapsed_column("e.vendor_id", "$2", "$3")
         )
     });
@@ -166,6 +170,7 @@ pub async fn load(db: &mut PgConnection, access: Access, today: NaiveDate) -> Re
         owner,
         co_managers,
         lapsed_documents,
+        contract_document,
         boundaries,
     } = stored;
     Ok(Agreement {
@@ -179,5 +184,6 @@ pub async fn load(db: &mut PgConnection, access: Access, today: NaiveDate) -> Re
         weight_total,
         boundaries,
         lapsed_documents,
+        contract_document,
     })
 }

@@ -217,6 +217,8 @@ pub struct ContractFields {
     pub notice_months: Option<i32>,
     pub annual_value: Option<Decimal>,
     pub currency: Option<String>,
+    /// The signed contract: one of the vendor's documents.
+    pub contract_document_id: Option<i64>,
 }
 
 impl Default for ContractFields {
@@ -228,6 +230,7 @@ impl Default for ContractFields {
             notice_months: None,
             annual_value: None,
             currency: None,
+            contract_document_id: None,
         }
     }
 }
@@ -370,6 +373,7 @@ pub fn parse_terms(
         notice_months: None,
         annual_value,
         currency,
+        contract_document_id: None,
     };
     (fields, end)
 }
@@ -458,7 +462,7 @@ pub async fn refresh(
 ) -> Result<()> {
     let stale: Vec<Stored> = sqlx::query_as(
         "select id, start_date, end_date, notice_days, time_zone, renewal, renewal_months, initial_term_months,
-                notice_months, annual_value, currency
+                notice_months, annual_value, currency, contract_document_id
          from engagements
          where case when $2::bigint is null
                     then end_date is not null

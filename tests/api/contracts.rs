@@ -460,3 +460,100 @@ async fn a_review_that_decides_to_exit_shows_the_last_notice_day_to_both_sides()
     let html = s.admin.get_html(&format!("/reviews/{review}")).await;
     assert!(texts(&html, "#exit-notice").is_empty());
 }
+
+/// A current document of `vendor` of the kind "Contract", visible as `visibility` says.
+async fn contract_document(app: &TestApp, vendor: i64, by: i64, visibility: &str) -> i64 {
+    sqlx::query_scalar(
+        "with f as (insert into files (name, original_name, content_type, size_bytes, sha256, uploaded_by, uploaded_at)
+                    values ('contract.pdf', 'contract.pdf', 'application/pdf', 5, encode(sha256('hello'), 'hex'), $2, now())
+                    returning id),
+              c as (insert into file_chunks (file_id, seq, bytes) select id, 0, 'hello' from f),
+              d as (insert into vendor_documents (vendor_id, kind_id, visibility, created_by, created_at)
+                    select $1, id, $3, $2, now() from document_kinds where name = 'Contract' returning id)
+         insert into vendor_document_versions (document_id, version, file_id, issuer, valid_from, valid_until,
+                                               uploaded_by, uploaded_at, form_key)
+         select d.id, 1, f.id, 'Legal', '2025-01-01', '2027-12-31', $2, now(), gen_random_uuid() from d, f
+         returning document_id",
+    )
+    .bind(vendor)
+    .bind(by)
+    .bind(visibility)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_contract_document_is_one_of_the_vendor_s_documents_and_shows_to_whoever_may_see_it() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let vendor: i64 = s.vendor.parse().unwrap();
+    let other = app.create_user(Role::Vendor, Some("Globex Services")).await;
+    let internal = contract_document(&app, vendor, s.manager.id, "internal").await;
+    let shared = contract_document(&app, vendor, s.manager.id, "shared").await;
+    let foreign = contract_document(&app, other.vendor_id.unwrap(), s.manager.id, "shared").await;
+
+    // Another vendor's document, or one that does not exist, is refused beside the field.
+    for (bad, message) in [
+        (
+            foreign.to_string(),
+            "That document is another vendor's: choose one of this vendor's, or none.",
+        ),
+        (
+            "999999".to_string(),
+            "Choose one of the vendor's documents, or none.",
+        ),
+    ] {
+        let mut fields = LATE.to_vec();
+        fields.push(("contract_document_id", &bad));
+        let response = s
+            .admin
+            .post_form(
+                "/engagements/new",
+                "/engagements/new",
+                &form(&s.vendor, &s.owner, "Hosting", &fields),
+            )
+            .await;
+        assert_eq!(response.status(), 422);
+        assert_eq!(
+            texts(
+                &response.text().await.unwrap(),
+                "#field-contract_document_id-error"
+            ),
+            vec![message]
+        );
+    }
+    let (internal_text, shared_text) = (internal.to_string(), shared.to_string());
+    let mut fields = LATE.to_vec();
+    fields.push(("contract_document_id", &internal_text));
+    let id = create(&app, &s, "Hosting", &fields).await;
+    let page = s.admin.get_html(&format!("/engagements/{id}")).await;
+    assert_eq!(
+        texts(&page, "#contract-document"),
+        vec!["Contract, version 1, valid until 2027-12-31"]
+    );
+    // An internal document is the organisation's: the vendor's agreement page leaves it out.
+    let vendor_client = app.client_for(&s.vendor_user).await;
+    let agreement = format!("/engagements/{id}/agreement");
+    assert!(
+        texts(
+            &vendor_client.get_html(&agreement).await,
+            "#contract-document"
+        )
+        .is_empty()
+    );
+    let edit = format!("/engagements/{id}/edit");
+    let mut fields = LATE.to_vec();
+    fields.push(("contract_document_id", &shared_text));
+    let response = s
+        .admin
+        .post_form(&edit, &edit, &form(&s.vendor, &s.owner, "Hosting", &fields))
+        .await;
+    assert_eq!(response.status(), 303);
+    let html = vendor_client.get_html(&agreement).await;
+    assert_eq!(
+        texts(&html, "#contract-document"),
+        vec!["Contract, version 1, valid until 2027-12-31"]
+    );
+    assert!(html.contains(&format!("/documents/{shared}")));
+}

@@ -7,7 +7,9 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use sqlx::PgConnection;
 
-use super::input::{Choice, Choices, EngagementInput, check_activation, check_period_change};
+use super::input::{
+    Choice, Choices, DocumentChoice, EngagementInput, check_activation, check_period_change,
+};
 use crate::auth::CurrentUser;
 use crate::auth::policy::Admin;
 use crate::engagements::Viewing;
@@ -45,6 +47,7 @@ struct FormPage {
     errors: FieldErrors,
     vendors: Vec<Choice>,
     managers: Vec<Choice>,
+    documents: Vec<DocumentChoice>,
     /// The engagement being edited: id and name.
     editing: Option<(i64, String)>,
     /// Only cadences, due dates and the notice period are open to an engagement's managers.
@@ -65,6 +68,7 @@ impl FormPage {
             errors,
             vendors: choices.vendors,
             managers: choices.managers,
+            documents: choices.documents,
             editing: None,
             full: true,
         }
@@ -88,6 +92,7 @@ impl FormPage {
             errors,
             vendors: choices.vendors,
             managers: choices.managers,
+            documents: choices.documents,
             full: access.is_admin,
             editing: Some((access.id, access.name)),
         }
@@ -127,6 +132,18 @@ impl FormPage {
                 cadence::weekday_name(d).to_string(),
             )
         }));
+        options
+    }
+
+    /// Every vendor's current documents, each named with its vendor: the form's vendor may
+    /// still change.
+    fn document_options(&self) -> Vec<(String, String)> {
+        let mut options = vec![(String::new(), "None".to_string())];
+        options.extend(
+            self.documents
+                .iter()
+                .map(|d| (d.id.to_string(), d.name.clone())),
+        );
         options
     }
 
@@ -200,6 +217,10 @@ fn pairs_of(fields: &EngagementFields, co: &[i64]) -> Pairs {
         (
             "currency".into(),
             fields.contract.currency.clone().unwrap_or_default(),
+        ),
+        (
+            "contract_document_id".into(),
+            optional(fields.contract.contract_document_id),
         ),
         ("status".into(), fields.status.as_str().to_string()),
         ("owner_id".into(), fields.owner_id.to_string()),
@@ -313,8 +334,8 @@ pub async fn create(
         "insert into engagements (vendor_id, name, scope, objectives, time_zone, start_date, end_date, notice_days, status,
                                   owner_id, scorecard_period, checkin_cadence, checkin_weekday, review_cadence, audit_cadence,
                                   next_review_due, next_audit_due, renewal, renewal_months, initial_term_months, notice_months,
-                                  annual_value, currency)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)
+                                  annual_value, currency, contract_document_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)
          returning id",
     )
     .bind(fields.vendor_id)
@@ -340,6 +361,7 @@ pub async fn create(
     .bind(fields.contract.notice_months)
     .bind(fields.contract.annual_value)
     .bind(&fields.contract.currency)
+    .bind(fields.contract.contract_document_id)
     .fetch_one(change.db())
     .await;
     let id = match inserted {
@@ -443,7 +465,7 @@ pub async fn update(
                 notice_days = $8, status = $9, owner_id = $10, scorecard_period = $11, checkin_cadence = $12,
                 checkin_weekday = $13, review_cadence = $14, audit_cadence = $15, next_review_due = $16, next_audit_due = $17,
                 renewal = $18, renewal_months = $19, initial_term_months = $20, notice_months = $21, annual_value = $22,
-                currency = $23
+                currency = $23, contract_document_id = $24
          where id = $1",
     )
     .bind(id)
@@ -469,6 +491,7 @@ pub async fn update(
     .bind(after.contract.notice_months)
     .bind(after.contract.annual_value)
     .bind(&after.contract.currency)
+    .bind(after.contract.contract_document_id)
     .execute(change.db())
     .await;
     if let Err(e) = updated {

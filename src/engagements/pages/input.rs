@@ -21,10 +21,21 @@ pub struct Choice {
     pub name: String,
 }
 
-/// Who may be picked on the form: the vendors not exited, the managers not disabled.
+/// A vendor's current document, for the contract document's select.
+#[derive(sqlx::FromRow, Clone)]
+pub struct DocumentChoice {
+    pub id: i64,
+    pub vendor_id: i64,
+    /// "Vendor · Kind, valid until …".
+    pub name: String,
+}
+
+/// Who and what may be picked on the form: the vendors not exited, the managers not
+/// disabled, the vendors' documents.
 pub struct Choices {
     pub vendors: Vec<Choice>,
     pub managers: Vec<Choice>,
+    pub documents: Vec<DocumentChoice>,
 }
 
 impl Choices {
@@ -41,7 +52,19 @@ impl Choices {
         )
             .fetch_all(&mut *db)
             .await?;
-        Ok(Choices { vendors, managers })
+        let documents = sqlx::query_as(
+            "select d.id, d.vendor_id, v.name || ' · ' || d.kind_name || ', valid until ' || d.valid_until as name
+             from current_vendor_documents d join vendors v on v.id = d.vendor_id
+             where v.status <> 'exited'
+             order by lower(v.name), lower(d.kind_name) = 'contract' desc, lower(d.kind_name), d.id",
+        )
+        .fetch_all(&mut *db)
+        .await?;
+        Ok(Choices {
+            vendors,
+            managers,
+            documents,
+        })
     }
 }
 
@@ -165,8 +188,35 @@ impl EngagementInput {
             let start_date =
                 validate::date(&mut errors, "start_date", form.get("start_date"), true);
             let end_date = validate::date(&mut errors, "end_date", form.get("end_date"), false);
-            let (contract, end_date) =
+            let (mut contract, end_date) =
                 contract::parse_terms(&mut errors, form, start_date, end_date);
+            contract.contract_document_id = match form.get("contract_document_id").trim() {
+                "" => None,
+                raw => {
+                    let document = raw
+                        .parse::<i64>()
+                        .ok()
+                        .and_then(|id| choices.documents.iter().find(|d| d.id == id));
+                    match (document, vendor_id) {
+                        (Some(d), Some(vendor)) if d.vendor_id == vendor => Some(d.id),
+                        (Some(_), Some(_)) => {
+                            errors.add(
+                                "contract_document_id",
+                                "That document is another vendor's: choose one of this vendor's, or none.",
+                            );
+                            None
+                        }
+                        (Some(d), None) => Some(d.id),
+                        (None, _) => {
+                            errors.add(
+                                "contract_document_id",
+                                "Choose one of the vendor's documents, or none.",
+                            );
+                            None
+                        }
+                    }
+                }
+            };
             if let (Some(start), Some(end)) = (start_date, end_date)
                 && end < start
             {
