@@ -1,5 +1,6 @@
 //! The demo vendors' document registers: certificates and reports that are valid, one
-//! expiring within the month, one lapsed, one waiting for acceptance and one rejected. Each is
+//! expiring within the month, one lapsed, one waiting for acceptance and one rejected, and
+//! the contract of Northwind's engagement. Each is
 //! written once, keyed by its form key, so seeding again changes nothing.
 
 use chrono::{DateTime, Duration, Utc};
@@ -89,6 +90,16 @@ const DOCUMENTS: &[Document] = &[
         internal: true,
         review: Some(("accepted", MARIA, "")),
     },
+    // The signed contract of Northwind's engagement (linked below).
+    Document {
+        vendor: "Northwind IT Services",
+        kind: "Contract",
+        issuer: "Northwind IT Services and Trellis Example Ltd",
+        valid: (-700, 1100),
+        by: MARIA,
+        internal: false,
+        review: Some(("accepted", MARIA, "")),
+    },
 ];
 
 fn key(n: u128) -> uuid::Uuid {
@@ -146,5 +157,14 @@ pub async fn seed(db: &mut PgConnection, now: DateTime<Utc>) -> anyhow::Result<(
         .execute(&mut *db)
         .await?;
     }
+    // Northwind's engagement names its contract document.
+    sqlx::query(
+        "update engagements e set contract_document_id = d.id
+         from current_vendor_documents d join vendors v on v.id = d.vendor_id
+         where v.name = 'Northwind IT Services' and d.kind_name = 'Contract' and e.vendor_id = v.id
+           and e.contract_document_id is null",
+    )
+    .execute(&mut *db)
+    .await?;
     Ok(())
 }

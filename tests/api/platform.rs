@@ -358,6 +358,12 @@ async fn every_demo_account_can_sign_in_after_seeding_twice() {
         ("engagements", 5),
         ("evaluations", 4),
         ("boundaries", 5),
+        // Northwind's contract, and its engagement naming it.
+        (
+            "vendor_documents d join document_kinds k on k.id = d.kind_id where k.name = 'Contract'",
+            1,
+        ),
+        ("engagements where contract_document_id is not null", 1),
     ] {
         assert_eq!(
             app.count(&format!("select count(*) from {table}")).await,
