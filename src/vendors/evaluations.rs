@@ -228,6 +228,46 @@ pub struct ScoreInput {
     pub criterion: Criterion,
     pub score: String,
     pub evidence: String,
+    /// The completed questionnaire the score is taken from, by id as posted ("" for none).
+    pub basis: String,
+}
+
+/// A completed questionnaire of the vendor, which a criterion may take its score from.
+#[derive(sqlx::FromRow)]
+pub struct QuestionnaireBasis {
+    pub id: i64,
+    /// "Security baseline (version 1), completed 2026-11-02: 78.0 of 100".
+    pub label: String,
+    pub score: Decimal,
+}
+
+/// The vendor's completed questionnaires, newest first.
+async fn questionnaire_bases(
+    db: &mut PgConnection,
+    vendor_id: i64,
+) -> Result<Vec<QuestionnaireBasis>> {
+    Ok(sqlx::query_as(
+        "select q.id, t.name || ' (version ' || t.version || '), completed ' || to_char(q.completed_at, 'YYYY-MM-DD')
+                || ': ' || q.score || ' of 100' as label, q.score
+         from questionnaires q join questionnaire_templates t on t.id = q.template_id
+         where q.vendor_id = $1 and q.status = 'completed'
+         order by q.completed_at desc, q.id desc",
+    )
+    .bind(vendor_id)
+    .fetch_all(db)
+    .await?)
+}
+
+/// A questionnaire's score on 0–100 as a criterion's 1 to 5: 1 + 4 × score / 100, to the
+/// nearest whole point (87.5 and up is 5, under 12.5 is 1).
+pub fn criterion_score(questionnaire: Decimal) -> i32 {
+    let points = Decimal::ONE
+        + questionnaire.clamp(Decimal::ZERO, Decimal::ONE_HUNDRED) * Decimal::from(4)
+            / Decimal::ONE_HUNDRED;
+    points
+        .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        .try_into()
+        .unwrap_or(1)
 }
 
 #[derive(Template)]
@@ -238,6 +278,7 @@ struct EvaluateForm {
     vendor_id: i64,
     vendor_name: String,
     lines: Vec<ScoreInput>,
+    questionnaires: Vec<QuestionnaireBasis>,
     decision: String,
     rationale: String,
     errors: FieldErrors,
@@ -265,9 +306,12 @@ pub async fn new(
             criterion,
             score: String::new(),
             evidence: String::new(),
+            basis: String::new(),
         })
         .collect();
+    let questionnaires = questionnaire_bases(&mut conn, vendor_id).await?;
     let page = EvaluateForm {
+        questionnaires,
         form_key: uuid::Uuid::new_v4().to_string(),
         layout: Layout::new(
             &current.session,
@@ -309,18 +353,46 @@ pub async fn create(
         .map(|criterion| ScoreInput {
             score: value(&format!("score_{}", criterion.id)),
             evidence: value(&format!("evidence_{}", criterion.id)),
+            basis: value(&format!("basis_{}", criterion.id)),
             criterion,
         })
         .collect();
+    let questionnaires = questionnaire_bases(change.db(), vendor_id).await?;
     let mut scores = Vec::new();
+    // The questionnaire each score was taken from.
+    let mut bases: Vec<Option<&QuestionnaireBasis>> = Vec::new();
     for line in &lines {
-        match line.score.trim().parse::<i32>() {
-            Ok(score) if (1..=5).contains(&score) => scores.push((line.criterion.weight, score)),
-            _ => errors.add(
+        let basis = match line.basis.trim() {
+            "" => None,
+            raw => {
+                let found = raw
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|id| questionnaires.iter().find(|q| q.id == id));
+                if found.is_none() {
+                    errors.add(
+                        format!("basis_{}", line.criterion.id),
+                        "Choose one of this vendor's completed questionnaires, or none.",
+                    );
+                }
+                found
+            }
+        };
+        match (basis, line.score.trim().parse::<i32>()) {
+            (Some(q), _) => scores.push((line.criterion.weight, criterion_score(q.score))),
+            (None, Ok(score)) if (1..=5).contains(&score) => {
+                scores.push((line.criterion.weight, score))
+            }
+            (None, _) => errors.add(
                 format!("score_{}", line.criterion.id),
-                "Score this criterion from 1 to 5.",
+                if questionnaires.is_empty() {
+                    "Score this criterion from 1 to 5."
+                } else {
+                    "Score this criterion from 1 to 5, or take it from a questionnaire."
+                },
             ),
         }
+        bases.push(basis);
         if line.evidence.chars().count() > 2000 {
             errors.add(
                 format!("evidence_{}", line.criterion.id),
@@ -358,6 +430,7 @@ pub async fn create(
             vendor_id,
             vendor_name,
             lines,
+            questionnaires,
             decision: decision_raw,
             rationale,
             errors,
@@ -386,17 +459,25 @@ pub async fn create(
     let Some(id) = id else {
         return Ok(Redirect::to(&format!("/vendors/{vendor_id}")).into_response());
     };
-    for (position, (line, (_, score))) in lines.iter().zip(&scores).enumerate() {
+    for (position, ((line, (_, score)), basis)) in lines.iter().zip(&scores).zip(&bases).enumerate()
+    {
+        // A score taken from a questionnaire says so in its evidence.
+        let evidence = match (basis, line.evidence.trim()) {
+            (Some(q), "") => format!("Questionnaire: {}", q.label),
+            (Some(q), typed) => format!("Questionnaire: {}. {typed}", q.label),
+            (None, typed) => typed.to_string(),
+        };
         sqlx::query(
-            "insert into evaluation_scores (evaluation_id, position, criterion, weight, score, evidence)
-             values ($1, $2, $3, $4, $5, $6)",
+            "insert into evaluation_scores (evaluation_id, position, criterion, weight, score, evidence, questionnaire_id)
+             values ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(id)
         .bind(position as i32)
         .bind(&line.criterion.name)
         .bind(line.criterion.weight)
         .bind(score)
-        .bind(line.evidence.trim())
+        .bind(evidence)
+        .bind(basis.map(|q| q.id))
         .execute(change.db())
         .await?;
     }
@@ -635,6 +716,23 @@ pub async fn save_criteria(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_questionnaire_s_score_becomes_1_to_5_to_the_nearest_point() {
+        let cases = [
+            ("0", 1),
+            ("12.4", 1),
+            ("12.5", 2),
+            ("50", 3),
+            ("62.5", 4),
+            ("87.4", 4),
+            ("87.5", 5),
+            ("100", 5),
+        ];
+        for (score, points) in cases {
+            assert_eq!(criterion_score(score.parse().unwrap()), points, "{score}");
+        }
+    }
 
     #[test]
     fn the_selection_score_runs_from_0_to_100() {

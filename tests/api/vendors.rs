@@ -522,3 +522,89 @@ async fn a_double_submitted_evaluation_saves_one() {
     assert_eq!(admin.post_raw(&path, &borrowed).await.status(), 303);
     assert_eq!(app.count("select count(*) from evaluations").await, 1);
 }
+
+#[tokio::test]
+async fn a_criterion_takes_its_score_from_a_completed_questionnaire_of_that_vendor_only() {
+    let app = spawn_app().await;
+    let (admin, admin_user) = app.signed_in(Role::Admin).await;
+    let vendor = |name: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("insert into vendors (name) values ($1) returning id")
+                .bind(name)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let (bluepeak, other) = (vendor("Bluepeak").await, vendor("Other Co").await);
+    let completed = |vendor: i64, score: &'static str| {
+        let pool = app.pool.clone();
+        let by = admin_user.id;
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "insert into questionnaires (template_id, vendor_id, due_on, status, sent_by, sent_at, completed_by,
+                                             completed_at, score, form_key)
+                 select min(id), $1, current_date, 'completed', $2, now(), $2, now(), $3::numeric, gen_random_uuid()
+                 from questionnaire_templates returning id",
+            )
+            .bind(vendor)
+            .bind(by)
+            .bind(score)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let ours = completed(bluepeak, "78").await;
+    let theirs = completed(other, "95").await;
+    let ids = criteria_ids(&app).await;
+    let path = format!("/vendors/{bluepeak}/evaluations/new");
+    let page = admin.get_html(&path).await;
+    assert!(
+        page.contains(": 78.0 of 100"),
+        "its completed questionnaire is offered"
+    );
+    assert!(!page.contains("95.0 of 100"), "not another vendor's");
+
+    let fields = |basis: String| {
+        let mut fields: Vec<(String, String)> = ids
+            .iter()
+            .map(|id| (format!("score_{id}"), "3".to_string()))
+            .collect();
+        fields[0].1 = String::new();
+        fields.push((format!("basis_{}", ids[0]), basis));
+        fields.push(("decision".into(), "selected".into()));
+        fields.push(("rationale".into(), "Strong security baseline".into()));
+        fields
+    };
+    let post = |fields: Vec<(String, String)>| {
+        let (admin, path) = (&admin, path.clone());
+        async move {
+            let refs: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            admin.post_form(&path, &path, &refs).await
+        }
+    };
+    let refused = post(fields(theirs.to_string())).await;
+    assert_eq!(refused.status(), 422);
+    assert_eq!(
+        texts(
+            &refused.text().await.unwrap(),
+            &format!("#field-basis_{}-error", ids[0])
+        ),
+        vec!["Choose one of this vendor's completed questionnaires, or none."]
+    );
+    assert_eq!(post(fields(ours.to_string())).await.status(), 303);
+    let (score, questionnaire, evidence): (i32, Option<i64>, String) = sqlx::query_as(
+        "select score, questionnaire_id, evidence from evaluation_scores where position = 0",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    // 78 of 100 is 1 + 3.12: 4 of 5.
+    assert_eq!((score, questionnaire), (4, Some(ours)));
+    assert!(evidence.starts_with("Questionnaire: "), "{evidence}");
+}
