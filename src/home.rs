@@ -63,6 +63,18 @@ struct MyItem {
     overdue: bool,
 }
 
+/// A questionnaire waiting for the reader: a vendor user's to answer, a manager's or
+/// admin's to review.
+#[derive(Deserialize)]
+struct WaitingQuestionnaire {
+    id: i64,
+    title: String,
+    due_on: NaiveDate,
+    /// Open: the vendor answers (clarification asked for included); submitted: to review.
+    status: String,
+    overdue: bool,
+}
+
 #[derive(Deserialize)]
 struct Win {
     engagement_id: i64,
@@ -98,6 +110,7 @@ struct HomePage {
     counts: Counts,
     wins: Vec<Win>,
     my_items: Vec<MyItem>,
+    questionnaires: Vec<WaitingQuestionnaire>,
 }
 
 /// The cards' statement for one side of the house: `$for_vendor` is the literal argument of
@@ -222,6 +235,42 @@ const VENDOR_WINS: &str = "select json_agg(w order by w.happened_on desc, w.id d
            from successes s join engagements e on e.id = s.engagement_id
            where e.vendor_id = $1 order by s.happened_on desc, s.id desc limit 5) w";
 
+/// The questionnaires waiting for the reader, `$where` picking them (`$now` the parameter
+/// holding now), at most ten, the soonest due first.
+macro_rules! questionnaires_sql {
+    ($now:literal, $where:literal) => {
+        concat!(
+            "select json_agg(q order by q.due_on, q.id)
+             from (select q.id, t.name as title, q.due_on, q.status,
+                          q.due_on < (",
+            $now,
+            "::timestamptz at time zone 'UTC')::date as overdue
+                   from questionnaires q join questionnaire_templates t on t.id = q.template_id
+                   where ",
+            $where,
+            "
+                   order by q.due_on, q.id limit 10) q"
+        )
+    };
+}
+
+/// A vendor user's questionnaires to answer ($1 the vendor, $2 now).
+const VENDOR_QUESTIONNAIRES: &str =
+    questionnaires_sql!("$2", "q.vendor_id = $1 and q.status = 'open'");
+
+/// A manager's questionnaires to review: those they sent, or of an engagement they manage
+/// ($1 the manager, $2 now).
+const MANAGER_QUESTIONNAIRES: &str = questionnaires_sql!(
+    "$2",
+    "q.status = 'submitted'
+                     and (q.sent_by = $1 or q.engagement_id = any (array(
+                          select o.id from engagements o where o.owner_id = $1
+                          union select m.engagement_id from engagement_managers m where m.user_id = $1)))"
+);
+
+/// Every questionnaire waiting for review, on an admin's home ($1 now).
+const ADMIN_QUESTIONNAIRES: &str = questionnaires_sql!("$1", "q.status = 'submitted'");
+
 /// The organisation's counts on an admin's home.
 const ADMIN_COUNTS: &str = "(select count(*) from vendors) as vendors,
         (select count(*) from vendors where status = 'active') as active_vendors,
@@ -236,29 +285,51 @@ const NO_COUNTS: &str =
 /// A role's whole home in one statement: its action items and wins as JSON, its counts, and
 /// one row per card (one row without a card when there is none). The parameters are the
 /// cards' and the items' own, which every role's pair shares.
-fn page_sql(items: &str, wins: &str, counts: &str, cards: &str) -> String {
+fn page_sql(items: &str, wins: &str, questionnaires: &str, counts: &str, cards: &str) -> String {
     format!(
         "select coalesce((select json_agg(i order by i.due_on nulls last, i.id) from ({items}) i), '[]') as items,
-                coalesce(({wins}), '[]') as wins, {counts}, c.*
+                coalesce(({wins}), '[]') as wins, coalesce(({questionnaires}), '[]') as questionnaires, {counts}, c.*
          from (select 1) x left join lateral ({cards}) c on true
          order by c.status <> 'active', c.vendor_key, c.name_key"
     )
 }
 
 /// A vendor user's home ($1 the vendor, $2 now).
-static VENDOR_PAGE: LazyLock<String> =
-    LazyLock::new(|| page_sql(VENDOR_ITEMS, VENDOR_WINS, NO_COUNTS, VENDOR_CARDS));
+static VENDOR_PAGE: LazyLock<String> = LazyLock::new(|| {
+    page_sql(
+        VENDOR_ITEMS,
+        VENDOR_WINS,
+        VENDOR_QUESTIONNAIRES,
+        NO_COUNTS,
+        VENDOR_CARDS,
+    )
+});
 /// A manager's home ($1 the manager, $2 now).
-static MANAGER_PAGE: LazyLock<String> =
-    LazyLock::new(|| page_sql(MANAGER_ITEMS, "select null::json", NO_COUNTS, MANAGER_CARDS));
+static MANAGER_PAGE: LazyLock<String> = LazyLock::new(|| {
+    page_sql(
+        MANAGER_ITEMS,
+        "select null::json",
+        MANAGER_QUESTIONNAIRES,
+        NO_COUNTS,
+        MANAGER_CARDS,
+    )
+});
 /// An admin's home ($1 now).
-static ADMIN_PAGE: LazyLock<String> =
-    LazyLock::new(|| page_sql(ADMIN_ITEMS, "select null::json", ADMIN_COUNTS, ADMIN_CARDS));
+static ADMIN_PAGE: LazyLock<String> = LazyLock::new(|| {
+    page_sql(
+        ADMIN_ITEMS,
+        "select null::json",
+        ADMIN_QUESTIONNAIRES,
+        ADMIN_COUNTS,
+        ADMIN_CARDS,
+    )
+});
 
 /// A row of a page statement: the items, wins and counts (the same on every row) and a card.
 struct PageRow {
     items: Vec<MyItem>,
     wins: Vec<Win>,
+    questionnaires: Vec<WaitingQuestionnaire>,
     counts: Counts,
     card: Option<EngagementRow>,
 }
@@ -268,6 +339,9 @@ impl<'r> FromRow<'r, PgRow> for PageRow {
         Ok(PageRow {
             items: row.try_get::<Json<Vec<MyItem>>, _>("items")?.0,
             wins: row.try_get::<Json<Vec<Win>>, _>("wins")?.0,
+            questionnaires: row
+                .try_get::<Json<Vec<WaitingQuestionnaire>>, _>("questionnaires")?
+                .0,
             counts: Counts::from_row(row)?,
             card: crate::db::joined(row, "id")?,
         })
@@ -304,9 +378,15 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
         }
     };
     let mut page = page.into_iter();
-    let (my_items, wins, counts, first) = match page.next() {
-        Some(row) => (row.items, row.wins, row.counts, row.card),
-        None => (Vec::new(), Vec::new(), Counts::default(), None),
+    let (my_items, wins, questionnaires, counts, first) = match page.next() {
+        Some(row) => (
+            row.items,
+            row.wins,
+            row.questionnaires,
+            row.counts,
+            row.card,
+        ),
+        None => (Vec::new(), Vec::new(), Vec::new(), Counts::default(), None),
     };
     let rows: Vec<EngagementRow> = first
         .into_iter()
@@ -352,6 +432,7 @@ pub async fn show(State(state): State<AppState>, current: CurrentUser) -> Result
         counts,
         wins,
         my_items,
+        questionnaires,
     };
     Ok(Html(page.render()?))
 }

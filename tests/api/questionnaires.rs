@@ -373,3 +373,30 @@ async fn the_vendor_is_reminded_a_week_and_a_day_before_the_due_date_and_once_ov
         vec![format!("questionnaire_due:{id}:overdue")]
     );
 }
+
+#[tokio::test]
+async fn a_questionnaire_waits_on_the_vendor_s_home_then_on_its_manager_s_and_never_on_another_vendor_s()
+ {
+    let c = case().await;
+    let id = c.send(10).await;
+    let link = format!("href=\"/questionnaires/{id}\"");
+    let listed = |html: &str| html.contains("id=\"home-questionnaires\"") && html.contains(&link);
+    assert!(listed(&c.vendor.get_html("/").await), "to answer");
+    assert!(
+        !listed(&c.manager.get_html("/").await),
+        "nothing to review yet"
+    );
+    assert!(!listed(&c.other.get_html("/").await));
+    sqlx::query(
+        "update questionnaires set status = 'submitted', submitted_at = now() where id = $1",
+    )
+    .bind(id)
+    .execute(&c.app.pool)
+    .await
+    .unwrap();
+    assert!(!listed(&c.vendor.get_html("/").await));
+    assert!(listed(&c.manager.get_html("/").await), "to review");
+    let (admin, _) = c.app.signed_in(Role::Admin).await;
+    assert!(listed(&admin.get_html("/").await));
+    assert!(!listed(&c.other.get_html("/").await));
+}
