@@ -25,6 +25,33 @@ pub struct Snapshot {
     pub vendor: Option<Seen>,
     pub proposals_open: i64,
     pub proactivity: Proactivity,
+    /// The vendor's questionnaires of the past year (this engagement's and due diligence's):
+    /// the vendor answers them, so both sides see them alike.
+    pub questionnaires: Vec<QuestionnaireSeen>,
+}
+
+/// A questionnaire as the review saw it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, sqlx::FromRow)]
+#[serde(default)]
+pub struct QuestionnaireSeen {
+    pub title: String,
+    pub status: String,
+    pub due_on: Option<NaiveDate>,
+    /// 0–100, once completed.
+    pub score: Option<rust_decimal::Decimal>,
+}
+
+impl QuestionnaireSeen {
+    pub fn sentence(&self) -> String {
+        match (&self.score, self.status.as_str()) {
+            (Some(score), _) => format!("{}: completed, {score} of 100", self.title),
+            (None, "submitted") => format!("{}: submitted, in review", self.title),
+            (None, _) => match self.due_on {
+                Some(due) => format!("{}: being answered, due {due}", self.title),
+                None => format!("{}: being answered", self.title),
+            },
+        }
+    }
 }
 
 /// Check-ins, feedback and findings as one side saw them.
@@ -151,7 +178,20 @@ pub async fn take_snapshot(
     .bind(since)
     .fetch_one(&mut *db)
     .await?;
+    let questionnaires: Vec<QuestionnaireSeen> = sqlx::query_as(
+        "select t.name as title, q.status, q.due_on, q.score
+         from questionnaires q join questionnaire_templates t on t.id = q.template_id
+         join engagements e on e.id = $1
+         where q.vendor_id = e.vendor_id and (q.engagement_id is null or q.engagement_id = e.id)
+           and q.sent_at >= $2 - interval '1 year'
+         order by q.sent_at desc, q.id desc limit 10",
+    )
+    .bind(engagement_id)
+    .bind(now)
+    .fetch_all(&mut *db)
+    .await?;
     Ok(Snapshot {
+        questionnaires,
         scorecard,
         organisation,
         vendor: Some(vendor),

@@ -400,3 +400,39 @@ async fn a_questionnaire_waits_on_the_vendor_s_home_then_on_its_manager_s_and_ne
     assert!(listed(&admin.get_html("/").await));
     assert!(!listed(&c.other.get_html("/").await));
 }
+
+#[tokio::test]
+async fn a_review_s_snapshot_keeps_the_vendor_s_questionnaires_as_they_stood() {
+    let c = case().await;
+    c.send(10).await;
+    let list = format!("/engagements/{}/reviews", c.engagement);
+    let period = trellis::period::Period::latest_closed(
+        trellis::vocab::PeriodKind::Monthly,
+        c.app.clock.today(chrono_tz::Europe::Berlin),
+    )
+    .label();
+    let started = c
+        .manager
+        .post_form(&list, &list, &[("period", period.as_str())])
+        .await;
+    assert_eq!(started.status(), 303);
+    let review = location(&started).to_string();
+    let due = c.app.clock.now().date_naive() + Duration::days(10);
+    let sentence = format!(": being answered, due {due}");
+    let shown = crate::helpers::texts(
+        &c.manager.get_html(&review).await,
+        "#snapshot-questionnaires",
+    );
+    assert_eq!(shown.len(), 1);
+    assert!(shown[0].ends_with(&sentence), "{shown:?}");
+    // Completing it later leaves the snapshot as it was.
+    sqlx::query("update questionnaires set status = 'completed', completed_at = now(), score = 80")
+        .execute(&c.app.pool)
+        .await
+        .unwrap();
+    let shown = crate::helpers::texts(
+        &c.manager.get_html(&review).await,
+        "#snapshot-questionnaires",
+    );
+    assert!(shown[0].ends_with(&sentence), "{shown:?}");
+}
